@@ -1,0 +1,282 @@
+//! The command line, as clap derive types. Value parsers reuse `strideguard_core::units`, so a
+//! bad distance or duration is rejected (with the reason) before the database is even opened.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use strideguard_core::model::{RunKind, Units};
+use strideguard_core::units;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strideguard",
+    version,
+    about = "Keep your knees and ankles healthy: track load, shoes and cadence.",
+    long_about = "Strideguard watches your training load (\"too much, too soon\"), your shoes and your \
+                  stride. Runs and shoes live in a local SQLite database.\n\n\
+                  Start with `strideguard demo` to see a 16-week example history."
+)]
+pub struct Cli {
+    /// The database file. Default: the platform data dir, e.g.
+    /// ~/.local/share/strideguard/strideguard.db
+    #[arg(long, global = true, env = "STRIDEGUARD_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, list, show and delete runs.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Track shoes and the distance on them.
+    #[command(subcommand)]
+    Shoe(ShoeCommand),
+    /// Units, time zone, cadence target and heart-rate range.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Create a fresh database with a realistic 16-week history and show it.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Record a run by hand.
+    Add(RunAddArgs),
+    /// List runs, oldest first.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only the most recent N runs.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Show one run.
+    Show {
+        /// Run id, or a unique prefix of it (4+ characters).
+        id: String,
+        #[arg(long)]
+        json: bool,
+        /// Include the sample stream (with --json: a `samples` array).
+        #[arg(long)]
+        samples: bool,
+    },
+    /// Delete a run and its samples.
+    Delete {
+        /// Run id, or a unique prefix of it (4+ characters).
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunAddArgs {
+    /// Start date, local to the profile's time zone: YYYY-MM-DD or YYYY-MM-DDTHH:MM
+    /// (a date alone means 12:00).
+    #[arg(long)]
+    pub date: String,
+    /// Distance with its unit: 10km, 6.2mi or 10000m.
+    #[arg(long, value_parser = parse_distance, allow_hyphen_values = true)]
+    pub distance: f64,
+    /// Elapsed time: HH:MM:SS or MM:SS.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: f64,
+    /// easy, long, tempo, interval, hills, race or unknown.
+    #[arg(long, default_value = "unknown", value_parser = parse_kind)]
+    pub kind: RunKind,
+    /// Session rating of perceived exertion, 0 (rest) to 10 (maximal).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10))]
+    pub rpe: Option<u8>,
+    /// Shoe id or name (default: the default shoe).
+    #[arg(long)]
+    pub shoe: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    pub notes: Option<String>,
+    /// Average heart rate in bpm.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(30..=250))]
+    pub avg_hr: Option<u8>,
+    /// Average cadence in steps per minute (both feet).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(60..=260))]
+    pub cadence: Option<u16>,
+    /// Elevation gain, e.g. 120m.
+    #[arg(long, value_parser = parse_distance, allow_hyphen_values = true)]
+    pub elevation_gain: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShoeCommand {
+    /// Add a pair of shoes.
+    Add(ShoeAddArgs),
+    /// List shoes with their distance (start distance plus assigned runs).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a shoe: it keeps its history, gets no new runs, stops being the default.
+    Retire {
+        /// Shoe id, id prefix or name.
+        shoe: String,
+    },
+    /// Make a shoe the default for new runs.
+    Default {
+        /// Shoe id, id prefix or name.
+        shoe: String,
+    },
+    /// Put a run on a shoe.
+    Assign {
+        /// Run id or unique prefix.
+        run_id: String,
+        /// Shoe id, id prefix or name.
+        shoe: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShoeAddArgs {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub brand: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Distance already on the shoe (bought used, or tracked elsewhere).
+    #[arg(long, default_value = "0km", value_parser = parse_distance, allow_hyphen_values = true)]
+    pub start_distance: f64,
+    /// When to check the midsole for wear.
+    #[arg(long, default_value = "300mi", value_parser = parse_distance, allow_hyphen_values = true)]
+    pub wear_at: f64,
+    /// When to replace the shoe.
+    #[arg(long, default_value = "500mi", value_parser = parse_distance, allow_hyphen_values = true)]
+    pub replace_at: f64,
+    /// Make it the default shoe for new runs.
+    #[arg(long)]
+    pub default: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Show the profile.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change profile settings (only the ones given).
+    Set(ProfileSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileSetArgs {
+    /// Display units: km or mi.
+    #[arg(long, value_parser = parse_units)]
+    pub units: Option<Units>,
+    /// IANA time zone, e.g. Europe/Berlin; weeks are counted in it.
+    #[arg(long, value_parser = parse_tz)]
+    pub tz: Option<String>,
+    /// `auto` (your own baseline plus --cadence-increase) or a fixed number of steps/min.
+    #[arg(long, value_parser = parse_target)]
+    pub target_cadence: Option<TargetArg>,
+    /// Percent above your baseline for the auto target (research supports 5-10).
+    #[arg(long, value_name = "PCT")]
+    pub cadence_increase: Option<f64>,
+    /// Resting heart rate in bpm.
+    #[arg(long)]
+    pub resting_hr: Option<u8>,
+    /// Maximum heart rate in bpm.
+    #[arg(long)]
+    pub max_hr: Option<u8>,
+    /// Height: 178cm, 1.78m or 70in.
+    #[arg(long, value_parser = parse_height)]
+    pub height: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TargetArg {
+    Auto,
+    Fixed(f64),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the demo database (created if missing; must not already hold one).
+    /// Default: a new temporary folder.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Seed of the synthetic runner: the same seed gives the same history.
+    #[arg(long, default_value_t = strideguard_core::demo::DEFAULT_SEED)]
+    pub seed: u64,
+    /// The history covers the 16 full weeks before this date's week (default: today).
+    #[arg(long, value_parser = parse_date)]
+    pub end: Option<NaiveDate>,
+}
+
+fn parse_distance(s: &str) -> Result<f64, String> {
+    units::parse_distance(s).map_err(|e| e.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<f64, String> {
+    let d = units::parse_duration(s).map_err(|e| e.to_string())?;
+    if d <= 0.0 {
+        return Err(format!(
+            "duration '{s}' is zero: a run lasts longer than that"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_height(s: &str) -> Result<f64, String> {
+    units::parse_height(s).map_err(|e| e.to_string())
+}
+
+fn parse_kind(s: &str) -> Result<RunKind, String> {
+    s.parse()
+        .map_err(|e: strideguard_core::model::UnknownName| e.to_string())
+}
+
+fn parse_units(s: &str) -> Result<Units, String> {
+    s.parse()
+        .map_err(|e: strideguard_core::model::UnknownName| e.to_string())
+}
+
+fn parse_tz(s: &str) -> Result<String, String> {
+    units::parse_time_zone(s)
+        .map(|tz| tz.name().to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_target(s: &str) -> Result<TargetArg, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(TargetArg::Auto);
+    }
+    match s.trim().parse::<f64>() {
+        Ok(v) if (100.0..=240.0).contains(&v) => Ok(TargetArg::Fixed(v)),
+        Ok(v) => Err(format!("{v} steps/min is outside 100-240")),
+        Err(_) => Err(format!(
+            "'{s}' is neither `auto` nor a number of steps per minute"
+        )),
+    }
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("date '{s}' is not YYYY-MM-DD"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,680 @@
+//! The `strideguard` binary end to end, on temporary databases: what a runner types and what
+//! they (or their scripts) read back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    home: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("runner.db");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Env {
+            _dir: dir,
+            db,
+            home,
+        }
+    }
+
+    /// Runs the binary on this env's database, with a fixed time zone and no user data dir.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_strideguard"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env("HOME", &self.home)
+            .env("XDG_DATA_HOME", self.home.join("data"))
+            .env_remove("STRIDEGUARD_DB")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
+    }
+
+    /// Runs a command that must fail; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should have failed");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// The database's visible state: what `run list` and `shoe list` say, and the file bytes.
+    fn snapshot(&self) -> (Value, Value, Vec<u8>) {
+        (
+            self.json(&["run", "list", "--json"]),
+            self.json(&["shoe", "list", "--json"]),
+            std::fs::read(&self.db).unwrap(),
+        )
+    }
+}
+
+fn approx(v: &Value, expected: f64) -> bool {
+    (v.as_f64().unwrap() - expected).abs() < 1e-6
+}
+
+#[test]
+fn a_runner_adds_shoes_and_runs_then_lists_shows_assigns_and_deletes() {
+    let env = Env::new();
+    env.ok(&["profile", "set", "--tz", "Europe/Berlin", "--units", "km"]);
+    let out = env.ok(&[
+        "shoe",
+        "add",
+        "--name",
+        "Pegasus 40",
+        "--brand",
+        "Nike",
+        "--start-distance",
+        "50km",
+    ]);
+    assert!(out.contains("Added shoe Pegasus 40"), "{out}");
+    env.ok(&[
+        "shoe",
+        "add",
+        "--name",
+        "Trail",
+        "--wear-at",
+        "250mi",
+        "--replace-at",
+        "400mi",
+    ]);
+
+    let shoes = env.json(&["shoe", "list", "--json"]);
+    let shoes = shoes.as_array().unwrap();
+    assert_eq!(shoes.len(), 2);
+    let peg = shoes.iter().find(|s| s["name"] == "Pegasus 40").unwrap();
+    let trail = shoes.iter().find(|s| s["name"] == "Trail").unwrap();
+    // The first shoe becomes the default.
+    assert_eq!(peg["default"], true);
+    assert_eq!(trail["default"], false);
+    assert!(approx(&peg["distance_m"], 50_000.0));
+    assert!(approx(&peg["wear_at_m"], 482_803.2));
+    assert!(approx(&peg["replace_at_m"], 804_672.0));
+    assert!(approx(&trail["wear_at_m"], 250.0 * 1609.344));
+    assert_eq!(peg["retired"], false);
+    for key in [
+        "id",
+        "name",
+        "distance_m",
+        "wear_at_m",
+        "replace_at_m",
+        "retired",
+        "default",
+    ] {
+        assert!(peg.get(key).is_some(), "shoe JSON lacks {key}");
+    }
+
+    env.ok(&[
+        "run",
+        "add",
+        "--date",
+        "2026-03-14T07:30",
+        "--distance",
+        "10km",
+        "--duration",
+        "55:00",
+        "--kind",
+        "easy",
+        "--rpe",
+        "4",
+        "--notes",
+        "sunny",
+    ]);
+    env.ok(&[
+        "run",
+        "add",
+        "--date",
+        "2026-03-17",
+        "--distance",
+        "6.2mi",
+        "--duration",
+        "1:02:30",
+        "--kind",
+        "tempo",
+        "--shoe",
+        "trail",
+    ]);
+    let runs = env.json(&["run", "list", "--json"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let first = &runs[0];
+    for key in [
+        "id",
+        "start",
+        "distance_m",
+        "duration_s",
+        "kind",
+        "rpe",
+        "shoe_id",
+        "avg_cadence_spm",
+        "avg_hr_bpm",
+        "notes",
+    ] {
+        assert!(first.get(key).is_some(), "run JSON lacks {key}");
+    }
+    assert_eq!(first["start"], "2026-03-14T07:30:00+01:00");
+    assert!(approx(&first["distance_m"], 10_000.0));
+    assert!(approx(&first["duration_s"], 3300.0));
+    assert_eq!(first["kind"], "easy");
+    assert_eq!(first["rpe"], 4);
+    assert_eq!(first["notes"], "sunny");
+    assert_eq!(first["shoe_id"], peg["id"], "default shoe assigned");
+    assert_eq!(first["avg_cadence_spm"], Value::Null);
+    let second = &runs[1];
+    assert_eq!(second["start"], "2026-03-17T12:00:00+01:00");
+    assert!(approx(&second["distance_m"], 6.2 * 1609.344));
+    assert!(approx(&second["duration_s"], 3750.0));
+    assert_eq!(second["shoe_id"], trail["id"]);
+    assert_eq!(second["rpe"], Value::Null);
+
+    // Show by a short prefix, as the table prints it.
+    let id = first["id"].as_str().unwrap();
+    let shown = env.json(&["run", "show", &id[..8], "--json"]);
+    assert_eq!(&shown["id"], &first["id"]);
+    assert_eq!(shown["sample_count"], 0);
+    let text = env.ok(&["run", "show", id]);
+    assert!(
+        text.contains("10.00 km") && text.contains("5:30 /km"),
+        "{text}"
+    );
+
+    // Shoe distance follows the runs.
+    let shoes = env.json(&["shoe", "list", "--json"]);
+    let peg_now = shoes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Pegasus 40")
+        .unwrap();
+    assert!(approx(&peg_now["distance_m"], 60_000.0));
+
+    // Assign the tempo run to the Pegasus, then delete the easy one.
+    env.ok(&[
+        "shoe",
+        "assign",
+        second["id"].as_str().unwrap(),
+        "Pegasus 40",
+    ]);
+    let shoes = env.json(&["shoe", "list", "--json"]);
+    let peg_now = shoes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Pegasus 40")
+        .unwrap();
+    assert!(approx(&peg_now["distance_m"], 60_000.0 + 6.2 * 1609.344));
+    env.ok(&["run", "delete", id]);
+    let runs = env.json(&["run", "list", "--json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["shoe_id"], peg["id"]);
+    assert!(env.fails(&["run", "show", id]).contains("no run matches"));
+
+    // Default and retire.
+    env.ok(&["shoe", "default", "Trail"]);
+    let shoes = env.json(&["shoe", "list", "--json"]);
+    let t = shoes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Trail")
+        .unwrap();
+    assert_eq!(t["default"], true);
+    env.ok(&["shoe", "retire", "Trail"]);
+    let shoes = env.json(&["shoe", "list", "--json"]);
+    let t = shoes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Trail")
+        .unwrap();
+    assert_eq!(
+        (t["retired"].clone(), t["default"].clone()),
+        (Value::Bool(true), Value::Bool(false))
+    );
+}
+
+#[test]
+fn human_output_is_a_table_in_the_profile_units() {
+    let env = Env::new();
+    env.ok(&[
+        "profile",
+        "set",
+        "--units",
+        "mi",
+        "--tz",
+        "America/New_York",
+    ]);
+    env.ok(&[
+        "run",
+        "add",
+        "--date",
+        "2026-05-02T06:15",
+        "--distance",
+        "10km",
+        "--duration",
+        "50:00",
+    ]);
+    let out = env.ok(&["run", "list"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("Start") && lines[0].contains("Distance"),
+        "{out}"
+    );
+    assert!(lines[2].contains("2026-05-02 06:15"), "{out}");
+    assert!(lines[2].contains("6.21 mi"), "{out}");
+    assert!(lines[2].contains("8:03 /mi"), "{out}");
+    // Columns line up: the header's Distance column ends where the value ends.
+    let end = |line: &str, word: &str| line.find(word).unwrap() + word.len();
+    assert_eq!(end(lines[0], "Distance"), end(lines[2], "6.21 mi"));
+}
+
+#[test]
+fn profile_show_and_set() {
+    let env = Env::new();
+    let p = env.json(&[
+        "profile",
+        "set",
+        "--units",
+        "mi",
+        "--tz",
+        "Europe/Berlin",
+        "--target-cadence",
+        "172",
+        "--resting-hr",
+        "50",
+        "--max-hr",
+        "190",
+        "--height",
+        "178cm",
+        "--json",
+    ]);
+    assert_eq!(p["units"], "mi");
+    assert_eq!(p["time_zone"], "Europe/Berlin");
+    assert_eq!(p["target_cadence"], 172.0);
+    assert_eq!(p["resting_hr_bpm"], 50);
+    assert_eq!(p["max_hr_bpm"], 190);
+    assert!(approx(&p["height_m"], 1.78));
+    let p = env.json(&[
+        "profile",
+        "set",
+        "--target-cadence",
+        "auto",
+        "--cadence-increase",
+        "7",
+        "--json",
+    ]);
+    assert_eq!(p["target_cadence"], "auto");
+    assert_eq!(p["cadence_increase_pct"], 7.0);
+    assert_eq!(env.json(&["profile", "show", "--json"]), p);
+    let text = env.ok(&["profile", "show"]);
+    assert!(
+        text.contains("Europe/Berlin") && text.contains("baseline + 7%"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
+    let env = Env::new();
+    env.ok(&["shoe", "add", "--name", "Pegasus 40"]);
+    env.ok(&[
+        "run",
+        "add",
+        "--date",
+        "2026-03-14",
+        "--distance",
+        "5km",
+        "--duration",
+        "30:00",
+    ]);
+    let before = env.snapshot();
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "-5km",
+                "--duration",
+                "30:00",
+            ],
+            "negative",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "fivekm",
+                "--duration",
+                "30:00",
+            ],
+            "is not a number followed by a unit",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "5furlongs",
+                "--duration",
+                "30:00",
+            ],
+            "unknown unit 'furlongs'",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "5",
+                "--duration",
+                "30:00",
+            ],
+            "has no unit",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "15/03/2026",
+                "--distance",
+                "5km",
+                "--duration",
+                "30:00",
+            ],
+            "date '15/03/2026' is not YYYY-MM-DD",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-02-30",
+                "--distance",
+                "5km",
+                "--duration",
+                "30:00",
+            ],
+            "date '2026-02-30'",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "5km",
+                "--duration",
+                "30:75",
+            ],
+            "seconds must be below 60",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "5km",
+                "--duration",
+                "30:00",
+                "--shoe",
+                "Vaporfly",
+            ],
+            "no shoe matches 'Vaporfly'",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "5km",
+                "--duration",
+                "30:00",
+                "--rpe",
+                "11",
+            ],
+            "11 is not in 0..=10",
+        ),
+        (
+            &[
+                "run",
+                "add",
+                "--date",
+                "2026-03-15",
+                "--distance",
+                "5km",
+                "--duration",
+                "30:00",
+                "--kind",
+                "jog",
+            ],
+            "unknown run kind 'jog'",
+        ),
+        (
+            &["shoe", "assign", "ffffffff", "Pegasus 40"],
+            "no run matches 'ffffffff'",
+        ),
+        (&["shoe", "retire", "Vaporfly"], "no shoe matches"),
+        (&["shoe", "add", "--name", "pegasus 40"], "already exists"),
+        (
+            &["shoe", "add", "--name", "X", "--wear-at", "-1mi"],
+            "negative",
+        ),
+        (&["run", "delete", "0000"], "no run matches"),
+        (
+            &["profile", "set", "--tz", "Mars/Olympus"],
+            "time zone 'Mars/Olympus' is unknown",
+        ),
+        (
+            &["profile", "set", "--units", "furlongs"],
+            "unknown unit system 'furlongs'",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = env.fails(args);
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in:\n{err}"
+        );
+        assert_eq!(env.snapshot(), before, "{args:?} changed the database");
+    }
+}
+
+#[test]
+fn a_db_that_is_not_sqlite_is_refused_and_kept() {
+    let env = Env::new();
+    let junk = b"this is my training diary, not a database\n".repeat(100);
+    std::fs::write(&env.db, &junk).unwrap();
+    let err = env.fails(&["run", "list"]);
+    assert!(err.contains("is not a SQLite database"), "{err}");
+    assert!(err.contains("runner.db"), "the error names the file: {err}");
+    assert_eq!(std::fs::read(&env.db).unwrap(), junk);
+    let err = env.fails(&[
+        "run",
+        "add",
+        "--date",
+        "2026-03-14",
+        "--distance",
+        "5km",
+        "--duration",
+        "30:00",
+    ]);
+    assert!(err.contains("is not a SQLite database"), "{err}");
+    assert_eq!(std::fs::read(&env.db).unwrap(), junk);
+}
+
+#[test]
+fn a_db_from_a_newer_strideguard_is_refused_and_kept() {
+    let env = Env::new();
+    env.ok(&[
+        "run",
+        "add",
+        "--date",
+        "2026-03-14",
+        "--distance",
+        "5km",
+        "--duration",
+        "30:00",
+    ]);
+    // Bump the schema version as a future release would (header bytes 60-63, big-endian).
+    let mut bytes = std::fs::read(&env.db).unwrap();
+    bytes[60..64].copy_from_slice(&999u32.to_be_bytes());
+    std::fs::write(&env.db, &bytes).unwrap();
+    let err = env.fails(&["run", "list"]);
+    assert!(
+        err.contains("newer Strideguard") && err.contains("999"),
+        "{err}"
+    );
+    let err = env.fails(&["shoe", "add", "--name", "X"]);
+    assert!(err.contains("newer Strideguard"), "{err}");
+    assert_eq!(std::fs::read(&env.db).unwrap(), bytes);
+}
+
+#[test]
+fn the_db_path_comes_from_the_flag_then_the_environment_then_the_data_dir() {
+    let env = Env::new();
+    let bin = env!("CARGO_BIN_EXE_strideguard");
+    let run = |extra_env: Option<&Path>, args: &[&str]| {
+        let mut c = Command::new(bin);
+        c.args(args)
+            .env("HOME", &env.home)
+            .env("XDG_DATA_HOME", env.home.join("data"))
+            .env_remove("STRIDEGUARD_DB");
+        if let Some(p) = extra_env {
+            c.env("STRIDEGUARD_DB", p);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(None, &["shoe", "add", "--name", "Default place"]);
+    assert!(env.home.join("data/strideguard/strideguard.db").exists());
+    let via_env = env.home.join("env.db");
+    run(Some(&via_env), &["shoe", "add", "--name", "From env"]);
+    assert!(via_env.exists());
+    let via_flag = env.home.join("nested/dir/flag.db");
+    run(
+        Some(&via_env),
+        &[
+            "--db",
+            via_flag.to_str().unwrap(),
+            "shoe",
+            "add",
+            "--name",
+            "From flag",
+        ],
+    );
+    assert!(via_flag.exists(), "--db wins over STRIDEGUARD_DB");
+}
+
+#[test]
+fn demo_builds_a_fresh_reproducible_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_strideguard");
+    let demo = |sub: &str| {
+        let out = Command::new(bin)
+            .args(["demo", "--end", "2026-11-25", "--dir"])
+            .arg(dir.path().join(sub))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = demo("a");
+    assert!(
+        out.contains("Last two weeks: 88.00 km against 65.00 km"),
+        "{out}"
+    );
+    assert!(out.contains("REPLACE"), "a shoe past 500 miles: {out}");
+    assert!(out.contains(&dir.path().join("a/strideguard.db").display().to_string()));
+    demo("b");
+    let list = |sub: &str| {
+        let out = Command::new(bin)
+            .arg("--db")
+            .arg(dir.path().join(sub).join("strideguard.db"))
+            .args(["run", "list", "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let (a, b) = (list("a"), list("b"));
+    assert_eq!(a, b, "same seed and end date, same history");
+    let runs = a.as_array().unwrap();
+    assert_eq!(runs.len(), 66);
+    let low_with_samples = runs
+        .iter()
+        .filter(|r| {
+            r["sample_count"].as_u64().unwrap() > 0
+                && r["avg_cadence_spm"].as_f64().unwrap() < 162.0
+        })
+        .count();
+    assert!(low_with_samples >= 3);
+
+    // A second demo into the same folder refuses rather than mixing histories.
+    let out = Command::new(bin)
+        .args(["demo", "--dir"])
+        .arg(dir.path().join("a"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+}
+
+#[test]
+fn help_explains_every_command() {
+    let env = Env::new();
+    let top = env.ok(&["--help"]);
+    for cmd in ["run", "shoe", "profile", "demo"] {
+        assert!(top.contains(cmd), "{top}");
+    }
+    let add = env.ok(&["run", "add", "--help"]);
+    assert!(
+        add.contains("10km, 6.2mi or 10000m") && add.contains("HH:MM:SS"),
+        "{add}"
+    );
+}

@@ -1,0 +1,346 @@
+//! The runner's data: runs and their sample streams, shoes, and the profile.
+//!
+//! Everything is stored in SI units (metres, seconds, metres per second, steps per minute of
+//! both feet, beats per minute); conversion to km or miles happens only for display, so no
+//! rounding ever accumulates in the stored history.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One mile in metres (international mile).
+pub const METRES_PER_MILE: f64 = 1609.344;
+
+/// What kind of session a run was; drives the intensity rules of the analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Easy,
+    Long,
+    Tempo,
+    Interval,
+    Hills,
+    Race,
+    #[default]
+    Unknown,
+}
+
+impl RunKind {
+    pub const ALL: [RunKind; 7] = [
+        RunKind::Easy,
+        RunKind::Long,
+        RunKind::Tempo,
+        RunKind::Interval,
+        RunKind::Hills,
+        RunKind::Race,
+        RunKind::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Easy => "easy",
+            RunKind::Long => "long",
+            RunKind::Tempo => "tempo",
+            RunKind::Interval => "interval",
+            RunKind::Hills => "hills",
+            RunKind::Race => "race",
+            RunKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where a run came from; imports use it together with the fingerprint to skip duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RunSource {
+    #[default]
+    Manual,
+    Fit,
+    Gpx,
+    Tcx,
+    Live,
+}
+
+impl RunSource {
+    pub const ALL: [RunSource; 5] = [
+        RunSource::Manual,
+        RunSource::Fit,
+        RunSource::Gpx,
+        RunSource::Tcx,
+        RunSource::Live,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunSource::Manual => "manual",
+            RunSource::Fit => "fit",
+            RunSource::Gpx => "gpx",
+            RunSource::Tcx => "tcx",
+            RunSource::Live => "live",
+        }
+    }
+}
+
+/// A name that is not one of an enum's spellings; the message lists the accepted ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} '{given}': expected one of {expected}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub given: String,
+    pub expected: String,
+}
+
+macro_rules! name_enum_parse {
+    ($ty:ty, $what:literal) => {
+        impl FromStr for $ty {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let lower = s.trim().to_ascii_lowercase();
+                <$ty>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == lower)
+                    .ok_or_else(|| UnknownName {
+                        what: $what,
+                        given: s.to_string(),
+                        expected: <$ty>::ALL.map(|v| v.as_str()).join(", "),
+                    })
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+name_enum_parse!(RunKind, "run kind");
+name_enum_parse!(RunSource, "run source");
+name_enum_parse!(Units, "unit system");
+
+/// A run: the summary of one session. Immutable after import except for the metadata a runner
+/// edits (kind, RPE, shoe, notes), which is what sync merges field by field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: Uuid,
+    /// Start time with the UTC offset the runner was in, so "Tuesday morning" stays Tuesday
+    /// morning wherever the history is later viewed.
+    pub start: DateTime<FixedOffset>,
+    pub duration_s: f64,
+    pub moving_time_s: Option<f64>,
+    pub distance_m: f64,
+    pub elevation_gain_m: Option<f64>,
+    pub elevation_loss_m: Option<f64>,
+    pub avg_hr_bpm: Option<f64>,
+    pub max_hr_bpm: Option<f64>,
+    /// Steps per minute, both feet.
+    pub avg_cadence_spm: Option<f64>,
+    pub kind: RunKind,
+    /// Session rating of perceived exertion, 0-10 (Foster).
+    pub rpe: Option<u8>,
+    pub shoe_id: Option<Uuid>,
+    pub notes: Option<String>,
+    pub source: RunSource,
+    /// A stable digest of the source file or activity, so importing it again is recognised.
+    pub source_fingerprint: Option<String>,
+}
+
+impl Run {
+    /// A manual run with just the essentials; every optional field empty.
+    pub fn new(id: Uuid, start: DateTime<FixedOffset>, distance_m: f64, duration_s: f64) -> Run {
+        Run {
+            id,
+            start,
+            duration_s,
+            moving_time_s: None,
+            distance_m,
+            elevation_gain_m: None,
+            elevation_loss_m: None,
+            avg_hr_bpm: None,
+            max_hr_bpm: None,
+            avg_cadence_spm: None,
+            kind: RunKind::Unknown,
+            rpe: None,
+            shoe_id: None,
+            notes: None,
+            source: RunSource::Manual,
+            source_fingerprint: None,
+        }
+    }
+
+    /// Average speed over the elapsed (or moving, when known) time, in m/s.
+    pub fn avg_speed_mps(&self) -> Option<f64> {
+        let t = self.moving_time_s.unwrap_or(self.duration_s);
+        (t > 0.0).then(|| self.distance_m / t)
+    }
+}
+
+/// One point of a run's sample stream. Every channel but the time is optional because devices
+/// record different things (a treadmill run has no position, a GPX file often no heart rate).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Sample {
+    /// Seconds since the start of the run.
+    pub t_s: f64,
+    pub lat_deg: Option<f64>,
+    pub lon_deg: Option<f64>,
+    pub altitude_m: Option<f64>,
+    /// Cumulative distance from the start.
+    pub distance_m: Option<f64>,
+    pub speed_mps: Option<f64>,
+    pub hr_bpm: Option<u8>,
+    /// Steps per minute, both feet.
+    pub cadence_spm: Option<f64>,
+    /// Distance covered by one step, in metres.
+    pub stride_m: Option<f64>,
+}
+
+/// A pair of shoes. Its distance is never stored: it is derived from the runs assigned to it plus
+/// the start distance, so two devices syncing cannot double-count it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shoe {
+    pub id: Uuid,
+    pub name: String,
+    pub brand: Option<String>,
+    pub model: Option<String>,
+    /// Distance already on the shoe when it was added (bought used, or tracked elsewhere).
+    pub start_distance_m: f64,
+    /// When to check the midsole for wear (default 300 mi).
+    pub wear_at_m: f64,
+    /// When to replace the shoe (default 500 mi).
+    pub replace_at_m: f64,
+    pub retired: bool,
+    #[serde(rename = "default")]
+    pub is_default: bool,
+}
+
+impl Shoe {
+    /// Check for wear at 300 miles (domain.md, from the seed's 300-500 mile range).
+    pub const DEFAULT_WEAR_AT_M: f64 = 300.0 * METRES_PER_MILE;
+    /// Replace at 500 miles.
+    pub const DEFAULT_REPLACE_AT_M: f64 = 500.0 * METRES_PER_MILE;
+
+    pub fn new(id: Uuid, name: impl Into<String>) -> Shoe {
+        Shoe {
+            id,
+            name: name.into(),
+            brand: None,
+            model: None,
+            start_distance_m: 0.0,
+            wear_at_m: Self::DEFAULT_WEAR_AT_M,
+            replace_at_m: Self::DEFAULT_REPLACE_AT_M,
+            retired: false,
+            is_default: false,
+        }
+    }
+}
+
+/// A shoe together with what its runs add up to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShoeUsage {
+    #[serde(flatten)]
+    pub shoe: Shoe,
+    /// Start distance plus the distance of every run assigned to the shoe.
+    pub distance_m: f64,
+    pub run_count: u32,
+}
+
+/// How distances are shown to the runner. Storage is always metres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Units {
+    #[default]
+    Km,
+    Mi,
+}
+
+impl Units {
+    pub const ALL: [Units; 2] = [Units::Km, Units::Mi];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Units::Km => "km",
+            Units::Mi => "mi",
+        }
+    }
+
+    /// Metres in one display unit.
+    pub fn metres(self) -> f64 {
+        match self {
+            Units::Km => 1000.0,
+            Units::Mi => METRES_PER_MILE,
+        }
+    }
+}
+
+/// How the cadence target is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum CadenceTarget {
+    /// The runner's own speed-matched baseline plus a percentage (domain.md: +5% by default,
+    /// +5-10% per Heiderscheit et al. 2011).
+    Auto { increase_pct: f64 },
+    /// A number the runner pinned.
+    Fixed { spm: f64 },
+}
+
+impl Default for CadenceTarget {
+    fn default() -> Self {
+        CadenceTarget::Auto {
+            increase_pct: Profile::DEFAULT_CADENCE_INCREASE_PCT,
+        }
+    }
+}
+
+/// The runner's settings that analysis and display depend on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub units: Units,
+    /// IANA time zone name; weeks are ISO weeks in this zone.
+    pub time_zone: String,
+    pub cadence_target: CadenceTarget,
+    pub resting_hr_bpm: Option<u8>,
+    pub max_hr_bpm: Option<u8>,
+    pub height_m: Option<f64>,
+}
+
+impl Profile {
+    pub const DEFAULT_CADENCE_INCREASE_PCT: f64 = 5.0;
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            units: Units::Km,
+            time_zone: "UTC".to_string(),
+            cadence_target: CadenceTarget::default(),
+            resting_hr_bpm: None,
+            max_hr_bpm: None,
+            height_m: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_names_parse_case_insensitively_and_reject_unknown_with_the_choices() {
+        assert_eq!("Tempo".parse::<RunKind>().unwrap(), RunKind::Tempo);
+        assert_eq!("mi".parse::<Units>().unwrap(), Units::Mi);
+        let err = "jog".parse::<RunKind>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown run kind 'jog': expected one of easy, long, tempo, interval, hills, race, unknown"
+        );
+    }
+
+    #[test]
+    fn default_shoe_thresholds_are_300_and_500_miles() {
+        let s = Shoe::new(Uuid::nil(), "x");
+        assert!((s.wear_at_m - 482_803.2).abs() < 1e-6);
+        assert!((s.replace_at_m - 804_672.0).abs() < 1e-6);
+    }
+}

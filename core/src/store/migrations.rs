@@ -1,0 +1,174 @@
+//! Numbered schema migrations. The schema version lives in SQLite's `user_version`; each
+//! migration runs in its own transaction together with the version bump, so a crash leaves the
+//! file at the old version or the new one, never between.
+//!
+//! Never edit a migration that has shipped: add a new one. Tests open a database written at every
+//! earlier version and check that it upgrades with its data intact.
+
+use rusqlite::{Connection, Transaction};
+use uuid::Uuid;
+
+/// Marks a SQLite file as Strideguard's (`PRAGMA application_id`): "SGRD".
+pub const APPLICATION_ID: i32 = 0x5347_5244;
+
+pub(crate) struct Migration {
+    pub version: u32,
+    pub description: &'static str,
+    pub apply: fn(&Transaction<'_>) -> rusqlite::Result<()>,
+}
+
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "profile, shoes and runs",
+        apply: v1_profile_shoes_runs,
+    },
+    Migration {
+        version: 2,
+        description: "sample streams in compact chunks",
+        apply: v2_run_samples,
+    },
+    Migration {
+        version: 3,
+        description: "local change log with hybrid-logical-clock stamps",
+        apply: v3_change_log,
+    },
+];
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+fn v1_profile_shoes_runs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+         ) STRICT;
+         CREATE TABLE profile (
+            id             INTEGER PRIMARY KEY CHECK (id = 1),
+            units          TEXT NOT NULL DEFAULT 'km',
+            time_zone      TEXT NOT NULL DEFAULT 'UTC',
+            cadence_mode   TEXT NOT NULL DEFAULT 'auto' CHECK (cadence_mode IN ('auto', 'fixed')),
+            cadence_value  REAL NOT NULL DEFAULT 5.0,
+            resting_hr_bpm INTEGER,
+            max_hr_bpm     INTEGER,
+            height_m       REAL
+         ) STRICT;
+         INSERT INTO profile (id) VALUES (1);
+         CREATE TABLE shoes (
+            id               TEXT PRIMARY KEY,
+            name             TEXT NOT NULL,
+            brand            TEXT,
+            model            TEXT,
+            start_distance_m REAL NOT NULL DEFAULT 0,
+            wear_at_m        REAL NOT NULL,
+            replace_at_m     REAL NOT NULL,
+            retired          INTEGER NOT NULL DEFAULT 0,
+            is_default       INTEGER NOT NULL DEFAULT 0
+         ) STRICT;
+         CREATE UNIQUE INDEX shoes_one_default ON shoes (is_default) WHERE is_default = 1;
+         CREATE TABLE runs (
+            id                 TEXT PRIMARY KEY,
+            start_unix_ms      INTEGER NOT NULL,
+            utc_offset_s       INTEGER NOT NULL,
+            duration_s         REAL NOT NULL,
+            moving_time_s      REAL,
+            distance_m         REAL NOT NULL,
+            elevation_gain_m   REAL,
+            elevation_loss_m   REAL,
+            avg_hr_bpm         REAL,
+            max_hr_bpm         REAL,
+            avg_cadence_spm    REAL,
+            kind               TEXT NOT NULL,
+            rpe                INTEGER CHECK (rpe BETWEEN 0 AND 10),
+            shoe_id            TEXT REFERENCES shoes (id) ON DELETE SET NULL,
+            notes              TEXT,
+            source             TEXT NOT NULL,
+            source_fingerprint TEXT
+         ) STRICT;
+         CREATE INDEX runs_by_start ON runs (start_unix_ms);
+         CREATE INDEX runs_by_shoe ON runs (shoe_id);
+         CREATE INDEX runs_by_fingerprint ON runs (source_fingerprint);",
+    )?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    // The device id orders concurrent edits in the hybrid logical clock; it is made once per
+    // database and never changes.
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+        [Uuid::new_v4().to_string()],
+    )?;
+    Ok(())
+}
+
+fn v2_run_samples(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE run_samples (
+            run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            chunk        INTEGER NOT NULL,
+            sample_count INTEGER NOT NULL,
+            data         BLOB NOT NULL,
+            PRIMARY KEY (run_id, chunk)
+         ) STRICT, WITHOUT ROWID;",
+    )
+}
+
+fn v3_change_log(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE changes (
+            seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+            collection TEXT NOT NULL,
+            record_id  TEXT NOT NULL,
+            op         TEXT NOT NULL CHECK (op IN ('put', 'delete')),
+            fields     TEXT NOT NULL,
+            hlc        TEXT NOT NULL
+         ) STRICT;
+         CREATE INDEX changes_by_record ON changes (collection, record_id);",
+    )?;
+    // Records written before the log existed still have to reach other devices. They get the
+    // zero stamp: their edit time is unknown, so any later edit anywhere wins over them. A
+    // profile still at its defaults has nothing to tell other devices.
+    tx.execute_batch(
+        "INSERT INTO changes (collection, record_id, op, fields, hlc)
+           SELECT 'profile', 'profile', 'put', '[\"*\"]', z.stamp FROM profile AS p, zero_stamp AS z
+            WHERE NOT (p.units = 'km' AND p.time_zone = 'UTC' AND p.cadence_mode = 'auto'
+                       AND p.cadence_value = 5.0 AND p.resting_hr_bpm IS NULL
+                       AND p.max_hr_bpm IS NULL AND p.height_m IS NULL);
+         INSERT INTO changes (collection, record_id, op, fields, hlc)
+           SELECT 'shoes', s.id, 'put', '[\"*\"]', z.stamp FROM shoes AS s, zero_stamp AS z;
+         INSERT INTO changes (collection, record_id, op, fields, hlc)
+           SELECT 'runs', r.id, 'put', '[\"*\"]', z.stamp FROM runs AS r, zero_stamp AS z;
+         INSERT INTO changes (collection, record_id, op, fields, hlc)
+           SELECT DISTINCT 'run_samples', rs.run_id, 'put', '[\"*\"]', z.stamp
+             FROM run_samples AS rs, zero_stamp AS z;"
+            .replace(
+                "zero_stamp AS z",
+                "(SELECT '0000000000000000-00000000-' || value AS stamp
+                    FROM meta WHERE key = 'device_id') AS z",
+            )
+            .as_str(),
+    )
+}
+
+/// Applies every migration above the file's current version, each in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection, from: u32) -> rusqlite::Result<()> {
+    migrate_to(conn, from, LATEST_VERSION)
+}
+
+/// Applies the migrations in `from+1..=to`. Tests use it to build databases at old versions.
+pub(crate) fn migrate_to(conn: &mut Connection, from: u32, to: u32) -> rusqlite::Result<()> {
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > from && m.version <= to)
+    {
+        let tx = conn.transaction()?;
+        (m.apply)(&tx)?;
+        tx.pragma_update(None, "user_version", m.version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// What each version added, for `--help`-style listings and error messages.
+pub fn describe() -> impl Iterator<Item = (u32, &'static str)> {
+    MIGRATIONS.iter().map(|m| (m.version, m.description))
+}

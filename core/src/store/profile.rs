@@ -1,0 +1,151 @@
+//! The single profile row.
+
+use super::{Store, StoreError, changes::ChangeOp, collection};
+use crate::model::{CadenceTarget, Profile, Units};
+use crate::units::parse_time_zone;
+
+impl Store {
+    pub fn profile(&self) -> Result<Profile, StoreError> {
+        let row = self.conn.query_row(
+            "SELECT units, time_zone, cadence_mode, cadence_value, resting_hr_bpm, max_hr_bpm, height_m
+             FROM profile WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, f64>(3)?,
+                    r.get::<_, Option<u8>>(4)?,
+                    r.get::<_, Option<u8>>(5)?,
+                    r.get::<_, Option<f64>>(6)?,
+                ))
+            },
+        )?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            table: "profile",
+            id: "profile".into(),
+            reason,
+        };
+        let (units, time_zone, mode, value, resting_hr_bpm, max_hr_bpm, height_m) = row;
+        let units: Units = units
+            .parse()
+            .map_err(|e: crate::model::UnknownName| corrupt(e.to_string()))?;
+        let cadence_target = match mode.as_str() {
+            "auto" => CadenceTarget::Auto {
+                increase_pct: value,
+            },
+            "fixed" => CadenceTarget::Fixed { spm: value },
+            other => return Err(corrupt(format!("unknown cadence mode '{other}'"))),
+        };
+        Ok(Profile {
+            units,
+            time_zone,
+            cadence_target,
+            resting_hr_bpm,
+            max_hr_bpm,
+            height_m,
+        })
+    }
+
+    /// Saves the profile, logging only the fields that changed (so an edit of the units on one
+    /// device and of the time zone on another both survive a sync).
+    pub fn set_profile(&mut self, p: &Profile) -> Result<(), StoreError> {
+        validate_profile(p)?;
+        let old = self.profile()?;
+        let mut fields = Vec::new();
+        if old.units != p.units {
+            fields.push("units");
+        }
+        if old.time_zone != p.time_zone {
+            fields.push("time_zone");
+        }
+        if old.cadence_target != p.cadence_target {
+            fields.push("cadence_target");
+        }
+        if old.resting_hr_bpm != p.resting_hr_bpm {
+            fields.push("resting_hr_bpm");
+        }
+        if old.max_hr_bpm != p.max_hr_bpm {
+            fields.push("max_hr_bpm");
+        }
+        if old.height_m != p.height_m {
+            fields.push("height_m");
+        }
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let (mode, value) = match p.cadence_target {
+            CadenceTarget::Auto { increase_pct } => ("auto", increase_pct),
+            CadenceTarget::Fixed { spm } => ("fixed", spm),
+        };
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE profile SET units = ?1, time_zone = ?2, cadence_mode = ?3, cadence_value = ?4,
+                 resting_hr_bpm = ?5, max_hr_bpm = ?6, height_m = ?7 WHERE id = 1",
+                rusqlite::params![
+                    p.units.as_str(),
+                    p.time_zone,
+                    mode,
+                    value,
+                    p.resting_hr_bpm,
+                    p.max_hr_bpm,
+                    p.height_m
+                ],
+            )?;
+            w.log(collection::PROFILE, "profile", ChangeOp::Put, &fields)
+        })
+    }
+}
+
+fn validate_profile(p: &Profile) -> Result<(), StoreError> {
+    let invalid = |field, reason: String| Err(StoreError::Invalid { field, reason });
+    if parse_time_zone(&p.time_zone).is_err() {
+        return invalid(
+            "time zone",
+            format!("'{}' is not an IANA time zone name", p.time_zone),
+        );
+    }
+    match p.cadence_target {
+        CadenceTarget::Auto { increase_pct } if !(0.0..=20.0).contains(&increase_pct) => {
+            return invalid(
+                "cadence increase",
+                format!("{increase_pct}% is outside 0-20% (5-10% is the researched range)"),
+            );
+        }
+        CadenceTarget::Fixed { spm } if !(100.0..=240.0).contains(&spm) => {
+            return invalid(
+                "target cadence",
+                format!("{spm} steps/min is outside 100-240"),
+            );
+        }
+        _ => {}
+    }
+    if let (Some(rest), Some(max)) = (p.resting_hr_bpm, p.max_hr_bpm)
+        && rest >= max
+    {
+        return invalid(
+            "heart rate",
+            format!("resting {rest} bpm must be below max {max} bpm"),
+        );
+    }
+    if let Some(rest) = p.resting_hr_bpm
+        && !(25..=120).contains(&rest)
+    {
+        return invalid(
+            "resting heart rate",
+            format!("{rest} bpm is outside 25-120"),
+        );
+    }
+    if let Some(max) = p.max_hr_bpm
+        && !(100..=240).contains(&max)
+    {
+        return invalid("max heart rate", format!("{max} bpm is outside 100-240"));
+    }
+    if let Some(h) = p.height_m
+        && !(0.5..=2.8).contains(&h)
+    {
+        return invalid("height", format!("{h} m is outside 0.5-2.8 m"));
+    }
+    Ok(())
+}

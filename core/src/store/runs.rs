@@ -1,0 +1,306 @@
+//! Runs and their sample streams.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset, TimeZone};
+use rusqlite::{OptionalExtension, Row};
+use uuid::Uuid;
+
+use super::{
+    Store, StoreError, changes::ChangeOp, collection, finite, non_negative, unique_prefix,
+};
+use crate::model::{Run, Sample};
+use crate::samples::{CHUNK_LEN, decode_chunk, encode_chunk};
+
+const RUN_COLUMNS: &str = "id, start_unix_ms, utc_offset_s, duration_s, moving_time_s, distance_m,
+    elevation_gain_m, elevation_loss_m, avg_hr_bpm, max_hr_bpm, avg_cadence_spm, kind, rpe, shoe_id,
+    notes, source, source_fingerprint";
+
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Run, StoreError>> {
+    let id: String = r.get(0)?;
+    let start_ms: i64 = r.get(1)?;
+    let offset_s: i32 = r.get(2)?;
+    let kind: String = r.get(11)?;
+    let shoe: Option<String> = r.get(13)?;
+    let source: String = r.get(15)?;
+    let build = || -> Result<Run, String> {
+        let offset = FixedOffset::east_opt(offset_s).ok_or("UTC offset out of range")?;
+        let start: DateTime<FixedOffset> = offset
+            .timestamp_millis_opt(start_ms)
+            .single()
+            .ok_or("start time out of range")?;
+        Ok(Run {
+            id: Uuid::parse_str(&id).map_err(|e| e.to_string())?,
+            start,
+            duration_s: r.get(3).map_err(|e| e.to_string())?,
+            moving_time_s: r.get(4).map_err(|e| e.to_string())?,
+            distance_m: r.get(5).map_err(|e| e.to_string())?,
+            elevation_gain_m: r.get(6).map_err(|e| e.to_string())?,
+            elevation_loss_m: r.get(7).map_err(|e| e.to_string())?,
+            avg_hr_bpm: r.get(8).map_err(|e| e.to_string())?,
+            max_hr_bpm: r.get(9).map_err(|e| e.to_string())?,
+            avg_cadence_spm: r.get(10).map_err(|e| e.to_string())?,
+            kind: kind
+                .parse()
+                .map_err(|e: crate::model::UnknownName| e.to_string())?,
+            rpe: r.get(12).map_err(|e| e.to_string())?,
+            shoe_id: shoe
+                .as_deref()
+                .map(Uuid::parse_str)
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            notes: r.get(14).map_err(|e| e.to_string())?,
+            source: source
+                .parse()
+                .map_err(|e: crate::model::UnknownName| e.to_string())?,
+            source_fingerprint: r.get(16).map_err(|e| e.to_string())?,
+        })
+    };
+    Ok(build().map_err(|reason| StoreError::Corrupt {
+        table: "runs",
+        id: id.clone(),
+        reason,
+    }))
+}
+
+impl Store {
+    /// Saves a run and its sample stream in one transaction: both land or neither does.
+    pub fn add_run(&mut self, run: &Run, samples: &[Sample]) -> Result<(), StoreError> {
+        validate_run(run)?;
+        if let Some(shoe_id) = run.shoe_id {
+            self.shoe(shoe_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "shoe",
+                key: shoe_id.to_string(),
+            })?;
+        }
+        let chunks = samples
+            .chunks(CHUNK_LEN)
+            .enumerate()
+            .map(|(i, c)| {
+                encode_chunk(c)
+                    .map(|bytes| (i as u32, c.len(), bytes))
+                    .map_err(|source| StoreError::Samples {
+                        run_id: run.id,
+                        chunk: i as u32,
+                        source,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let id = run.id.to_string();
+        self.write(|w| {
+            w.tx.execute(
+                &format!(
+                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                ),
+                rusqlite::params![
+                    id,
+                    run.start.timestamp_millis(),
+                    run.start.offset().local_minus_utc(),
+                    run.duration_s,
+                    run.moving_time_s,
+                    run.distance_m,
+                    run.elevation_gain_m,
+                    run.elevation_loss_m,
+                    run.avg_hr_bpm,
+                    run.max_hr_bpm,
+                    run.avg_cadence_spm,
+                    run.kind.as_str(),
+                    run.rpe,
+                    run.shoe_id.map(|s| s.to_string()),
+                    run.notes,
+                    run.source.as_str(),
+                    run.source_fingerprint
+                ],
+            )?;
+            w.log(collection::RUNS, &id, ChangeOp::Put, &["*"])?;
+            if !chunks.is_empty() {
+                let mut stmt = w.tx.prepare_cached(
+                    "INSERT INTO run_samples (run_id, chunk, sample_count, data) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (i, count, bytes) in &chunks {
+                    stmt.execute(rusqlite::params![id, i, *count as i64, bytes])?;
+                }
+                w.log(collection::RUN_SAMPLES, &id, ChangeOp::Put, &["*"])?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn run(&self, id: Uuid) -> Result<Option<Run>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                [id.to_string()],
+                run_from_row,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<Run>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY start_unix_ms, id"
+        ))?;
+        let rows = stmt.query_map([], run_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// Finds a run by full id or by a unique id prefix of 4+ characters.
+    pub fn find_run(&self, key: &str) -> Result<Run, StoreError> {
+        let key = key.trim();
+        if let Ok(id) = Uuid::parse_str(key) {
+            return self.run(id)?.ok_or_else(|| StoreError::NotFound {
+                what: "run",
+                key: key.to_string(),
+            });
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM runs WHERE id LIKE ?1")?;
+        let pattern = format!("{}%", key.to_ascii_lowercase().replace(['%', '_'], ""));
+        let ids = stmt
+            .query_map([pattern], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let id = unique_prefix(
+            "run",
+            key,
+            ids.into_iter().map(|i| (i.clone(), i)).collect(),
+        )?;
+        let uuid = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt {
+            table: "runs",
+            id: id.clone(),
+            reason: e.to_string(),
+        })?;
+        self.run(uuid)?.ok_or(StoreError::NotFound {
+            what: "run",
+            key: id,
+        })
+    }
+
+    /// The run's samples in time order (empty when it has no stream).
+    pub fn samples(&self, run_id: Uuid) -> Result<Vec<Sample>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT chunk, data FROM run_samples WHERE run_id = ?1 ORDER BY chunk",
+        )?;
+        let rows = stmt.query_map([run_id.to_string()], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (chunk, data) = row?;
+            out.extend(decode_chunk(&data).map_err(|source| StoreError::Samples {
+                run_id,
+                chunk,
+                source,
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// How many samples each run with a stream has.
+    pub fn sample_counts(&self) -> Result<HashMap<Uuid, u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT run_id, SUM(sample_count) FROM run_samples GROUP BY run_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, n) = row?;
+            if let Ok(id) = Uuid::parse_str(&id) {
+                out.insert(id, n.max(0) as u64);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Puts a run on a shoe (or on none).
+    pub fn assign_shoe(&mut self, run_id: Uuid, shoe_id: Option<Uuid>) -> Result<(), StoreError> {
+        let run = self.run(run_id)?.ok_or_else(|| StoreError::NotFound {
+            what: "run",
+            key: run_id.to_string(),
+        })?;
+        if let Some(s) = shoe_id {
+            self.shoe(s)?.ok_or_else(|| StoreError::NotFound {
+                what: "shoe",
+                key: s.to_string(),
+            })?;
+        }
+        if run.shoe_id == shoe_id {
+            return Ok(());
+        }
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE runs SET shoe_id = ?2 WHERE id = ?1",
+                rusqlite::params![run_id.to_string(), shoe_id.map(|s| s.to_string())],
+            )?;
+            w.log(
+                collection::RUNS,
+                &run_id.to_string(),
+                ChangeOp::Put,
+                &["shoe_id"],
+            )
+        })
+    }
+
+    /// Deletes a run and its samples; the change log keeps a tombstone for sync.
+    pub fn delete_run(&mut self, run_id: Uuid) -> Result<(), StoreError> {
+        let id = run_id.to_string();
+        self.write(|w| {
+            let had_samples: bool = w.tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM run_samples WHERE run_id = ?1)",
+                [&id],
+                |r| r.get(0),
+            )?;
+            let n = w.tx.execute("DELETE FROM runs WHERE id = ?1", [&id])?;
+            if n == 0 {
+                return Err(StoreError::NotFound {
+                    what: "run",
+                    key: id.clone(),
+                });
+            }
+            w.log(collection::RUNS, &id, ChangeOp::Delete, &["*"])?;
+            if had_samples {
+                w.log(collection::RUN_SAMPLES, &id, ChangeOp::Delete, &["*"])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn validate_run(run: &Run) -> Result<(), StoreError> {
+    non_negative("distance", run.distance_m)?;
+    finite("duration", run.duration_s)?;
+    if run.duration_s <= 0.0 {
+        return Err(StoreError::Invalid {
+            field: "duration",
+            reason: "a run must last longer than 0 seconds".into(),
+        });
+    }
+    for (field, v) in [
+        ("moving time", run.moving_time_s),
+        ("elevation gain", run.elevation_gain_m),
+        ("elevation loss", run.elevation_loss_m),
+        ("average heart rate", run.avg_hr_bpm),
+        ("max heart rate", run.max_hr_bpm),
+        ("average cadence", run.avg_cadence_spm),
+    ] {
+        if let Some(v) = v {
+            non_negative(field, v)?;
+        }
+    }
+    if let Some(rpe) = run.rpe
+        && rpe > 10
+    {
+        return Err(StoreError::Invalid {
+            field: "RPE",
+            reason: format!("{rpe} is outside 0-10"),
+        });
+    }
+    Ok(())
+}
