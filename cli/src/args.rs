@@ -48,7 +48,7 @@ pub enum RunCommand {
     Add(RunAddArgs),
     /// List runs, oldest first.
     List {
-        /// Print a JSON array instead of a table.
+        /// Print a JSON array (documented in the README) instead of a table.
         #[arg(long)]
         json: bool,
         /// Only the most recent N runs.
@@ -59,6 +59,7 @@ pub enum RunCommand {
     Show {
         /// Run id, or a unique prefix of it (4+ characters).
         id: String,
+        /// Print JSON (documented in the README) instead of text.
         #[arg(long)]
         json: bool,
         /// Include the sample stream (with --json: a `samples` array).
@@ -105,6 +106,7 @@ pub struct RunAddArgs {
     /// Elevation gain, e.g. 120m.
     #[arg(long, value_parser = parse_distance, allow_hyphen_values = true)]
     pub elevation_gain: Option<f64>,
+    /// Print JSON (documented in the README) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -115,6 +117,7 @@ pub enum ShoeCommand {
     Add(ShoeAddArgs),
     /// List shoes with their distance (start distance plus assigned runs).
     List {
+        /// Print JSON (documented in the README) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -157,6 +160,7 @@ pub struct ShoeAddArgs {
     /// Make it the default shoe for new runs.
     #[arg(long)]
     pub default: bool,
+    /// Print JSON (documented in the README) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -165,6 +169,7 @@ pub struct ShoeAddArgs {
 pub enum ProfileCommand {
     /// Show the profile.
     Show {
+        /// Print JSON (documented in the README) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -195,6 +200,7 @@ pub struct ProfileSetArgs {
     /// Height: 178cm, 1.78m or 70in.
     #[arg(long, value_parser = parse_height)]
     pub height: Option<f64>,
+    /// Print JSON (documented in the README) instead of text.
     #[arg(long)]
     pub json: bool,
 }

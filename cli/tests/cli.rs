@@ -61,6 +61,18 @@ impl Env {
         String::from_utf8(out.stderr).unwrap()
     }
 
+    /// The shoe called `name` in `shoe list --json`.
+    fn shoe(&self, name: &str) -> Value {
+        let shoes = self.json(&["shoe", "list", "--json"]);
+        shoes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no shoe {name} in {shoes}"))
+            .clone()
+    }
+
     /// The database's visible state: what `run list` and `shoe list` say, and the file bytes.
     fn snapshot(&self) -> (Value, Value, Vec<u8>) {
         (
@@ -101,11 +113,15 @@ fn a_runner_adds_shoes_and_runs_then_lists_shows_assigns_and_deletes() {
         "400mi",
     ]);
 
-    let shoes = env.json(&["shoe", "list", "--json"]);
-    let shoes = shoes.as_array().unwrap();
-    assert_eq!(shoes.len(), 2);
-    let peg = shoes.iter().find(|s| s["name"] == "Pegasus 40").unwrap();
-    let trail = shoes.iter().find(|s| s["name"] == "Trail").unwrap();
+    assert_eq!(
+        env.json(&["shoe", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let peg = env.shoe("Pegasus 40");
+    let trail = env.shoe("Trail");
     // The first shoe becomes the default.
     assert_eq!(peg["default"], true);
     assert_eq!(trail["default"], false);
@@ -201,14 +217,7 @@ fn a_runner_adds_shoes_and_runs_then_lists_shows_assigns_and_deletes() {
     );
 
     // Shoe distance follows the runs.
-    let shoes = env.json(&["shoe", "list", "--json"]);
-    let peg_now = shoes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Pegasus 40")
-        .unwrap();
-    assert!(approx(&peg_now["distance_m"], 60_000.0));
+    assert!(approx(&env.shoe("Pegasus 40")["distance_m"], 60_000.0));
 
     // Assign the tempo run to the Pegasus, then delete the easy one.
     env.ok(&[
@@ -217,14 +226,10 @@ fn a_runner_adds_shoes_and_runs_then_lists_shows_assigns_and_deletes() {
         second["id"].as_str().unwrap(),
         "Pegasus 40",
     ]);
-    let shoes = env.json(&["shoe", "list", "--json"]);
-    let peg_now = shoes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Pegasus 40")
-        .unwrap();
-    assert!(approx(&peg_now["distance_m"], 60_000.0 + 6.2 * 1609.344));
+    assert!(approx(
+        &env.shoe("Pegasus 40")["distance_m"],
+        60_000.0 + 6.2 * 1609.344
+    ));
     env.ok(&["run", "delete", id]);
     let runs = env.json(&["run", "list", "--json"]);
     assert_eq!(runs.as_array().unwrap().len(), 1);
@@ -233,25 +238,13 @@ fn a_runner_adds_shoes_and_runs_then_lists_shows_assigns_and_deletes() {
 
     // Default and retire.
     env.ok(&["shoe", "default", "Trail"]);
-    let shoes = env.json(&["shoe", "list", "--json"]);
-    let t = shoes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Trail")
-        .unwrap();
-    assert_eq!(t["default"], true);
+    assert_eq!(env.shoe("Trail")["default"], true);
+    assert_eq!(env.shoe("Pegasus 40")["default"], false);
     env.ok(&["shoe", "retire", "Trail"]);
-    let shoes = env.json(&["shoe", "list", "--json"]);
-    let t = shoes
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Trail")
-        .unwrap();
+    let t = env.shoe("Trail");
     assert_eq!(
-        (t["retired"].clone(), t["default"].clone()),
-        (Value::Bool(true), Value::Bool(false))
+        (&t["retired"], &t["default"]),
+        (&Value::Bool(true), &Value::Bool(false))
     );
 }
 

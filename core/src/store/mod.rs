@@ -102,8 +102,7 @@ impl Store {
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| classify_open_error(&path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;

@@ -53,25 +53,17 @@ impl Store {
     pub fn set_profile(&mut self, p: &Profile) -> Result<(), StoreError> {
         validate_profile(p)?;
         let old = self.profile()?;
-        let mut fields = Vec::new();
-        if old.units != p.units {
-            fields.push("units");
-        }
-        if old.time_zone != p.time_zone {
-            fields.push("time_zone");
-        }
-        if old.cadence_target != p.cadence_target {
-            fields.push("cadence_target");
-        }
-        if old.resting_hr_bpm != p.resting_hr_bpm {
-            fields.push("resting_hr_bpm");
-        }
-        if old.max_hr_bpm != p.max_hr_bpm {
-            fields.push("max_hr_bpm");
-        }
-        if old.height_m != p.height_m {
-            fields.push("height_m");
-        }
+        let fields: Vec<&str> = [
+            ("units", old.units != p.units),
+            ("time_zone", old.time_zone != p.time_zone),
+            ("cadence_target", old.cadence_target != p.cadence_target),
+            ("resting_hr_bpm", old.resting_hr_bpm != p.resting_hr_bpm),
+            ("max_hr_bpm", old.max_hr_bpm != p.max_hr_bpm),
+            ("height_m", old.height_m != p.height_m),
+        ]
+        .into_iter()
+        .filter_map(|(field, changed)| changed.then_some(field))
+        .collect();
         if fields.is_empty() {
             return Ok(());
         }
