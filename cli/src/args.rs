@@ -38,8 +38,23 @@ pub enum Command {
     /// Units, time zone, cadence target and heart-rate range.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Import activity files (FIT for now) or folders of them, skipping duplicates.
+    Import(ImportArgs),
     /// Create a fresh database with a realistic 16-week history and show it.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files or folders (searched recursively for .fit files).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Shoe id or name for the new runs (default: the default shoe).
+    #[arg(long)]
+    pub shoe: Option<String>,
+    /// Print JSON (documented in the README) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

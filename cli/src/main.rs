@@ -3,6 +3,7 @@
 
 mod args;
 mod demo;
+mod import_cmd;
 mod output;
 mod profile_cmd;
 mod run_cmd;
@@ -43,6 +44,7 @@ fn restore_sigpipe() {
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Import(a) => import_cmd::run(&mut open_store(cli.db)?, a),
         Command::Run(c) => run_cmd::run(&mut open_store(cli.db)?, c),
         Command::Shoe(c) => shoe_cmd::run(&mut open_store(cli.db)?, c),
         Command::Profile(c) => profile_cmd::run(&mut open_store(cli.db)?, c),

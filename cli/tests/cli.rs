@@ -662,7 +662,7 @@ fn demo_builds_a_fresh_reproducible_history() {
 fn help_explains_every_command() {
     let env = Env::new();
     let top = env.ok(&["--help"]);
-    for cmd in ["run", "shoe", "profile", "demo"] {
+    for cmd in ["run", "shoe", "profile", "import", "demo"] {
         assert!(top.contains(cmd), "{top}");
     }
     let add = env.ok(&["run", "add", "--help"]);
@@ -670,4 +670,119 @@ fn help_explains_every_command() {
         add.contains("10km, 6.2mi or 10000m") && add.contains("HH:MM:SS"),
         "{add}"
     );
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+}
+
+#[test]
+fn import_reads_a_folder_of_real_watch_files_once() {
+    let env = Env::new();
+    env.ok(&["shoe", "add", "--name", "Pegasus 40"]);
+    let dir = fixtures();
+    let dir = dir.to_str().unwrap();
+
+    let out = env.run(&["import", dir, "--json"]);
+    assert!(
+        !out.status.success(),
+        "two broken files make the exit code non-zero"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["totals"],
+        serde_json::json!({"imported": 3, "duplicates": 0, "skipped": 2, "failed": 2})
+    );
+    let status_of = |name: &str| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not reported"))
+            .clone()
+    };
+    assert_eq!(
+        status_of("garmin-fenix-5-bike.fit")["reason"],
+        "the activity is cycling, not a run"
+    );
+    assert_eq!(status_of("garmin-fenix-5-walk.fit")["status"], "skipped");
+    let eof = status_of("activity-unexpected-eof.fit");
+    assert_eq!(eof["status"], "failed");
+    assert!(
+        eof["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a valid FIT file")
+    );
+    assert!(
+        status_of("activity-filecrc.fit")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("CRC")
+    );
+    let run = status_of("garmin-fenix-5-run.fit");
+    assert_eq!(run["status"], "imported");
+    assert_eq!(run["samples"], 21);
+
+    let runs = env.json(&["run", "list", "--json"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3, "broken files left nothing behind");
+    let fenix5 = runs.iter().find(|r| r["id"] == run["run_id"]).unwrap();
+    assert_eq!(fenix5["start"], "2017-06-11T07:34:09-07:00");
+    assert_eq!(fenix5["source"], "fit");
+    assert_eq!(fenix5["sample_count"], 21);
+    assert!(approx(&fenix5["distance_m"], 157.56));
+    assert!(approx(&fenix5["avg_cadence_spm"], 167.343_75));
+    assert_eq!(
+        fenix5["shoe_id"],
+        env.shoe("Pegasus 40")["id"],
+        "the default shoe"
+    );
+
+    // Importing again finds every run already there.
+    let again = env.run(&["import", dir, "--json"]);
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        report["totals"],
+        serde_json::json!({"imported": 0, "duplicates": 3, "skipped": 2, "failed": 2})
+    );
+    assert_eq!(
+        env.json(&["run", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // One good file named directly: success, a readable line, and a summary.
+    let text = env.ok(&["import", &format!("{dir}/garmin-fenix-5-run.fit")]);
+    assert!(
+        text.contains("duplicate") && text.contains("the same file as run"),
+        "{text}"
+    );
+    assert!(
+        text.contains("imported 0, duplicates 1, skipped 0, failed 0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn import_says_what_it_cannot_read() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "easy 5k").unwrap();
+    let out = env.ok(&["import", notes.to_str().unwrap()]);
+    assert!(
+        out.contains("skipped") && out.contains("not an activity file"),
+        "{out}"
+    );
+    let err = env.fails(&["import", dir.path().join("missing.fit").to_str().unwrap()]);
+    assert!(
+        err.contains("missing.fit") && err.contains("cannot read the file"),
+        "{err}"
+    );
+    let err = env.fails(&["import", "--shoe", "Vaporfly", notes.to_str().unwrap()]);
+    assert!(err.contains("no shoe matches 'Vaporfly'"), "{err}");
 }

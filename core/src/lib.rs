@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod clock;
 pub mod demo;
 pub mod hlc;
+pub mod import;
 pub mod model;
 pub mod samples;
 pub mod store;

@@ -63,7 +63,70 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Run, StoreError>> {
     }))
 }
 
+/// Why an incoming run is taken to be one the store already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateReason {
+    /// The very same file (same fingerprint) was imported before.
+    SameFile,
+    /// A run starting within 60 s with a distance within 2%: the same activity, exported again
+    /// or in another format.
+    SameActivity,
+}
+
+/// An existing run that an incoming one duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duplicate {
+    pub run_id: Uuid,
+    pub reason: DuplicateReason,
+}
+
+/// Starts this close together may be the same activity.
+const SAME_START_MS: i64 = 60_000;
+/// Distances this close (relative) may be the same activity.
+const SAME_DISTANCE: f64 = 0.02;
+
 impl Store {
+    /// The stored run that `run` duplicates, if any (see [`DuplicateReason`]).
+    pub fn find_duplicate(&self, run: &Run) -> Result<Option<Duplicate>, StoreError> {
+        if let Some(fp) = &run.source_fingerprint {
+            let same: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT id FROM runs WHERE source_fingerprint = ?1 LIMIT 1",
+                    [fp],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = same.and_then(|id| Uuid::parse_str(&id).ok()) {
+                return Ok(Some(Duplicate {
+                    run_id: id,
+                    reason: DuplicateReason::SameFile,
+                }));
+            }
+        }
+        let start = run.start.timestamp_millis();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, distance_m FROM runs WHERE start_unix_ms BETWEEN ?1 AND ?2 ORDER BY start_unix_ms",
+        )?;
+        let near = stmt
+            .query_map([start - SAME_START_MS, start + SAME_START_MS], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(near.into_iter().find_map(|(id, d)| {
+            let larger = d.max(run.distance_m);
+            let close = larger == 0.0 || (d - run.distance_m).abs() / larger <= SAME_DISTANCE;
+            close
+                .then(|| Uuid::parse_str(&id).ok())
+                .flatten()
+                .map(|run_id| Duplicate {
+                    run_id,
+                    reason: DuplicateReason::SameActivity,
+                })
+        }))
+    }
+
     /// Saves a run and its sample stream in one transaction: both land or neither does.
     pub fn add_run(&mut self, run: &Run, samples: &[Sample]) -> Result<(), StoreError> {
         validate_run(run)?;

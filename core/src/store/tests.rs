@@ -491,3 +491,42 @@ fn invalid_profiles_are_refused() {
     assert_eq!(store.profile().unwrap(), ok);
     assert!(store.changes_since(0, 10).unwrap().is_empty());
 }
+
+#[test]
+fn duplicates_are_the_same_file_or_the_same_activity() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let run = full_run(None);
+    store.add_run(&run, &[]).unwrap();
+
+    let mut same_file = full_run(None);
+    same_file.start = run.start + chrono::Duration::days(3);
+    assert_eq!(
+        store.find_duplicate(&same_file).unwrap(),
+        Some(Duplicate {
+            run_id: run.id,
+            reason: DuplicateReason::SameFile
+        })
+    );
+
+    // The same activity exported as another format: 45 s later, 1.5% longer.
+    let mut other_export = full_run(None);
+    other_export.source_fingerprint = Some("sha256:other".into());
+    other_export.start = run.start + chrono::Duration::seconds(45);
+    other_export.distance_m = run.distance_m * 1.015;
+    assert_eq!(
+        store.find_duplicate(&other_export).unwrap(),
+        Some(Duplicate {
+            run_id: run.id,
+            reason: DuplicateReason::SameActivity
+        })
+    );
+
+    // Two runs the same morning are not duplicates: too far apart, or too different in distance.
+    let mut later = other_export.clone();
+    later.start = run.start + chrono::Duration::seconds(61);
+    assert_eq!(store.find_duplicate(&later).unwrap(), None);
+    let mut shorter = other_export.clone();
+    shorter.distance_m = run.distance_m * 0.97;
+    assert_eq!(store.find_duplicate(&shorter).unwrap(), None);
+}

@@ -1,0 +1,220 @@
+//! `strideguard import PATH...`: one transaction per file, so a broken file never leaves half a
+//! run, and the rest of the batch goes on.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+use strideguard_core::Store;
+use strideguard_core::import::{self, Format, Parsed};
+use strideguard_core::store::DuplicateReason;
+use strideguard_core::units::format_distance;
+use uuid::Uuid;
+
+use crate::args::ImportArgs;
+use crate::output::print_json;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+enum Outcome {
+    Imported {
+        run_id: Uuid,
+        start: String,
+        distance_m: f64,
+        samples: usize,
+    },
+    Duplicate {
+        run_id: Uuid,
+        reason: DuplicateReason,
+    },
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct FileResult {
+    path: PathBuf,
+    #[serde(flatten)]
+    outcome: Outcome,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Totals {
+    imported: usize,
+    duplicates: usize,
+    skipped: usize,
+    failed: usize,
+}
+
+pub fn run(store: &mut Store, a: ImportArgs) -> Result<()> {
+    let shoe = match &a.shoe {
+        Some(key) => Some(store.find_shoe(key)?),
+        None => store.default_shoe()?,
+    };
+    let units = store.profile()?.units;
+    let mut results = Vec::new();
+    for path in &a.paths {
+        collect(path, true, &mut results);
+    }
+    let mut files: Vec<FileResult> = Vec::new();
+    for item in results {
+        let outcome = match item {
+            Err((path, outcome)) => FileResult { path, outcome },
+            Ok((path, format)) => {
+                let outcome = import_one(store, &path, format, shoe.as_ref().map(|s| s.id));
+                FileResult { path, outcome }
+            }
+        };
+        if !a.json {
+            print_line(&outcome, units);
+        }
+        files.push(outcome);
+    }
+    let mut totals = Totals::default();
+    for f in &files {
+        match f.outcome {
+            Outcome::Imported { .. } => totals.imported += 1,
+            Outcome::Duplicate { .. } => totals.duplicates += 1,
+            Outcome::Skipped { .. } => totals.skipped += 1,
+            Outcome::Failed { .. } => totals.failed += 1,
+        }
+    }
+    if a.json {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            files: &'a [FileResult],
+            totals: &'a Totals,
+        }
+        print_json(&Report {
+            files: &files,
+            totals: &totals,
+        })?;
+    } else {
+        println!(
+            "imported {}, duplicates {}, skipped {}, failed {}",
+            totals.imported, totals.duplicates, totals.skipped, totals.failed
+        );
+    }
+    if totals.failed > 0 {
+        anyhow::bail!(
+            "{} of {} files could not be imported (see above)",
+            totals.failed,
+            files.len()
+        );
+    }
+    Ok(())
+}
+
+type Found = std::result::Result<(PathBuf, Format), (PathBuf, Outcome)>;
+
+/// Files to import under `path`, in name order. A file named explicitly with an unknown extension
+/// is reported as skipped; inside folders such files are passed over silently.
+fn collect(path: &Path, named: bool, out: &mut Vec<Found>) {
+    if path.is_dir() {
+        let entries = match std::fs::read_dir(path) {
+            Ok(e) => e,
+            Err(e) => {
+                out.push(Err((
+                    path.to_path_buf(),
+                    Outcome::Failed {
+                        reason: format!("cannot read the folder: {e}"),
+                    },
+                )));
+                return;
+            }
+        };
+        let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        children.sort();
+        for child in children {
+            collect(&child, false, out);
+        }
+        return;
+    }
+    match Format::from_path(path) {
+        Some(f) => out.push(Ok((path.to_path_buf(), f))),
+        None if named => out.push(Err((
+            path.to_path_buf(),
+            Outcome::Skipped {
+                reason: "not an activity file Strideguard reads (FIT, by its .fit extension)"
+                    .into(),
+            },
+        ))),
+        None => {}
+    }
+}
+
+fn import_one(store: &mut Store, path: &Path, format: Format, shoe: Option<Uuid>) -> Outcome {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Outcome::Failed {
+                reason: format!("cannot read the file: {e}"),
+            };
+        }
+    };
+    let (mut run, samples) = match import::parse(format, &bytes) {
+        Ok(Parsed::Run { run, samples }) => (run, samples),
+        Ok(Parsed::NotARun { reason }) => return Outcome::Skipped { reason },
+        Err(e) => {
+            return Outcome::Failed {
+                reason: e.to_string(),
+            };
+        }
+    };
+    match store.find_duplicate(&run) {
+        Ok(Some(d)) => {
+            return Outcome::Duplicate {
+                run_id: d.run_id,
+                reason: d.reason,
+            };
+        }
+        Ok(None) => {}
+        Err(e) => {
+            return Outcome::Failed {
+                reason: e.to_string(),
+            };
+        }
+    }
+    run.shoe_id = shoe;
+    match store.add_run(&run, &samples) {
+        Ok(()) => Outcome::Imported {
+            run_id: run.id,
+            start: run.start.to_rfc3339(),
+            distance_m: run.distance_m,
+            samples: samples.len(),
+        },
+        Err(e) => Outcome::Failed {
+            reason: e.to_string(),
+        },
+    }
+}
+
+fn print_line(f: &FileResult, units: strideguard_core::Units) {
+    let p = f.path.display();
+    match &f.outcome {
+        Outcome::Imported {
+            run_id,
+            start,
+            distance_m,
+            samples,
+        } => println!(
+            "imported   {p}: run {} on {start}, {}, {samples} samples",
+            &run_id.to_string()[..8],
+            format_distance(*distance_m, units)
+        ),
+        Outcome::Duplicate { run_id, reason } => println!(
+            "duplicate  {p}: {} run {}",
+            match reason {
+                DuplicateReason::SameFile => "the same file as",
+                DuplicateReason::SameActivity => "the same activity as",
+            },
+            &run_id.to_string()[..8]
+        ),
+        Outcome::Skipped { reason } => println!("skipped    {p}: {reason}"),
+        Outcome::Failed { reason } => eprintln!("failed     {p}: {reason}"),
+    }
+}

@@ -1,0 +1,177 @@
+//! FIT activity files (Garmin and most watches), decoded with the `fitparser` crate.
+//!
+//! The session message gives the summary, the record messages the 1 Hz stream. Running cadence in
+//! FIT counts strides of one foot, so steps per minute = 2 x (cadence + fractional_cadence).
+
+use chrono::{DateTime, FixedOffset, Utc};
+use fitparser::{FitDataRecord, Value, profile::MesgNum};
+use uuid::Uuid;
+
+use super::{ImportError, Parsed};
+use crate::model::{Run, RunSource, Sample};
+
+/// Seconds from the Unix epoch to the FIT epoch (1989-12-31T00:00:00Z).
+const FIT_EPOCH_UNIX: i64 = 631_065_600;
+
+/// Degrees per semicircle (FIT stores positions as 2^31 semicircles per 180 degrees).
+const DEG_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
+
+/// Sports recorded as a FIT `sport` that count as runs (trail and treadmill are sub-sports of
+/// `running`).
+const RUNNING_SPORTS: &[&str] = &["running"];
+
+pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
+    let records = fitparser::from_bytes(bytes).map_err(|e| ImportError::Malformed {
+        format: "FIT",
+        reason: e.to_string(),
+    })?;
+    let session = records
+        .iter()
+        .find(|r| r.kind() == MesgNum::Session)
+        .ok_or_else(|| ImportError::Malformed {
+            format: "FIT",
+            reason: "no session message: not an activity file, or cut short".into(),
+        })?;
+    let sport = text(session, "sport").unwrap_or_else(|| "unknown".into());
+    if !RUNNING_SPORTS.contains(&sport.as_str()) {
+        return Ok(Parsed::NotARun {
+            reason: format!("the activity is {sport}, not a run"),
+        });
+    }
+    let start_utc = time(session, "start_time")
+        .or_else(|| {
+            records
+                .iter()
+                .filter(|r| r.kind() == MesgNum::Record)
+                .find_map(|r| time(r, "timestamp"))
+        })
+        .ok_or_else(|| ImportError::Malformed {
+            format: "FIT",
+            reason: "the session has no start time".into(),
+        })?;
+    let offset = local_offset(&records);
+    let start = start_utc.with_timezone(&offset);
+
+    let duration_s = number(session, "total_elapsed_time")
+        .or_else(|| number(session, "total_timer_time"))
+        .unwrap_or(0.0);
+    let mut run = Run::new(
+        Uuid::new_v4(),
+        start,
+        number(session, "total_distance").unwrap_or(0.0),
+        duration_s,
+    );
+    run.source = RunSource::Fit;
+    run.moving_time_s = number(session, "total_timer_time");
+    run.elevation_gain_m = number(session, "total_ascent");
+    run.elevation_loss_m = number(session, "total_descent");
+    run.avg_hr_bpm = number(session, "avg_heart_rate");
+    run.max_hr_bpm = number(session, "max_heart_rate");
+    run.avg_cadence_spm = number(session, "avg_running_cadence")
+        .or_else(|| number(session, "avg_cadence"))
+        .filter(|c| *c > 0.0)
+        .map(|c| 2.0 * (c + number(session, "avg_fractional_cadence").unwrap_or(0.0)));
+
+    let samples: Vec<Sample> = records
+        .iter()
+        .filter(|r| r.kind() == MesgNum::Record)
+        .filter_map(|r| sample(r, start_utc))
+        .collect();
+    if run.duration_s <= 0.0 {
+        run.duration_s = samples.last().map(|s| s.t_s).unwrap_or(0.0);
+    }
+    if run.duration_s <= 0.0 {
+        return Err(ImportError::Malformed {
+            format: "FIT",
+            reason: "the activity has no duration".into(),
+        });
+    }
+    Ok(Parsed::Run { run, samples })
+}
+
+fn sample(r: &FitDataRecord, start: DateTime<Utc>) -> Option<Sample> {
+    let t = time(r, "timestamp")?;
+    let t_s = (t - start).num_milliseconds() as f64 / 1000.0;
+    if t_s < 0.0 {
+        return None;
+    }
+    let cadence =
+        number(r, "cadence").map(|c| 2.0 * (c + number(r, "fractional_cadence").unwrap_or(0.0)));
+    Some(Sample {
+        t_s,
+        lat_deg: number(r, "position_lat").map(|v| v * DEG_PER_SEMICIRCLE),
+        lon_deg: number(r, "position_long").map(|v| v * DEG_PER_SEMICIRCLE),
+        altitude_m: number(r, "enhanced_altitude").or_else(|| number(r, "altitude")),
+        distance_m: number(r, "distance"),
+        speed_mps: number(r, "enhanced_speed").or_else(|| number(r, "speed")),
+        hr_bpm: number(r, "heart_rate")
+            .filter(|h| (1.0..=255.0).contains(h))
+            .map(|h| h as u8),
+        cadence_spm: cadence,
+        stride_m: number(r, "step_length").map(|mm| mm / 1000.0),
+    })
+}
+
+/// The offset the runner's watch was set to: the activity message's local timestamp minus its
+/// UTC timestamp, rounded to the quarter hour. UTC when the file does not say.
+fn local_offset(records: &[FitDataRecord]) -> FixedOffset {
+    let utc = FixedOffset::east_opt(0).expect("zero offset");
+    let Some(activity) = records.iter().find(|r| r.kind() == MesgNum::Activity) else {
+        return utc;
+    };
+    let (Some(ts), Some(local)) = (
+        time(activity, "timestamp"),
+        field(activity, "local_timestamp").and_then(|v| match v {
+            // fitparser reads local_timestamp as a UTC instant of the local wall-clock reading.
+            Value::Timestamp(t) => Some(t.timestamp()),
+            Value::UInt32(s) => Some(i64::from(*s) + FIT_EPOCH_UNIX),
+            _ => None,
+        }),
+    ) else {
+        return utc;
+    };
+    let diff = local - ts.timestamp();
+    let quarter_hours = (diff as f64 / 900.0).round() as i32;
+    if quarter_hours.abs() > 14 * 4 {
+        return utc;
+    }
+    FixedOffset::east_opt(quarter_hours * 900).unwrap_or(utc)
+}
+
+fn field<'a>(r: &'a FitDataRecord, name: &str) -> Option<&'a Value> {
+    r.fields()
+        .iter()
+        .find(|f| f.name() == name)
+        .map(|f| f.value())
+}
+
+fn time(r: &FitDataRecord, name: &str) -> Option<DateTime<Utc>> {
+    match field(r, name)? {
+        Value::Timestamp(t) => Some(t.with_timezone(&Utc)),
+        _ => None,
+    }
+}
+
+fn text(r: &FitDataRecord, name: &str) -> Option<String> {
+    match field(r, name)? {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn number(r: &FitDataRecord, name: &str) -> Option<f64> {
+    let v = match field(r, name)? {
+        Value::Byte(v) | Value::UInt8(v) | Value::UInt8z(v) | Value::Enum(v) => f64::from(*v),
+        Value::SInt8(v) => f64::from(*v),
+        Value::SInt16(v) => f64::from(*v),
+        Value::UInt16(v) | Value::UInt16z(v) => f64::from(*v),
+        Value::SInt32(v) => f64::from(*v),
+        Value::UInt32(v) | Value::UInt32z(v) => f64::from(*v),
+        Value::SInt64(v) => *v as f64,
+        Value::UInt64(v) | Value::UInt64z(v) => *v as f64,
+        Value::Float32(v) => f64::from(*v),
+        Value::Float64(v) => *v,
+        _ => return None,
+    };
+    v.is_finite().then_some(v)
+}
