@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use strideguard_core::Store;
 use strideguard_core::import::{self, Format, Parsed};
@@ -60,8 +61,20 @@ pub fn run(store: &mut Store, a: ImportArgs) -> Result<()> {
     for path in &a.paths {
         collect(path, true, &mut results);
     }
+    // A bar for long imports, on stderr and only on a terminal (indicatif hides it otherwise);
+    // never with --json, whose stdout is for programs.
+    let bar = if a.json || results.len() < 2 {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(results.len() as u64).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} files {wide_msg}")
+                .expect("a valid template"),
+        )
+    };
     let mut files: Vec<FileResult> = Vec::new();
     for item in results {
+        let (Ok((path, _)) | Err((path, _))) = &item;
+        bar.set_message(path.display().to_string());
         let outcome = match item {
             Err((path, outcome)) => FileResult { path, outcome },
             Ok((path, format)) => {
@@ -70,10 +83,12 @@ pub fn run(store: &mut Store, a: ImportArgs) -> Result<()> {
             }
         };
         if !a.json {
-            print_line(&outcome, units);
+            bar.suspend(|| print_line(&outcome, units));
         }
+        bar.inc(1);
         files.push(outcome);
     }
+    bar.finish_and_clear();
     let mut totals = Totals::default();
     for f in &files {
         match f.outcome {
