@@ -38,7 +38,7 @@ pub enum Command {
     /// Units, time zone, cadence target and heart-rate range.
     #[command(subcommand)]
     Profile(ProfileCommand),
-    /// Import activity files (FIT for now) or folders of them, skipping duplicates.
+    /// Import FIT, GPX and TCX files or folders of them, skipping duplicates.
     Import(ImportArgs),
     /// Create a fresh database with a realistic 16-week history and show it.
     Demo(DemoArgs),
@@ -46,7 +46,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Files or folders (searched recursively for .fit files).
+    /// Files or folders (searched recursively for .fit, .gpx and .tcx files).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Shoe id or name for the new runs (default: the default shoe).

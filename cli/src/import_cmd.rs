@@ -56,7 +56,9 @@ pub fn run(store: &mut Store, a: ImportArgs) -> Result<()> {
         Some(key) => Some(store.find_shoe(key)?),
         None => store.default_shoe()?,
     };
-    let units = store.profile()?.units;
+    let profile = store.profile()?;
+    let units = profile.units;
+    let zone = strideguard_core::units::parse_time_zone(&profile.time_zone)?;
     let mut results = Vec::new();
     for path in &a.paths {
         collect(path, true, &mut results);
@@ -78,7 +80,7 @@ pub fn run(store: &mut Store, a: ImportArgs) -> Result<()> {
         let outcome = match item {
             Err((path, outcome)) => FileResult { path, outcome },
             Ok((path, format)) => {
-                let outcome = import_one(store, &path, format, shoe.as_ref().map(|s| s.id));
+                let outcome = import_one(store, &path, format, zone, shoe.as_ref().map(|s| s.id));
                 FileResult { path, outcome }
             }
         };
@@ -154,15 +156,20 @@ fn collect(path: &Path, named: bool, out: &mut Vec<Found>) {
         None if named => out.push(Err((
             path.to_path_buf(),
             Outcome::Skipped {
-                reason: "not an activity file Strideguard reads (FIT, by its .fit extension)"
-                    .into(),
+                reason: "not an activity file Strideguard reads (.fit, .gpx or .tcx)".into(),
             },
         ))),
         None => {}
     }
 }
 
-fn import_one(store: &mut Store, path: &Path, format: Format, shoe: Option<Uuid>) -> Outcome {
+fn import_one(
+    store: &mut Store,
+    path: &Path,
+    format: Format,
+    zone: chrono_tz::Tz,
+    shoe: Option<Uuid>,
+) -> Outcome {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -171,7 +178,7 @@ fn import_one(store: &mut Store, path: &Path, format: Format, shoe: Option<Uuid>
             };
         }
     };
-    let (mut run, samples) = match import::parse(format, &bytes) {
+    let (mut run, samples) = match import::parse(format, &bytes, zone) {
         Ok(Parsed::Run { run, samples }) => (run, samples),
         Ok(Parsed::NotARun { reason }) => return Outcome::Skipped { reason },
         Err(e) => {

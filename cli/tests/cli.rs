@@ -691,7 +691,7 @@ fn import_reads_a_folder_of_real_watch_files_once() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["totals"],
-        serde_json::json!({"imported": 3, "duplicates": 0, "skipped": 2, "failed": 2})
+        serde_json::json!({"imported": 4, "duplicates": 0, "skipped": 2, "failed": 2})
     );
     let status_of = |name: &str| {
         report["files"]
@@ -727,7 +727,7 @@ fn import_reads_a_folder_of_real_watch_files_once() {
 
     let runs = env.json(&["run", "list", "--json"]);
     let runs = runs.as_array().unwrap();
-    assert_eq!(runs.len(), 3, "broken files left nothing behind");
+    assert_eq!(runs.len(), 4, "broken files left nothing behind");
     let fenix5 = runs.iter().find(|r| r["id"] == run["run_id"]).unwrap();
     assert_eq!(fenix5["start"], "2017-06-11T07:34:09-07:00");
     assert_eq!(fenix5["source"], "fit");
@@ -739,20 +739,30 @@ fn import_reads_a_folder_of_real_watch_files_once() {
         env.shoe("Pegasus 40")["id"],
         "the default shoe"
     );
+    // The Garmin Connect GPX export: 988 points, one-foot cadence doubled to steps per minute,
+    // times in UTC shown in the profile's zone (UTC here).
+    let gpx = status_of("garmin-activity.gpx");
+    assert_eq!(gpx["samples"], 988);
+    let gpx_run = runs.iter().find(|r| r["id"] == gpx["run_id"]).unwrap();
+    assert_eq!(gpx_run["source"], "gpx");
+    assert_eq!(gpx_run["start"], "2017-07-29T14:46:35Z");
+    let cadence = gpx_run["avg_cadence_spm"].as_f64().unwrap();
+    assert!((140.0..200.0).contains(&cadence), "{cadence}");
+    assert!(gpx_run["avg_hr_bpm"].as_f64().unwrap() > 100.0);
 
     // Importing again finds every run already there.
     let again = env.run(&["import", dir, "--json"]);
     let report: Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(
         report["totals"],
-        serde_json::json!({"imported": 0, "duplicates": 3, "skipped": 2, "failed": 2})
+        serde_json::json!({"imported": 0, "duplicates": 4, "skipped": 2, "failed": 2})
     );
     assert_eq!(
         env.json(&["run", "list", "--json"])
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
 
     // One good file named directly: success, a readable line, and a summary.

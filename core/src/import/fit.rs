@@ -10,8 +10,7 @@ use uuid::Uuid;
 use super::{ImportError, Parsed};
 use crate::model::{Run, RunSource, Sample};
 
-/// Seconds from the Unix epoch to the FIT epoch (1989-12-31T00:00:00Z).
-const FIT_EPOCH_UNIX: i64 = 631_065_600;
+use crate::export::fit::FIT_EPOCH_UNIX;
 
 /// Degrees per semicircle (FIT stores positions as 2^31 semicircles per 180 degrees).
 const DEG_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
@@ -20,7 +19,8 @@ const DEG_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
 /// `running`).
 const RUNNING_SPORTS: &[&str] = &["running"];
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
+pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportError> {
+    check_length(bytes)?;
     let records = fitparser::from_bytes(bytes).map_err(|e| ImportError::Malformed {
         format: "FIT",
         reason: e.to_string(),
@@ -49,8 +49,10 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
             format: "FIT",
             reason: "the session has no start time".into(),
         })?;
-    let offset = local_offset(&records);
-    let start = start_utc.with_timezone(&offset);
+    let start = match local_offset(&records) {
+        Some(offset) => start_utc.with_timezone(&offset),
+        None => super::stream::local_start(start_utc, zone),
+    };
 
     let duration_s = number(session, "total_elapsed_time")
         .or_else(|| number(session, "total_timer_time"))
@@ -89,6 +91,37 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
     Ok(Parsed::Run { run, samples })
 }
 
+/// The header says how many bytes of messages follow; a file shorter than that was cut off (a
+/// sync interrupted, a partial download), and the decoder alone may not notice when the cut
+/// falls near the end.
+fn check_length(bytes: &[u8]) -> Result<(), ImportError> {
+    let malformed = |reason: String| ImportError::Malformed {
+        format: "FIT",
+        reason,
+    };
+    if bytes.len() < 12 {
+        return Err(malformed(format!(
+            "{} bytes is too short for a FIT header",
+            bytes.len()
+        )));
+    }
+    let header = usize::from(bytes[0]);
+    if !(header == 12 || header == 14) || &bytes[8..12] != b".FIT" {
+        return Err(malformed(
+            "no FIT header (expected \".FIT\" at byte 8)".into(),
+        ));
+    }
+    let data = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    let expected = header + data + 2;
+    if bytes.len() < expected {
+        return Err(malformed(format!(
+            "the file is cut short: its header announces {expected} bytes, it has {}",
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
 fn sample(r: &FitDataRecord, start: DateTime<Utc>) -> Option<Sample> {
     let t = time(r, "timestamp")?;
     let t_s = (t - start).num_milliseconds() as f64 / 1000.0;
@@ -113,12 +146,9 @@ fn sample(r: &FitDataRecord, start: DateTime<Utc>) -> Option<Sample> {
 }
 
 /// The offset the runner's watch was set to: the activity message's local timestamp minus its
-/// UTC timestamp, rounded to the quarter hour. UTC when the file does not say.
-fn local_offset(records: &[FitDataRecord]) -> FixedOffset {
-    let utc = FixedOffset::east_opt(0).expect("zero offset");
-    let Some(activity) = records.iter().find(|r| r.kind() == MesgNum::Activity) else {
-        return utc;
-    };
+/// UTC timestamp, rounded to the quarter hour; `None` when the file does not say.
+fn local_offset(records: &[FitDataRecord]) -> Option<FixedOffset> {
+    let activity = records.iter().find(|r| r.kind() == MesgNum::Activity)?;
     let (Some(ts), Some(local)) = (
         time(activity, "timestamp"),
         field(activity, "local_timestamp").and_then(|v| match v {
@@ -128,14 +158,14 @@ fn local_offset(records: &[FitDataRecord]) -> FixedOffset {
             _ => None,
         }),
     ) else {
-        return utc;
+        return None;
     };
     let diff = local - ts.timestamp();
     let quarter_hours = (diff as f64 / 900.0).round() as i32;
     if quarter_hours.abs() > 14 * 4 {
-        return utc;
+        return None;
     }
-    FixedOffset::east_opt(quarter_hours * 900).unwrap_or(utc)
+    FixedOffset::east_opt(quarter_hours * 900)
 }
 
 fn field<'a>(r: &'a FitDataRecord, name: &str) -> Option<&'a Value> {

@@ -1,12 +1,17 @@
 //! Importing activity files into runs and sample streams. Parsing is pure (bytes in, a run out);
 //! reading files and writing the store are the caller's.
 //!
-//! Built so far: FIT. GPX and TCX are the next part of the import issue.
+//! FIT carries the watch's UTC offset; GPX and TCX record UTC only, so their runs take the offset
+//! of the runner's time zone at the start.
 
 mod fit;
+mod gpx;
+mod stream;
+mod tcx;
 
 use std::path::Path;
 
+use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Run, Sample};
@@ -15,6 +20,8 @@ use crate::model::{Run, Sample};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Fit,
+    Gpx,
+    Tcx,
 }
 
 impl Format {
@@ -22,7 +29,17 @@ impl Format {
     pub fn from_path(path: &Path) -> Option<Format> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "fit" => Some(Format::Fit),
+            "gpx" => Some(Format::Gpx),
+            "tcx" => Some(Format::Tcx),
             _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Fit => "FIT",
+            Format::Gpx => "GPX",
+            Format::Tcx => "TCX",
         }
     }
 }
@@ -51,10 +68,13 @@ pub enum ImportError {
     },
 }
 
-/// Parses one file's bytes. The run gets a fresh id and the file's fingerprint.
-pub fn parse(format: Format, bytes: &[u8]) -> Result<Parsed, ImportError> {
+/// Parses one file's bytes. The run gets a fresh id and the file's fingerprint; `zone` gives the
+/// UTC offset when the file does not record one. Never panics on bad bytes.
+pub fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
     let mut parsed = match format {
-        Format::Fit => fit::parse(bytes)?,
+        Format::Fit => fit::parse(bytes, zone)?,
+        Format::Gpx => gpx::parse(bytes, zone)?,
+        Format::Tcx => tcx::parse(bytes, zone)?,
     };
     if let Parsed::Run { run, .. } = &mut parsed {
         run.source_fingerprint = Some(fingerprint(bytes));

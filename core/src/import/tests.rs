@@ -13,7 +13,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn run_of(name: &str) -> (Run, Vec<Sample>) {
-    match parse(Format::Fit, &fixture(name)).unwrap() {
+    match parse(Format::Fit, &fixture(name), chrono_tz::UTC).unwrap() {
         Parsed::Run { run, samples } => (run, samples),
         other => panic!("{name}: {other:?}"),
     }
@@ -81,7 +81,12 @@ fn the_local_offset_comes_from_the_activity_message() {
 
 #[test]
 fn other_sports_are_skipped_with_the_reason() {
-    let parsed = parse(Format::Fit, &fixture("garmin-fenix-5-bike.fit")).unwrap();
+    let parsed = parse(
+        Format::Fit,
+        &fixture("garmin-fenix-5-bike.fit"),
+        chrono_tz::UTC,
+    )
+    .unwrap();
     assert_eq!(
         parsed,
         Parsed::NotARun {
@@ -92,21 +97,324 @@ fn other_sports_are_skipped_with_the_reason() {
 
 #[test]
 fn broken_files_are_errors_that_say_why() {
-    let eof = parse(Format::Fit, &fixture("activity-unexpected-eof.fit")).unwrap_err();
+    let eof = parse(
+        Format::Fit,
+        &fixture("activity-unexpected-eof.fit"),
+        chrono_tz::UTC,
+    )
+    .unwrap_err();
     assert!(
         eof.to_string().starts_with("not a valid FIT file: "),
         "{eof}"
     );
-    let crc = parse(Format::Fit, &fixture("activity-filecrc.fit")).unwrap_err();
+    let crc = parse(
+        Format::Fit,
+        &fixture("activity-filecrc.fit"),
+        chrono_tz::UTC,
+    )
+    .unwrap_err();
     assert!(crc.to_string().contains("CRC"), "{crc}");
     let bytes = fixture("garmin-fenix-5-run.fit");
-    assert!(parse(Format::Fit, &bytes[..bytes.len() / 2]).is_err());
-    assert!(parse(Format::Fit, b"").is_err());
+    assert!(parse(Format::Fit, &bytes[..bytes.len() / 2], chrono_tz::UTC).is_err());
+    assert!(parse(Format::Fit, b"", chrono_tz::UTC).is_err());
 }
 
 #[test]
 fn formats_are_known_by_extension() {
     assert_eq!(Format::from_path("a/B.FIT".as_ref()), Some(Format::Fit));
+    assert_eq!(Format::from_path("x.gpx".as_ref()), Some(Format::Gpx));
+    assert_eq!(Format::from_path("x.Tcx".as_ref()), Some(Format::Tcx));
     assert_eq!(Format::from_path("notes.txt".as_ref()), None);
     assert_eq!(Format::from_path("fit".as_ref()), None);
+}
+
+// --- Known activities, written by `crate::export` and read back ---------------------------------
+
+use crate::export;
+use crate::import::stream::{ELEVATION_HYSTERESIS_M, elevation_gain_loss};
+use chrono::NaiveDate;
+
+/// A realistic run with a full 1 Hz stream (the demo runner's last long run).
+fn known() -> (Run, Vec<Sample>) {
+    let h = crate::demo::history(11, NaiveDate::from_ymd_opt(2026, 6, 10).unwrap());
+    h.runs
+        .into_iter()
+        .rev()
+        .find(|(r, s)| !s.is_empty() && r.kind == crate::model::RunKind::Long)
+        .unwrap()
+}
+
+fn berlin() -> chrono_tz::Tz {
+    chrono_tz::Europe::Berlin
+}
+
+fn imported(format: Format, bytes: &[u8]) -> (Run, Vec<Sample>) {
+    match parse(format, bytes, berlin()).unwrap() {
+        Parsed::Run { run, samples } => (run, samples),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn close(a: Option<f64>, b: Option<f64>, tol: f64) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => (x - y).abs() <= tol,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn a_generated_fit_file_imports_every_field() {
+    let (run, samples) = known();
+    let bytes = export::fit::write(&run, &samples, 1);
+    let (got, back) = imported(Format::Fit, &bytes);
+    assert_eq!(got.start, run.start);
+    assert_eq!(got.start.offset(), run.start.offset(), "the watch's offset");
+    assert!((got.duration_s - run.duration_s).abs() < 1e-6);
+    assert!(close(got.moving_time_s, run.moving_time_s, 1e-6));
+    assert!((got.distance_m - run.distance_m).abs() < 0.01);
+    assert_eq!(got.elevation_gain_m, run.elevation_gain_m);
+    assert_eq!(got.elevation_loss_m, run.elevation_loss_m);
+    assert_eq!(got.avg_hr_bpm, run.avg_hr_bpm);
+    assert_eq!(got.max_hr_bpm, run.max_hr_bpm);
+    assert!(close(got.avg_cadence_spm, run.avg_cadence_spm, 2.0 / 128.0));
+    assert_eq!(got.source, RunSource::Fit);
+    assert_eq!(got.source_fingerprint, Some(fingerprint(&bytes)));
+    assert_eq!(back.len(), samples.len());
+    for (i, (a, b)) in samples.iter().zip(&back).enumerate() {
+        assert_eq!(a.t_s, b.t_s, "sample {i}");
+        assert!(close(a.lat_deg, b.lat_deg, 1e-7), "sample {i} lat");
+        assert!(close(a.lon_deg, b.lon_deg, 1e-7), "sample {i} lon");
+        assert!(
+            close(a.altitude_m, b.altitude_m, 0.1 + 1e-9),
+            "sample {i} altitude"
+        );
+        assert!(
+            close(a.distance_m, b.distance_m, 0.005 + 1e-9),
+            "sample {i} distance"
+        );
+        assert!(
+            close(a.speed_mps, b.speed_mps, 0.0005 + 1e-9),
+            "sample {i} speed"
+        );
+        assert_eq!(a.hr_bpm, b.hr_bpm, "sample {i} hr");
+        // FIT keeps strides/min in whole plus 1/128ths: steps/min to within 2/128.
+        assert!(
+            close(a.cadence_spm, b.cadence_spm, 2.0 / 128.0),
+            "sample {i} cadence"
+        );
+        assert!(
+            close(a.stride_m, b.stride_m, 0.00005 + 1e-9),
+            "sample {i} stride"
+        );
+    }
+}
+
+#[test]
+fn a_generated_gpx_file_imports_every_field_it_can_hold() {
+    let (run, samples) = known();
+    let bytes = export::gpx::write(&run, &samples, "running");
+    let (got, back) = imported(Format::Gpx, &bytes);
+    // GPX times are UTC: the run takes the runner's zone (Berlin) at that instant.
+    assert_eq!(got.start, run.start);
+    assert_eq!(got.start.offset(), run.start.offset());
+    assert!((got.duration_s - run.duration_s).abs() < 1e-6);
+    // Distance comes from the positions (haversine), which trace the run's loop.
+    assert!(
+        (got.distance_m / run.distance_m - 1.0).abs() < 0.01,
+        "{} vs {}",
+        got.distance_m,
+        run.distance_m
+    );
+    let (gain, loss) = elevation_gain_loss(&samples, ELEVATION_HYSTERESIS_M).unwrap();
+    assert!(close(got.elevation_gain_m, Some(gain), 0.05));
+    assert!(close(got.elevation_loss_m, Some(loss), 0.05));
+    assert_eq!(got.max_hr_bpm, run.max_hr_bpm);
+    assert!(close(got.avg_hr_bpm, run.avg_hr_bpm, 0.5));
+    assert!(close(got.avg_cadence_spm, run.avg_cadence_spm, 1.0));
+    assert_eq!(got.source, RunSource::Gpx);
+    assert_eq!(back.len(), samples.len());
+    for (i, (a, b)) in samples.iter().zip(&back).enumerate() {
+        assert_eq!(a.t_s, b.t_s, "sample {i}");
+        assert!(close(a.lat_deg, b.lat_deg, 1e-7), "sample {i} lat");
+        assert!(close(a.lon_deg, b.lon_deg, 1e-7), "sample {i} lon");
+        assert!(
+            close(a.altitude_m, b.altitude_m, 0.005 + 1e-9),
+            "sample {i} altitude"
+        );
+        assert_eq!(a.hr_bpm, b.hr_bpm, "sample {i} hr");
+        // One-foot cadence in whole strides: steps/min to within one step (and doubled).
+        assert!(
+            close(a.cadence_spm, b.cadence_spm, 1.0 + 1e-9),
+            "sample {i} cadence"
+        );
+    }
+    // Speeds are derived from the positions: about right on average.
+    let mean = |s: &[Sample]| s.iter().filter_map(|x| x.speed_mps).sum::<f64>() / s.len() as f64;
+    assert!((mean(&back) / mean(&samples) - 1.0).abs() < 0.02);
+}
+
+#[test]
+fn a_generated_tcx_file_imports_every_field_it_can_hold() {
+    let (run, samples) = known();
+    let bytes = export::tcx::write(&run, &samples, "Running");
+    let (got, back) = imported(Format::Tcx, &bytes);
+    assert_eq!(got.start, run.start);
+    assert!((got.duration_s - run.duration_s).abs() < 1e-6);
+    assert!(close(got.moving_time_s, run.moving_time_s, 0.0005));
+    assert!((got.distance_m - run.distance_m).abs() < 0.005);
+    assert_eq!(got.max_hr_bpm, run.max_hr_bpm);
+    assert!(close(got.avg_hr_bpm, run.avg_hr_bpm, 0.5));
+    assert!(close(got.avg_cadence_spm, run.avg_cadence_spm, 1.0));
+    assert_eq!(got.source, RunSource::Tcx);
+    assert_eq!(back.len(), samples.len());
+    for (i, (a, b)) in samples.iter().zip(&back).enumerate() {
+        assert_eq!(a.t_s, b.t_s, "sample {i}");
+        assert!(close(a.lat_deg, b.lat_deg, 1e-7), "sample {i} lat");
+        assert!(
+            close(a.altitude_m, b.altitude_m, 0.005 + 1e-9),
+            "sample {i} altitude"
+        );
+        assert!(
+            close(a.distance_m, b.distance_m, 0.005 + 1e-9),
+            "sample {i} distance"
+        );
+        assert!(
+            close(a.speed_mps, b.speed_mps, 0.0005 + 1e-9),
+            "sample {i} speed"
+        );
+        assert_eq!(a.hr_bpm, b.hr_bpm, "sample {i} hr");
+        assert!(
+            close(a.cadence_spm, b.cadence_spm, 1.0 + 1e-9),
+            "sample {i} cadence"
+        );
+    }
+}
+
+#[test]
+fn other_sports_are_skipped_in_every_format() {
+    let (run, samples) = known();
+    let cases = [
+        (
+            Format::Fit,
+            export::fit::write(&run, &samples, 2),
+            "cycling",
+        ),
+        (
+            Format::Fit,
+            export::fit::write(&run, &samples, 11),
+            "walking",
+        ),
+        (
+            Format::Gpx,
+            export::gpx::write(&run, &samples, "cycling"),
+            "cycling",
+        ),
+        (
+            Format::Tcx,
+            export::tcx::write(&run, &samples, "Biking"),
+            "biking",
+        ),
+    ];
+    for (format, bytes, sport) in cases {
+        assert_eq!(
+            parse(format, &bytes, berlin()).unwrap(),
+            Parsed::NotARun {
+                reason: format!("the activity is {sport}, not a run")
+            },
+            "{format:?}"
+        );
+    }
+}
+
+#[test]
+fn truncated_and_corrupted_files_are_errors_naming_the_format() {
+    let (run, samples) = known();
+    let samples = &samples[..300];
+    for (format, bytes) in [
+        (Format::Fit, export::fit::write(&run, samples, 1)),
+        (Format::Gpx, export::gpx::write(&run, samples, "running")),
+        (Format::Tcx, export::tcx::write(&run, samples, "Running")),
+    ] {
+        for cut in [
+            1,
+            bytes.len() / 10,
+            bytes.len() / 2,
+            bytes.len() * 9 / 10,
+            bytes.len() - 20,
+        ] {
+            let err = match parse(format, &bytes[..cut], berlin()) {
+                Err(e) => e,
+                Ok(_) => panic!("{format:?} cut at {cut} of {} was accepted", bytes.len()),
+            };
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("not a valid {} file: ", format.name())),
+                "{err}"
+            );
+        }
+    }
+    // A flipped byte in a FIT record is caught by the CRC.
+    let mut fit = export::fit::write(&run, samples, 1);
+    let mid = fit.len() / 2;
+    fit[mid] ^= 0x55;
+    assert!(
+        parse(Format::Fit, &fit, berlin())
+            .unwrap_err()
+            .to_string()
+            .contains("CRC")
+    );
+    // A position that is not a number.
+    let gpx = String::from_utf8(export::gpx::write(&run, samples, "running")).unwrap();
+    let bad = gpx.replacen("lat=\"", "lat=\"north", 1);
+    assert!(parse(Format::Gpx, bad.as_bytes(), berlin()).is_err());
+    // Not XML at all.
+    assert!(parse(Format::Tcx, b"\xff\xfe\x00garbage", berlin()).is_err());
+    assert!(
+        parse(
+            Format::Gpx,
+            b"<gpx><trk><trkseg></trkseg></trk></gpx>",
+            berlin()
+        )
+        .is_err()
+    );
+}
+
+mod never_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn valid() -> [(Format, Vec<u8>); 3] {
+        let (run, samples) = known();
+        let samples = &samples[..60];
+        [
+            (Format::Fit, export::fit::write(&run, samples, 1)),
+            (Format::Gpx, export::gpx::write(&run, samples, "running")),
+            (Format::Tcx, export::tcx::write(&run, samples, "Running")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            for format in [Format::Fit, Format::Gpx, Format::Tcx] {
+                let _ = parse(format, &bytes, berlin());
+            }
+        }
+
+        #[test]
+        fn on_mutated_files(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+                            cut in any::<prop::sample::Index>()) {
+            for (format, mut bytes) in valid() {
+                for (at, byte) in &edits {
+                    let i = at.index(bytes.len());
+                    bytes[i] = *byte;
+                }
+                let end = cut.index(bytes.len() + 1).max(1);
+                let _ = parse(format, &bytes[..end], berlin());
+            }
+        }
+    }
 }

@@ -1,0 +1,202 @@
+//! A minimal FIT activity writer: file_id, the record stream, one session and the activity
+//! message, with the header and file CRCs, in the FIT profile's scales. What watches write, minus
+//! the device-specific messages.
+
+use crate::model::{Run, Sample};
+
+/// Seconds from the Unix epoch to the FIT epoch (1989-12-31T00:00:00Z).
+pub(crate) const FIT_EPOCH_UNIX: i64 = 631_065_600;
+
+// FIT base types.
+const ENUM: u8 = 0x00;
+const UINT8: u8 = 0x02;
+const UINT16: u8 = 0x84;
+const SINT32: u8 = 0x85;
+const UINT32: u8 = 0x86;
+
+/// A field of a message: number, base type, and its value already in FIT units (`None` writes
+/// the type's invalid value, which readers treat as absent).
+struct Field {
+    num: u8,
+    base: u8,
+    value: Option<i64>,
+}
+
+fn f(num: u8, base: u8, value: Option<i64>) -> Field {
+    Field { num, base, value }
+}
+
+fn size(base: u8) -> u8 {
+    match base {
+        ENUM | UINT8 => 1,
+        UINT16 => 2,
+        _ => 4,
+    }
+}
+
+/// A message definition: global message number and (field number, base type) per field.
+type Definition = (u16, Vec<(u8, u8)>);
+
+struct Writer {
+    data: Vec<u8>,
+    /// The definition each local message type (0-15) currently has.
+    defined: [Option<Definition>; 16],
+}
+
+impl Writer {
+    fn message(&mut self, local: u8, global: u16, fields: &[Field]) {
+        let layout: Vec<(u8, u8)> = fields.iter().map(|x| (x.num, x.base)).collect();
+        let slot = &mut self.defined[local as usize];
+        if slot.as_ref() != Some(&(global, layout.clone())) {
+            self.data.push(0x40 | local);
+            self.data.push(0); // reserved
+            self.data.push(0); // little-endian
+            self.data.extend_from_slice(&global.to_le_bytes());
+            self.data.push(fields.len() as u8);
+            for x in fields {
+                self.data.extend_from_slice(&[x.num, size(x.base), x.base]);
+            }
+            *slot = Some((global, layout));
+        }
+        self.data.push(local);
+        for x in fields {
+            match (x.base, x.value) {
+                (ENUM | UINT8, v) => self
+                    .data
+                    .push(v.filter(|v| (0..0xFF).contains(v)).unwrap_or(0xFF) as u8),
+                (UINT16, v) => self.data.extend_from_slice(
+                    &(v.filter(|v| (0..0xFFFF).contains(v)).unwrap_or(0xFFFF) as u16).to_le_bytes(),
+                ),
+                (SINT32, v) => self.data.extend_from_slice(
+                    &(v.filter(|v| (-0x7FFF_FFFF..0x7FFF_FFFF).contains(v))
+                        .unwrap_or(0x7FFF_FFFF) as i32)
+                        .to_le_bytes(),
+                ),
+                (_, v) => self.data.extend_from_slice(
+                    &(v.filter(|v| (0..0xFFFF_FFFF).contains(v))
+                        .unwrap_or(0xFFFF_FFFF) as u32)
+                        .to_le_bytes(),
+                ),
+            }
+        }
+    }
+}
+
+/// FIT's CRC-16 (the nibble-table form from the FIT SDK).
+pub fn crc16(bytes: &[u8]) -> u16 {
+    const TABLE: [u16; 16] = [
+        0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800,
+        0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
+    ];
+    let mut crc = 0u16;
+    for &b in bytes {
+        let tmp = TABLE[(crc & 0xF) as usize];
+        crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ TABLE[(b & 0xF) as usize];
+        let tmp = TABLE[(crc & 0xF) as usize];
+        crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ TABLE[((b >> 4) & 0xF) as usize];
+    }
+    crc
+}
+
+fn scaled(v: Option<f64>, scale: f64, offset: f64) -> Option<i64> {
+    v.filter(|v| v.is_finite())
+        .map(|v| ((v + offset) * scale).round() as i64)
+}
+
+/// Writes `run` and its samples as a FIT activity file. `sport` is FIT's sport enum (1 running,
+/// 2 cycling, 11 walking): other values let tests build files of other sports.
+pub fn write(run: &Run, samples: &[Sample], sport: u8) -> Vec<u8> {
+    let start = run.start.timestamp() - FIT_EPOCH_UNIX;
+    let offset = i64::from(run.start.offset().local_minus_utc());
+    let end = start + run.duration_s.round() as i64;
+    let mut w = Writer {
+        data: Vec::with_capacity(64 + samples.len() * 32),
+        defined: Default::default(),
+    };
+    // file_id: type activity, manufacturer "development", time created.
+    w.message(
+        0,
+        0,
+        &[
+            f(0, ENUM, Some(4)),
+            f(1, UINT16, Some(255)),
+            f(4, UINT32, Some(start)),
+        ],
+    );
+    for s in samples {
+        let semicircles = |deg: Option<f64>| scaled(deg, 2_147_483_648.0 / 180.0, 0.0);
+        // Cadence as FIT stores it for running: strides of one foot, whole plus 1/128ths.
+        let strides = s.cadence_spm.map(|spm| spm / 2.0);
+        w.message(
+            1,
+            20,
+            &[
+                f(253, UINT32, Some(start + s.t_s.round() as i64)),
+                f(0, SINT32, semicircles(s.lat_deg)),
+                f(1, SINT32, semicircles(s.lon_deg)),
+                f(78, UINT32, scaled(s.altitude_m, 5.0, 500.0)),
+                f(5, UINT32, scaled(s.distance_m, 100.0, 0.0)),
+                f(73, UINT32, scaled(s.speed_mps, 1000.0, 0.0)),
+                f(3, UINT8, s.hr_bpm.map(i64::from)),
+                f(4, UINT8, strides.map(|c| c.floor() as i64)),
+                f(
+                    53,
+                    UINT8,
+                    strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
+                ),
+                f(85, UINT16, scaled(s.stride_m, 10_000.0, 0.0)),
+            ],
+        );
+    }
+    let strides = run.avg_cadence_spm.map(|spm| spm / 2.0);
+    w.message(
+        2,
+        18,
+        &[
+            f(253, UINT32, Some(end)),
+            f(2, UINT32, Some(start)),
+            f(5, ENUM, Some(i64::from(sport))),
+            f(6, ENUM, Some(0)),
+            f(7, UINT32, scaled(Some(run.duration_s), 1000.0, 0.0)),
+            f(8, UINT32, scaled(run.moving_time_s, 1000.0, 0.0)),
+            f(9, UINT32, scaled(Some(run.distance_m), 100.0, 0.0)),
+            f(22, UINT16, scaled(run.elevation_gain_m, 1.0, 0.0)),
+            f(23, UINT16, scaled(run.elevation_loss_m, 1.0, 0.0)),
+            f(16, UINT8, scaled(run.avg_hr_bpm, 1.0, 0.0)),
+            f(17, UINT8, scaled(run.max_hr_bpm, 1.0, 0.0)),
+            f(18, UINT8, strides.map(|c| c.floor() as i64)),
+            f(
+                92,
+                UINT8,
+                strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
+            ),
+        ],
+    );
+    // activity: one session, with the watch's local time so readers can recover the offset.
+    w.message(
+        3,
+        34,
+        &[
+            f(253, UINT32, Some(end)),
+            f(0, UINT32, scaled(Some(run.duration_s), 1000.0, 0.0)),
+            f(1, UINT16, Some(1)),
+            f(2, ENUM, Some(0)),
+            f(3, ENUM, Some(26)),
+            f(4, ENUM, Some(1)),
+            f(5, UINT32, Some(end + offset)),
+        ],
+    );
+
+    let mut out = Vec::with_capacity(w.data.len() + 16);
+    out.push(14); // header size
+    out.push(0x20); // protocol 2.0
+    out.extend_from_slice(&2132u16.to_le_bytes()); // profile version 21.32
+    out.extend_from_slice(&(w.data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b".FIT");
+    let header_crc = crc16(&out);
+    out.extend_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(&w.data);
+    let file_crc = crc16(&out);
+    out.extend_from_slice(&file_crc.to_le_bytes());
+    out
+}

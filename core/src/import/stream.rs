@@ -1,0 +1,242 @@
+//! What GPX and TCX leave to the reader: distance from positions, speed from distance, elevation
+//! gain without GPS noise, the cadence convention of the file, and the run's summary.
+
+use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use crate::model::{Run, RunSource, Sample};
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Elevation changes smaller than this are treated as noise (GPS altitude wanders by metres).
+pub const ELEVATION_HYSTERESIS_M: f64 = 3.0;
+
+/// Speeds at or above this are running, for deciding the cadence convention.
+const RUNNING_SPEED_MPS: f64 = 1.8;
+
+/// Great-circle distance between two (lat, lon) points in degrees.
+pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
+
+/// When the file has no distances, accumulate them from the positions.
+pub fn fill_distance(samples: &mut [Sample]) {
+    if samples.iter().any(|s| s.distance_m.is_some()) {
+        return;
+    }
+    let mut total = 0.0;
+    let mut last: Option<(f64, f64)> = None;
+    for s in samples.iter_mut() {
+        if let (Some(lat), Some(lon)) = (s.lat_deg, s.lon_deg) {
+            if let Some(prev) = last {
+                total += haversine_m(prev, (lat, lon));
+            }
+            last = Some((lat, lon));
+            s.distance_m = Some(total);
+        }
+    }
+}
+
+/// When the file has no speeds, derive them from distance over time.
+pub fn fill_speed(samples: &mut [Sample]) {
+    if samples.iter().any(|s| s.speed_mps.is_some()) {
+        return;
+    }
+    let mut prev: Option<(f64, f64)> = None;
+    for s in samples.iter_mut() {
+        if let Some(d) = s.distance_m {
+            if let Some((pt, pd)) = prev
+                && s.t_s > pt
+            {
+                s.speed_mps = Some(((d - pd) / (s.t_s - pt)).max(0.0));
+            }
+            prev = Some((s.t_s, d));
+        }
+    }
+}
+
+/// Total climb and descent, counting a change only once it exceeds `hysteresis` metres from the
+/// last counted level, so that altitude noise on flat ground adds nothing.
+pub fn elevation_gain_loss(samples: &[Sample], hysteresis: f64) -> Option<(f64, f64)> {
+    let mut alts = samples.iter().filter_map(|s| s.altitude_m);
+    let mut anchor = alts.next()?;
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for a in alts {
+        if a - anchor >= hysteresis {
+            gain += a - anchor;
+            anchor = a;
+        } else if anchor - a >= hysteresis {
+            loss += anchor - a;
+            anchor = a;
+        }
+    }
+    Some((gain, loss))
+}
+
+/// Files write cadence either as strides of one foot (75-95 while running, Garmin's convention)
+/// or as steps of both feet (150-200). Decide once per file from the values at running speed
+/// and return steps per minute.
+pub fn normalise_cadence(samples: &mut [Sample]) {
+    let running: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.speed_mps.is_none_or(|v| v >= RUNNING_SPEED_MPS))
+        .filter_map(|s| s.cadence_spm)
+        .filter(|c| *c > 0.0)
+        .collect();
+    let Some(median) = median(running) else {
+        return;
+    };
+    if median < 120.0 {
+        for s in samples.iter_mut() {
+            s.cadence_spm = s.cadence_spm.map(|c| c * 2.0);
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
+}
+
+/// The local offset of `zone` at `at`: for formats that record times in UTC only.
+pub fn local_start(at: DateTime<Utc>, zone: Tz) -> DateTime<chrono::FixedOffset> {
+    let offset = zone.offset_from_utc_datetime(&at.naive_utc()).fix();
+    at.with_timezone(&offset)
+}
+
+/// A run summarised from its stream; `duration_s` is the stream's span.
+pub fn summarise(
+    samples: &[Sample],
+    start: DateTime<chrono::FixedOffset>,
+    source: RunSource,
+) -> Run {
+    let duration = samples.last().map(|s| s.t_s).unwrap_or(0.0);
+    let distance = samples
+        .iter()
+        .rev()
+        .find_map(|s| s.distance_m)
+        .unwrap_or(0.0);
+    let mut run = Run::new(Uuid::new_v4(), start, distance, duration);
+    run.source = source;
+    let hrs: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s.hr_bpm.map(f64::from))
+        .collect();
+    if !hrs.is_empty() {
+        run.avg_hr_bpm = Some(hrs.iter().sum::<f64>() / hrs.len() as f64);
+        run.max_hr_bpm = hrs.iter().copied().reduce(f64::max);
+    }
+    let cads: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s.cadence_spm)
+        .filter(|c| *c > 0.0)
+        .collect();
+    if !cads.is_empty() {
+        run.avg_cadence_spm = Some(cads.iter().sum::<f64>() / cads.len() as f64);
+    }
+    if let Some((gain, loss)) = elevation_gain_loss(samples, ELEVATION_HYSTERESIS_M) {
+        run.elevation_gain_m = Some(gain);
+        run.elevation_loss_m = Some(loss);
+    }
+    run
+}
+
+/// Sports named in GPX `<type>` or TCX `Sport` that are not runs.
+pub fn non_running_sport(name: &str) -> bool {
+    let n = name.trim().to_ascii_lowercase();
+    [
+        "cycl", "bik", "ride", "walk", "hik", "swim", "row", "ski", "paddl", "kayak",
+    ]
+    .iter()
+    .any(|k| n.contains(k))
+        || (n == "other")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alt(v: &[f64]) -> Vec<Sample> {
+        v.iter()
+            .enumerate()
+            .map(|(i, a)| Sample {
+                t_s: i as f64,
+                altitude_m: Some(*a),
+                ..Sample::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn haversine_matches_a_known_distance() {
+        // One degree of latitude is about 111.2 km.
+        let d = haversine_m((52.0, 13.0), (53.0, 13.0));
+        assert!((d - 111_195.0).abs() < 5.0, "{d}");
+        assert_eq!(haversine_m((1.0, 2.0), (1.0, 2.0)), 0.0);
+    }
+
+    #[test]
+    fn gps_noise_adds_no_climb_but_a_real_hill_does() {
+        let noise = alt(&[30.0, 31.5, 29.2, 30.8, 29.9, 31.9, 30.1, 29.0, 30.5]);
+        assert_eq!(elevation_gain_loss(&noise, 3.0), Some((0.0, 0.0)));
+        let hill: Vec<f64> = (0..=40)
+            .map(|i| 30.0 + i as f64 * 0.5)
+            .chain((0..=40).map(|i| 50.0 - i as f64 * 0.5))
+            .collect();
+        let (gain, loss) = elevation_gain_loss(&alt(&hill), 3.0).unwrap();
+        assert!(
+            (gain - 18.0).abs() <= 3.0 && (loss - 18.0).abs() <= 3.0,
+            "{gain} {loss}"
+        );
+    }
+
+    #[test]
+    fn one_foot_cadence_is_doubled_and_both_feet_kept() {
+        let stream = |cad: f64| -> Vec<Sample> {
+            (0..10)
+                .map(|i| Sample {
+                    t_s: i as f64,
+                    speed_mps: Some(3.0),
+                    cadence_spm: Some(cad),
+                    ..Sample::default()
+                })
+                .collect()
+        };
+        let mut one_foot = stream(86.0);
+        normalise_cadence(&mut one_foot);
+        assert!(one_foot.iter().all(|s| s.cadence_spm == Some(172.0)));
+        let mut both = stream(172.0);
+        normalise_cadence(&mut both);
+        assert!(both.iter().all(|s| s.cadence_spm == Some(172.0)));
+    }
+
+    #[test]
+    fn distance_and_speed_are_derived_when_missing() {
+        let mut s: Vec<Sample> = (0..3)
+            .map(|i| Sample {
+                t_s: i as f64 * 10.0,
+                lat_deg: Some(52.0 + i as f64 * 0.0003),
+                lon_deg: Some(13.0),
+                ..Sample::default()
+            })
+            .collect();
+        fill_distance(&mut s);
+        fill_speed(&mut s);
+        let d = s[2].distance_m.unwrap();
+        assert!((d - 66.7).abs() < 0.5, "{d}");
+        assert!((s[1].speed_mps.unwrap() - 3.34).abs() < 0.05);
+        assert_eq!(s[0].speed_mps, None);
+    }
+}
