@@ -81,6 +81,8 @@ pub enum RunCommand {
         #[arg(long)]
         samples: bool,
     },
+    /// Change a run's kind, RPE or notes.
+    Edit(RunEditArgs),
     /// Delete a run and its samples.
     Delete {
         /// Run id, or a unique prefix of it (4+ characters).
@@ -121,6 +123,27 @@ pub struct RunAddArgs {
     /// Elevation gain, e.g. 120m.
     #[arg(long, value_parser = parse_distance, allow_hyphen_values = true)]
     pub elevation_gain: Option<f64>,
+    /// Print JSON (documented in the README) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunEditArgs {
+    /// Run id, or a unique prefix of it (4+ characters).
+    pub id: String,
+    /// easy, long, tempo, interval, hills, race or unknown.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Option<RunKind>,
+    /// Session rating of perceived exertion, 0 (rest) to 10 (maximal).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10), conflicts_with = "no_rpe")]
+    pub rpe: Option<u8>,
+    /// Remove the RPE.
+    #[arg(long)]
+    pub no_rpe: bool,
+    /// Replace the notes (an empty string removes them).
+    #[arg(long)]
+    pub notes: Option<String>,
     /// Print JSON (documented in the README) instead of text.
     #[arg(long)]
     pub json: bool,

@@ -5,11 +5,16 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use chrono::Datelike;
 use strideguard_core::analysis::weekly_totals;
 use strideguard_core::demo::{self, LOW_CADENCE_SPM};
+use strideguard_core::export;
+use strideguard_core::model::RunKind;
+use strideguard_core::store::RunEdit;
 use strideguard_core::units::{format_distance, format_duration};
 
-use crate::args::DemoArgs;
+use crate::args::{DemoArgs, ImportArgs};
+use crate::import_cmd;
 use crate::output::{print_pairs, profile_lines, runs_table, shoes_table, table};
 use crate::run_cmd::shoe_names;
 
@@ -40,26 +45,92 @@ pub fn run(a: DemoArgs) -> Result<()> {
     });
     let history = demo::history(a.seed, end);
 
-    let mut store = strideguard_core::Store::open(&path)?;
-    store.set_profile(&history.profile)?;
-    for shoe in &history.shoes {
-        store.add_shoe(shoe)?;
-    }
-    let mut samples_total = 0;
-    for (run, samples) in &history.runs {
-        store.add_run(run, samples)?;
-        samples_total += samples.len();
-    }
-
-    let profile = store.profile()?;
-    let units = profile.units;
-    let runs = store.runs()?;
     println!(
         "Strideguard demo: a runner's last 16 weeks (seed {}).",
         a.seed
     );
     println!("Database: {}", path.display());
     println!();
+    let mut store = strideguard_core::Store::open(&path)?;
+    store.set_profile(&history.profile)?;
+    for shoe in &history.shoes {
+        store.add_shoe(shoe)?;
+    }
+    // The last week arrives the way a runner's history does: as files from the watch. They go
+    // through the importer (FIT and TCX), and the long run exported again by another app (GPX)
+    // is recognised as the same activity.
+    let last_monday = history
+        .runs
+        .last()
+        .map(|(r, _)| {
+            let d = r.start.date_naive();
+            d - chrono::Days::new(u64::from(d.weekday().num_days_from_monday()))
+        })
+        .unwrap_or(end);
+    let mut samples_total = 0;
+    let mut from_files = Vec::new();
+    for (run, samples) in &history.runs {
+        samples_total += samples.len();
+        if samples.is_empty() || run.start.date_naive() < last_monday {
+            store.add_run(run, samples)?;
+        } else {
+            from_files.push((run, samples));
+        }
+    }
+    let import_dir = dir.join("imports");
+    std::fs::create_dir_all(&import_dir)
+        .with_context(|| format!("cannot create the folder {}", import_dir.display()))?;
+    for (i, (run, samples)) in from_files.iter().enumerate() {
+        let name = format!("{}-{}", run.start.format("%Y-%m-%d"), run.kind);
+        let (file, bytes) = if i % 2 == 0 {
+            (format!("{name}.fit"), export::fit::write(run, samples, 1))
+        } else {
+            (
+                format!("{name}.tcx"),
+                export::tcx::write(run, samples, "Running"),
+            )
+        };
+        std::fs::write(import_dir.join(file), bytes)?;
+        if run.kind == RunKind::Long {
+            let gpx = export::gpx::write(run, samples, "running");
+            std::fs::write(import_dir.join(format!("{name}.other-app.gpx")), gpx)?;
+        }
+    }
+    println!(
+        "Importing last week's watch files from {}",
+        import_dir.display()
+    );
+    let totals = import_cmd::import_paths(
+        &mut store,
+        &ImportArgs {
+            paths: vec![import_dir.clone()],
+            shoe: None,
+            json: false,
+        },
+    )?;
+    if totals.failed > 0 {
+        anyhow::bail!("the demo's own files failed to import");
+    }
+    // What the runner adds by hand after a sync from the watch: kind, effort, notes, shoe.
+    for (run, _) in &from_files {
+        let Some(dup) = store.find_duplicate(run)? else {
+            anyhow::bail!("the imported run of {} is missing", run.start);
+        };
+        store.edit_run(
+            dup.run_id,
+            &RunEdit {
+                kind: Some(run.kind),
+                rpe: Some(run.rpe),
+                notes: Some(run.notes.clone()),
+            },
+        )?;
+        store.assign_shoe(dup.run_id, run.shoe_id)?;
+    }
+    println!();
+
+    let profile = store.profile()?;
+    let units = profile.units;
+    let runs = store.runs()?;
     println!("Profile");
     print_pairs(&profile_lines(&profile));
 

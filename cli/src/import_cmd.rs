@@ -44,14 +44,28 @@ struct FileResult {
 }
 
 #[derive(Debug, Default, Serialize)]
-struct Totals {
-    imported: usize,
-    duplicates: usize,
-    skipped: usize,
-    failed: usize,
+pub struct Totals {
+    pub imported: usize,
+    pub duplicates: usize,
+    pub skipped: usize,
+    pub failed: usize,
 }
 
 pub fn run(store: &mut Store, a: ImportArgs) -> Result<()> {
+    let totals = import_paths(store, &a)?;
+    if totals.failed > 0 {
+        let all = totals.imported + totals.duplicates + totals.skipped + totals.failed;
+        anyhow::bail!(
+            "{} of {all} files could not be imported (see above)",
+            totals.failed
+        );
+    }
+    Ok(())
+}
+
+/// Imports every file under `a.paths`, printing a line per file (or the JSON report) and the
+/// summary; the caller decides what failures mean.
+pub fn import_paths(store: &mut Store, a: &ImportArgs) -> Result<Totals> {
     let shoe = match &a.shoe {
         Some(key) => Some(store.find_shoe(key)?),
         None => store.default_shoe()?,
@@ -116,14 +130,7 @@ pub fn run(store: &mut Store, a: ImportArgs) -> Result<()> {
             totals.imported, totals.duplicates, totals.skipped, totals.failed
         );
     }
-    if totals.failed > 0 {
-        anyhow::bail!(
-            "{} of {} files could not be imported (see above)",
-            totals.failed,
-            files.len()
-        );
-    }
-    Ok(())
+    Ok(totals)
 }
 
 type Found = std::result::Result<(PathBuf, Format), (PathBuf, Outcome)>;

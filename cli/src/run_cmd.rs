@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use strideguard_core::Store;
 use strideguard_core::model::Run;
+use strideguard_core::store::RunEdit;
 use strideguard_core::units::{
     format_distance, format_duration, format_pace, parse_local_datetime, parse_time_zone,
 };
@@ -18,6 +19,36 @@ pub fn run(store: &mut Store, cmd: RunCommand) -> Result<()> {
         RunCommand::Add(a) => add(store, a),
         RunCommand::List { json, limit } => list(store, json, limit),
         RunCommand::Show { id, json, samples } => show(store, &id, json, samples),
+        RunCommand::Edit(a) => {
+            let run = store.find_run(&a.id)?;
+            let edit = RunEdit {
+                kind: a.kind,
+                rpe: if a.no_rpe {
+                    Some(None)
+                } else {
+                    a.rpe.map(Some)
+                },
+                notes: a.notes.map(|n| Some(n).filter(|n| !n.trim().is_empty())),
+            };
+            let run = store.edit_run(run.id, &edit)?;
+            if a.json {
+                let samples = store.samples(run.id)?.len() as u64;
+                return print_json(&RunJson {
+                    run: &run,
+                    sample_count: samples,
+                    samples: None,
+                });
+            }
+            println!(
+                "Run {} ({}): {}, RPE {}, notes {}.",
+                run.id,
+                run.start.format("%Y-%m-%d %H:%M"),
+                run.kind,
+                opt(run.rpe),
+                opt(run.notes.as_deref())
+            );
+            Ok(())
+        }
         RunCommand::Delete { id } => {
             let run = store.find_run(&id)?;
             store.delete_run(run.id)?;

@@ -216,6 +216,36 @@ fn a_runner_adds_shoes_and_runs_then_lists_shows_assigns_and_deletes() {
         "{text}"
     );
 
+    // Metadata can be edited afterwards.
+    let edited = env.json(&[
+        "run",
+        "edit",
+        &id[..8],
+        "--kind",
+        "long",
+        "--no-rpe",
+        "--notes",
+        "windy",
+        "--json",
+    ]);
+    assert_eq!(
+        (&edited["kind"], &edited["rpe"], &edited["notes"]),
+        (&Value::from("long"), &Value::Null, &Value::from("windy"))
+    );
+    assert_eq!(
+        edited["distance_m"], first["distance_m"],
+        "only metadata changes"
+    );
+    let edited = env.json(&["run", "edit", id, "--rpe", "6", "--notes", "", "--json"]);
+    assert_eq!(
+        (&edited["kind"], &edited["rpe"], &edited["notes"]),
+        (&Value::from("long"), &Value::from(6), &Value::Null)
+    );
+    assert!(
+        env.fails(&["run", "edit", id, "--rpe", "3", "--no-rpe"])
+            .contains("cannot be used with")
+    );
+
     // Shoe distance follows the runs.
     assert!(approx(&env.shoe("Pegasus 40")["distance_m"], 60_000.0));
 
@@ -624,6 +654,16 @@ fn demo_builds_a_fresh_reproducible_history() {
         "{out}"
     );
     assert!(out.contains("REPLACE"), "a shoe past 500 miles: {out}");
+    // The last week comes in through the importer, from files the demo wrote.
+    assert!(
+        out.contains("imported 5, duplicates 1, skipped 0, failed 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("long.other-app.gpx: the same activity as run"),
+        "{out}"
+    );
+    assert!(dir.path().join("a/imports").read_dir().unwrap().count() == 6);
     assert!(out.contains(&dir.path().join("a/strideguard.db").display().to_string()));
     demo("b");
     let list = |sub: &str| {

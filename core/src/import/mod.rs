@@ -77,14 +77,24 @@ pub fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Parsed, ImportErr
         Format::Tcx => tcx::parse(bytes, zone)?,
     };
     if let Parsed::Run { run, .. } = &mut parsed {
-        run.source_fingerprint = Some(fingerprint(bytes));
+        let digest = Sha256::digest(bytes);
+        run.source_fingerprint = Some(fingerprint_of(&digest));
+        // The id comes from the file too: two devices importing the same file make the same
+        // record, so sync merges them instead of keeping two copies. A hash reveals nothing of
+        // the content, which keeps the id free of meaning as the sync protocol asks.
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        run.id = uuid::Builder::from_random_bytes(id).into_uuid();
     }
     Ok(parsed)
 }
 
 /// A digest of the file's bytes: importing the same file again is recognised by it.
 pub fn fingerprint(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    fingerprint_of(&Sha256::digest(bytes))
+}
+
+fn fingerprint_of(digest: &[u8]) -> String {
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
 }

@@ -180,6 +180,15 @@ fn a_generated_fit_file_imports_every_field() {
     assert!(close(got.avg_cadence_spm, run.avg_cadence_spm, 2.0 / 128.0));
     assert_eq!(got.source, RunSource::Fit);
     assert_eq!(got.source_fingerprint, Some(fingerprint(&bytes)));
+    // The same file always gives the same run id; another file another id.
+    let (again, _) = imported(Format::Fit, &bytes);
+    assert_eq!(again.id, got.id);
+    assert_ne!(
+        imported(Format::Tcx, &export::tcx::write(&run, &samples, "Running"))
+            .0
+            .id,
+        got.id
+    );
     assert_eq!(back.len(), samples.len());
     for (i, (a, b)) in samples.iter().zip(&back).enumerate() {
         assert_eq!(a.t_s, b.t_s, "sample {i}");

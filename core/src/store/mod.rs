@@ -24,7 +24,7 @@ use crate::samples::CodecError;
 
 pub use changes::{Change, ChangeOp, collection};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};
-pub use runs::{Duplicate, DuplicateReason};
+pub use runs::{Duplicate, DuplicateReason, RunEdit};
 
 /// Everything that can go wrong with the store, naming the file, record or field involved.
 #[derive(Debug, thiserror::Error)]

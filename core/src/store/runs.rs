@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     Store, StoreError, changes::ChangeOp, collection, finite, non_negative, unique_prefix,
 };
-use crate::model::{Run, Sample};
+use crate::model::{Run, RunKind, Sample};
 use crate::samples::{CHUNK_LEN, decode_chunk, encode_chunk};
 
 const RUN_COLUMNS: &str = "id, start_unix_ms, utc_offset_s, duration_s, moving_time_s, distance_m,
@@ -61,6 +61,15 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Run, StoreError>> {
         id: id.clone(),
         reason,
     }))
+}
+
+/// The metadata a runner edits on a run; `None` leaves a field as it is. (Everything else about a
+/// run is what the device recorded and does not change.)
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunEdit {
+    pub kind: Option<RunKind>,
+    pub rpe: Option<Option<u8>>,
+    pub notes: Option<Option<String>>,
 }
 
 /// Why an incoming run is taken to be one the store already has.
@@ -309,6 +318,44 @@ impl Store {
                 &["shoe_id"],
             )
         })
+    }
+
+    /// Changes a run's kind, RPE or notes, logging only the fields that changed.
+    pub fn edit_run(&mut self, run_id: Uuid, edit: &RunEdit) -> Result<Run, StoreError> {
+        let mut run = self.run(run_id)?.ok_or_else(|| StoreError::NotFound {
+            what: "run",
+            key: run_id.to_string(),
+        })?;
+        let mut fields = Vec::new();
+        if let Some(kind) = edit.kind.filter(|k| *k != run.kind) {
+            run.kind = kind;
+            fields.push("kind");
+        }
+        if let Some(rpe) = edit.rpe.filter(|r| *r != run.rpe) {
+            run.rpe = rpe;
+            fields.push("rpe");
+        }
+        if let Some(notes) = edit.notes.clone().filter(|n| *n != run.notes) {
+            run.notes = notes;
+            fields.push("notes");
+        }
+        validate_run(&run)?;
+        if fields.is_empty() {
+            return Ok(run);
+        }
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE runs SET kind = ?2, rpe = ?3, notes = ?4 WHERE id = ?1",
+                rusqlite::params![run_id.to_string(), run.kind.as_str(), run.rpe, run.notes],
+            )?;
+            w.log(
+                collection::RUNS,
+                &run_id.to_string(),
+                ChangeOp::Put,
+                &fields,
+            )
+        })?;
+        Ok(run)
     }
 
     /// Deletes a run and its samples; the change log keeps a tombstone for sync.

@@ -530,3 +530,52 @@ fn duplicates_are_the_same_file_or_the_same_activity() {
     shorter.distance_m = run.distance_m * 0.97;
     assert_eq!(store.find_duplicate(&shorter).unwrap(), None);
 }
+
+#[test]
+fn editing_a_run_changes_and_logs_only_its_metadata() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let run = full_run(None);
+    store.add_run(&run, &[]).unwrap();
+    let before = store.changes_since(0, 100).unwrap().len();
+    let edited = store
+        .edit_run(
+            run.id,
+            &RunEdit {
+                kind: Some(RunKind::Race),
+                rpe: Some(None),
+                notes: Some(run.notes.clone()),
+            },
+        )
+        .unwrap();
+    assert_eq!(edited.kind, RunKind::Race);
+    assert_eq!(edited.rpe, None);
+    assert_eq!(
+        store.run(run.id).unwrap().unwrap(),
+        Run {
+            kind: RunKind::Race,
+            rpe: None,
+            ..run.clone()
+        }
+    );
+    let log = store.changes_since(0, 100).unwrap();
+    assert_eq!(log.len(), before + 1);
+    assert_eq!(log.last().unwrap().fields, ["kind", "rpe"]);
+    // Nothing to change: nothing logged.
+    store.edit_run(run.id, &RunEdit::default()).unwrap();
+    assert_eq!(store.changes_since(0, 100).unwrap().len(), before + 1);
+    assert!(matches!(
+        store.edit_run(
+            run.id,
+            &RunEdit {
+                rpe: Some(Some(12)),
+                ..RunEdit::default()
+            }
+        ),
+        Err(StoreError::Invalid { field: "RPE", .. })
+    ));
+    assert!(matches!(
+        store.edit_run(Uuid::new_v4(), &RunEdit::default()),
+        Err(StoreError::NotFound { what: "run", .. })
+    ));
+}
