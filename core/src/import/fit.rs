@@ -20,7 +20,7 @@ const DEG_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
 const RUNNING_SPORTS: &[&str] = &["running"];
 
 pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportError> {
-    check_length(bytes)?;
+    let bytes = complete_files(bytes)?;
     let records = fitparser::from_bytes(bytes).map_err(|e| ImportError::Malformed {
         format: "FIT",
         reason: e.to_string(),
@@ -93,33 +93,64 @@ pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportE
 
 /// The header says how many bytes of messages follow; a file shorter than that was cut off (a
 /// sync interrupted, a partial download), and the decoder alone may not notice when the cut
-/// falls near the end.
-fn check_length(bytes: &[u8]) -> Result<(), ImportError> {
+/// falls near the end. Returns the bytes of the complete FIT file(s): a chained file is kept
+/// whole, while trailing bytes that are not a complete FIT file are left out (fitparser 0.11
+/// overflows on some such tails, found by fuzzing: `testdata/fuzz-fit-chained-tail.fit`).
+fn complete_files(bytes: &[u8]) -> Result<&[u8], ImportError> {
     let malformed = |reason: String| ImportError::Malformed {
         format: "FIT",
         reason,
     };
+    let first = match file_length(bytes) {
+        FileLength::Complete(n) => n,
+        FileLength::TooShort => {
+            return Err(malformed(format!(
+                "{} bytes is too short for a FIT header",
+                bytes.len()
+            )));
+        }
+        FileLength::NoHeader => {
+            return Err(malformed(
+                "no FIT header (expected \".FIT\" at byte 8)".into(),
+            ));
+        }
+        FileLength::CutShort(expected) => {
+            return Err(malformed(format!(
+                "the file is cut short: its header announces {expected} bytes, it has {}",
+                bytes.len()
+            )));
+        }
+    };
+    let mut end = first;
+    while let FileLength::Complete(n) = file_length(&bytes[end..]) {
+        end += n;
+    }
+    Ok(&bytes[..end])
+}
+
+enum FileLength {
+    Complete(usize),
+    TooShort,
+    NoHeader,
+    CutShort(usize),
+}
+
+/// The length of the FIT file at the start of `bytes`, from its header.
+fn file_length(bytes: &[u8]) -> FileLength {
     if bytes.len() < 12 {
-        return Err(malformed(format!(
-            "{} bytes is too short for a FIT header",
-            bytes.len()
-        )));
+        return FileLength::TooShort;
     }
     let header = usize::from(bytes[0]);
     if !(header == 12 || header == 14) || &bytes[8..12] != b".FIT" {
-        return Err(malformed(
-            "no FIT header (expected \".FIT\" at byte 8)".into(),
-        ));
+        return FileLength::NoHeader;
     }
     let data = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
     let expected = header + data + 2;
     if bytes.len() < expected {
-        return Err(malformed(format!(
-            "the file is cut short: its header announces {expected} bytes, it has {}",
-            bytes.len()
-        )));
+        FileLength::CutShort(expected)
+    } else {
+        FileLength::Complete(expected)
     }
-    Ok(())
 }
 
 fn sample(r: &FitDataRecord, start: DateTime<Utc>) -> Option<Sample> {

@@ -120,6 +120,22 @@ fn broken_files_are_errors_that_say_why() {
 }
 
 #[test]
+fn inputs_the_fuzzer_found_are_handled() {
+    // A complete FIT file followed by a stray tail that made fitparser 0.11 overflow.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-fit-chained-tail.fit");
+    let bytes = std::fs::read(path).unwrap();
+    let _ = parse(Format::Fit, &bytes, chrono_tz::UTC);
+    // A generated file with junk after it still imports: the junk is not a FIT file.
+    let (run, samples) = known();
+    let mut fit = export::fit::write(&run, &samples[..30], 1);
+    fit.extend_from_slice(&[7, 0, 0, 0, 0, 0, 0]);
+    assert!(matches!(
+        parse(Format::Fit, &fit, berlin()),
+        Ok(Parsed::Run { .. })
+    ));
+}
+
+#[test]
 fn formats_are_known_by_extension() {
     assert_eq!(Format::from_path("a/B.FIT".as_ref()), Some(Format::Fit));
     assert_eq!(Format::from_path("x.gpx".as_ref()), Some(Format::Gpx));
