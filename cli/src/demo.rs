@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::Datelike;
-use strideguard_core::analysis::weekly_totals;
+use strideguard_core::analysis::{Thresholds, weekly_totals};
 use strideguard_core::demo::{self, LOW_CADENCE_SPM};
 use strideguard_core::export;
 use strideguard_core::model::RunKind;
@@ -136,8 +136,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     println!();
     println!("Weekly distance (ISO weeks, {})", profile.time_zone);
-    let tz = chrono_tz::Europe::Berlin;
-    let weeks = weekly_totals(&runs, tz);
+    let weeks = weekly_totals(&runs, &profile, None, &Thresholds::default());
     let mut t = table(
         &["Week", "Runs", "Distance", "Time", "Change"],
         &[1, 2, 3, 4],
@@ -146,21 +145,21 @@ pub fn run(a: DemoArgs) -> Result<()> {
     for w in &weeks {
         let change = prev
             .filter(|p| *p > 0.0)
-            .map(|p| format!("{:+.0}%", (w.distance_m / p - 1.0) * 100.0))
+            .map(|p| format!("{:+.0}%", (w.totals.distance_m / p - 1.0) * 100.0))
             .unwrap_or_else(|| "-".into());
         t.add_row(vec![
             w.week.clone(),
-            w.runs.to_string(),
-            format_distance(w.distance_m, units),
-            format_duration(w.duration_s),
+            w.totals.runs.to_string(),
+            format_distance(w.totals.distance_m, units),
+            format_duration(w.totals.duration_s),
             change,
         ]);
-        prev = Some(w.distance_m);
+        prev = Some(w.totals.distance_m);
     }
     println!("{t}");
     if let [.., a, b, c, d] = weeks.as_slice() {
-        let before = a.distance_m + b.distance_m;
-        let last = c.distance_m + d.distance_m;
+        let before = a.totals.distance_m + b.totals.distance_m;
+        let last = c.totals.distance_m + d.totals.distance_m;
         println!(
             "Last two weeks: {} against {} in the two before ({:+.0}%).",
             format_distance(last, units),

@@ -295,7 +295,7 @@ fn sample_stream(rng: &mut Rng, run: &Run, gain: f64) -> Vec<Sample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::weekly_totals;
+    use crate::analysis::{Thresholds, weekly_totals};
 
     fn end() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
@@ -319,16 +319,16 @@ mod tests {
     fn sixteen_full_weeks_ending_before_the_current_week() {
         let h = history(DEFAULT_SEED, end());
         let runs: Vec<Run> = h.runs.iter().map(|(r, _)| r.clone()).collect();
-        let weeks = weekly_totals(&runs, chrono_tz::Europe::Berlin);
+        let weeks = weekly_totals(&runs, &h.profile, None, &Thresholds::default());
         assert_eq!(weeks.len(), 16);
         assert_eq!(weeks[15].week, "2026-W47");
         assert_eq!(weeks[0].week, "2026-W32");
         for (w, km) in weeks.iter().zip(WEEKLY_KM) {
             assert!(
-                (w.distance_m / 1000.0 - km).abs() < 0.01,
+                (w.totals.distance_m / 1000.0 - km).abs() < 0.01,
                 "{} {}",
                 w.week,
-                w.distance_m
+                w.totals.distance_m
             );
         }
     }
@@ -337,13 +337,13 @@ mod tests {
     fn the_story_holds_jump_worn_shoe_and_low_cadence_streams() {
         let h = history(DEFAULT_SEED, end());
         let runs: Vec<Run> = h.runs.iter().map(|(r, _)| r.clone()).collect();
-        let w = weekly_totals(&runs, chrono_tz::Europe::Berlin);
-        let last2 = w[14].distance_m + w[15].distance_m;
-        let prev2 = w[12].distance_m + w[13].distance_m;
+        let w = weekly_totals(&runs, &h.profile, None, &Thresholds::default());
+        let last2 = w[14].totals.distance_m + w[15].totals.distance_m;
+        let prev2 = w[12].totals.distance_m + w[13].totals.distance_m;
         assert!(last2 > prev2 * 1.30, "{last2} vs {prev2}");
         for pair in w[..14].windows(2) {
             assert!(
-                pair[1].distance_m <= pair[0].distance_m * 1.10,
+                pair[1].totals.distance_m <= pair[0].totals.distance_m * 1.10,
                 "{}",
                 pair[1].week
             );

@@ -307,6 +307,12 @@ pub struct Profile {
 
 impl Profile {
     pub const DEFAULT_CADENCE_INCREASE_PCT: f64 = 5.0;
+
+    /// The profile's time zone. The store validates the name on every write, so UTC is only
+    /// the answer for a profile built by hand with a bad name.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
 }
 
 impl Default for Profile {

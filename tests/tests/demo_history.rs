@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use strideguard_core::analysis::weekly_totals;
+use strideguard_core::Store;
+use strideguard_core::analysis::{Thresholds, weekly_totals};
 use strideguard_core::demo;
 use strideguard_core::store::collection;
-use strideguard_core::{Store, units};
 use strideguard_tests::{load_demo, temp_db};
 
 #[test]
@@ -36,12 +36,16 @@ fn the_demo_history_survives_the_store_and_tells_its_story() {
     }
 
     // Too much, too soon: the last two weeks are more than 30% above the two before.
-    let tz = units::parse_time_zone(&store.profile().unwrap().time_zone).unwrap();
-    let weeks = weekly_totals(&runs, tz);
+    let weeks = weekly_totals(
+        &runs,
+        &store.profile().unwrap(),
+        None,
+        &Thresholds::default(),
+    );
     assert_eq!(weeks.len(), 16);
     let n = weeks.len();
-    let last2 = weeks[n - 1].distance_m + weeks[n - 2].distance_m;
-    let prev2 = weeks[n - 3].distance_m + weeks[n - 4].distance_m;
+    let last2 = weeks[n - 1].totals.distance_m + weeks[n - 2].totals.distance_m;
+    let prev2 = weeks[n - 3].totals.distance_m + weeks[n - 4].totals.distance_m;
     assert!(last2 / prev2 > 1.30, "{last2} / {prev2}");
 
     // A shoe past 500 miles, derived from its runs.

@@ -121,11 +121,75 @@ fn complete_files(bytes: &[u8]) -> Result<&[u8], ImportError> {
             )));
         }
     };
+    check_framing(&bytes[..first]).map_err(malformed)?;
     let mut end = first;
     while let FileLength::Complete(n) = file_length(&bytes[end..]) {
+        if check_framing(&bytes[end..end + n]).is_err() {
+            break;
+        }
         end += n;
     }
     Ok(&bytes[..end])
+}
+
+/// Walks the record headers and definitions of one FIT file and checks that its messages end
+/// exactly where the header says the data ends. fitparser 0.11 otherwise reads the overrun as
+/// the header of a chained file and can overflow an integer on it (found by fuzzing).
+fn check_framing(file: &[u8]) -> Result<(), String> {
+    let header = usize::from(file[0]);
+    let end = file.len() - 2;
+    let mut sizes: [Option<usize>; 16] = [None; 16];
+    let mut pos = header;
+    while pos < end {
+        let h = file[pos];
+        let at = pos;
+        pos += 1;
+        if h & 0x80 != 0 {
+            // Compressed-timestamp header: a data message of local type in bits 5-6.
+            let local = usize::from((h >> 5) & 0x03);
+            pos += sizes[local].ok_or(format!(
+                "byte {at}: data for undefined message type {local}"
+            ))?;
+        } else if h & 0x40 != 0 {
+            let local = usize::from(h & 0x0F);
+            let fixed = file
+                .get(pos..pos + 5)
+                .ok_or(format!("byte {at}: definition cut short"))?;
+            let n = usize::from(fixed[4]);
+            pos += 5;
+            let fields = file
+                .get(pos..pos + 3 * n)
+                .ok_or(format!("byte {at}: definition cut short"))?;
+            let mut size: usize = fields.chunks(3).map(|f| usize::from(f[1])).sum();
+            pos += 3 * n;
+            if h & 0x20 != 0 {
+                let nd = usize::from(
+                    *file
+                        .get(pos)
+                        .ok_or(format!("byte {at}: definition cut short"))?,
+                );
+                pos += 1;
+                let dev = file
+                    .get(pos..pos + 3 * nd)
+                    .ok_or(format!("byte {at}: definition cut short"))?;
+                size += dev.chunks(3).map(|f| usize::from(f[1])).sum::<usize>();
+                pos += 3 * nd;
+            }
+            sizes[local] = Some(size);
+        } else {
+            let local = usize::from(h & 0x0F);
+            pos += sizes[local].ok_or(format!(
+                "byte {at}: data for undefined message type {local}"
+            ))?;
+        }
+    }
+    if pos != end {
+        return Err(format!(
+            "the last message runs {} bytes past the end of the data",
+            pos - end
+        ));
+    }
+    Ok(())
 }
 
 enum FileLength {

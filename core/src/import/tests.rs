@@ -125,6 +125,10 @@ fn inputs_the_fuzzer_found_are_handled() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-fit-chained-tail.fit");
     let bytes = std::fs::read(path).unwrap();
     let _ = parse(Format::Fit, &bytes, chrono_tz::UTC);
+    // Messages overrunning the announced data size: an error, before fitparser sees them.
+    let crash2 = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-fit-overrun.fit");
+    let err = parse(Format::Fit, &std::fs::read(crash2).unwrap(), chrono_tz::UTC).unwrap_err();
+    assert!(err.to_string().starts_with("not a valid FIT file"), "{err}");
     // A generated file with junk after it still imports: the junk is not a FIT file.
     let (run, samples) = known();
     let mut fit = export::fit::write(&run, &samples[..30], 1);
