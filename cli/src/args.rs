@@ -40,8 +40,26 @@ pub enum Command {
     Profile(ProfileCommand),
     /// Import FIT, GPX and TCX files or folders of them, skipping duplicates.
     Import(ImportArgs),
+    /// Training load, the 10% and 30% rules, ACWR, shoes and cadence, with warnings.
+    Report(ReportArgs),
     /// Create a fresh database with a realistic 16-week history and show it.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// How many weeks the tables and charts cover.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=520))]
+    pub weeks: u16,
+    /// The day to report on (default: today in the profile's time zone).
+    #[arg(long, value_parser = parse_date)]
+    pub as_of: Option<NaiveDate>,
+    /// Print JSON (documented in the README) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a self-contained HTML report with charts to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,17 +6,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::Datelike;
-use strideguard_core::analysis::{Thresholds, weekly_totals};
 use strideguard_core::demo::{self, LOW_CADENCE_SPM};
 use strideguard_core::export;
 use strideguard_core::model::RunKind;
 use strideguard_core::store::RunEdit;
-use strideguard_core::units::{format_distance, format_duration};
 
 use crate::args::{DemoArgs, ImportArgs};
-use crate::import_cmd;
-use crate::output::{print_pairs, profile_lines, runs_table, shoes_table, table};
+use crate::output::{print_pairs, profile_lines, runs_table};
 use crate::run_cmd::shoe_names;
+use crate::{import_cmd, report_cmd};
 
 pub fn run(a: DemoArgs) -> Result<()> {
     let dir = match a.dir {
@@ -135,44 +133,6 @@ pub fn run(a: DemoArgs) -> Result<()> {
     print_pairs(&profile_lines(&profile));
 
     println!();
-    println!("Weekly distance (ISO weeks, {})", profile.time_zone);
-    let weeks = weekly_totals(&runs, &profile, None, &Thresholds::default());
-    let mut t = table(
-        &["Week", "Runs", "Distance", "Time", "Change"],
-        &[1, 2, 3, 4],
-    );
-    let mut prev: Option<f64> = None;
-    for w in &weeks {
-        let change = prev
-            .filter(|p| *p > 0.0)
-            .map(|p| format!("{:+.0}%", (w.totals.distance_m / p - 1.0) * 100.0))
-            .unwrap_or_else(|| "-".into());
-        t.add_row(vec![
-            w.week.clone(),
-            w.totals.runs.to_string(),
-            format_distance(w.totals.distance_m, units),
-            format_duration(w.totals.duration_s),
-            change,
-        ]);
-        prev = Some(w.totals.distance_m);
-    }
-    println!("{t}");
-    if let [.., a, b, c, d] = weeks.as_slice() {
-        let before = a.totals.distance_m + b.totals.distance_m;
-        let last = c.totals.distance_m + d.totals.distance_m;
-        println!(
-            "Last two weeks: {} against {} in the two before ({:+.0}%).",
-            format_distance(last, units),
-            format_distance(before, units),
-            (last / before - 1.0) * 100.0
-        );
-    }
-
-    println!();
-    println!("Shoes");
-    println!("{}", shoes_table(&store.shoes()?, units));
-
-    println!();
     println!("Most recent runs");
     let recent = &runs[runs.len().saturating_sub(10)..];
     println!(
@@ -195,6 +155,16 @@ pub fn run(a: DemoArgs) -> Result<()> {
         low,
         LOW_CADENCE_SPM
     );
+    println!();
+    println!("The report ({} weeks as of {}):", 8, end);
+    println!();
+    let report = report_cmd::load(&store, Some(end), 8)?;
+    report_cmd::print_text(&report);
+    let html = dir.join("report.html");
+    std::fs::write(&html, crate::html::page(&report))
+        .with_context(|| format!("cannot write {}", html.display()))?;
+    println!();
+    println!("HTML report with charts: {}", html.display());
     println!();
     println!("Explore it:");
     println!("  strideguard --db {} run list", path.display());

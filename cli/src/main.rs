@@ -3,9 +3,11 @@
 
 mod args;
 mod demo;
+mod html;
 mod import_cmd;
 mod output;
 mod profile_cmd;
+mod report_cmd;
 mod run_cmd;
 mod shoe_cmd;
 
@@ -45,6 +47,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Import(a) => import_cmd::run(&mut open_store(cli.db)?, a),
+        Command::Report(a) => report_cmd::run(&open_store(cli.db)?, &a),
         Command::Run(c) => run_cmd::run(&mut open_store(cli.db)?, c),
         Command::Shoe(c) => shoe_cmd::run(&mut open_store(cli.db)?, c),
         Command::Profile(c) => profile_cmd::run(&mut open_store(cli.db)?, c),

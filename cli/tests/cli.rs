@@ -649,11 +649,22 @@ fn demo_builds_a_fresh_reproducible_history() {
         String::from_utf8(out.stdout).unwrap()
     };
     let out = demo("a");
+    // The report: the jump, the worn shoe and the low cadence the history was built with.
     assert!(
-        out.contains("Last two weeks: 88.00 km against 65.00 km"),
+        out.contains("The last two weeks: 88.00 km, the two before: 65.00 km: +35%"),
         "{out}"
     );
-    assert!(out.contains("REPLACE"), "a shoe past 500 miles: {out}");
+    assert!(
+        out.contains("(two_week_spike)") && out.contains("(shoe_replace)"),
+        "{out}"
+    );
+    assert!(out.contains("(low_cadence)"), "{out}");
+    let html = dir.path().join("a/report.html");
+    assert!(
+        out.contains(&format!("HTML report with charts: {}", html.display())),
+        "{out}"
+    );
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
     // The last week comes in through the importer, from files the demo wrote.
     assert!(
         out.contains("imported 5, duplicates 1, skipped 0, failed 0"),
@@ -835,4 +846,99 @@ fn import_says_what_it_cannot_read() {
     );
     let err = env.fails(&["import", "--shoe", "Vaporfly", notes.to_str().unwrap()]);
     assert!(err.contains("no shoe matches 'Vaporfly'"), "{err}");
+}
+
+#[test]
+fn report_json_has_the_documented_fields_and_the_rules_fire() {
+    let env = Env::new();
+    env.ok(&["profile", "set", "--tz", "Europe/Berlin"]);
+    env.ok(&["shoe", "add", "--name", "Old", "--start-distance", "790km"]);
+    // Two weeks of 2 x 10 km, then two weeks of 3 x 10 km, every run an hour at RPE 5.
+    for day in ["03", "05", "10", "12", "17", "19", "21", "24", "26", "28"] {
+        env.ok(&[
+            "run",
+            "add",
+            "--date",
+            &format!("2026-03-{day}T07:00"),
+            "--distance",
+            "10km",
+            "--duration",
+            "1:00:00",
+            "--rpe",
+            "5",
+            "--kind",
+            "easy",
+        ]);
+    }
+    let r = env.json(&["report", "--as-of", "2026-03-30", "--weeks", "4", "--json"]);
+    assert_eq!(r["as_of"], "2026-03-30");
+    let weeks = r["weeks"].as_array().unwrap();
+    assert_eq!(weeks.len(), 4);
+    let w11 = &weeks[0];
+    assert_eq!(w11["week"], "2026-W11");
+    assert!(approx(&w11["distance_m"], 20_000.0));
+    assert!(approx(&w11["duration_s"], 7200.0));
+    assert_eq!(w11["runs"], 2);
+    assert!(approx(&w11["load"], 600.0), "RPE 5 x 60 min x 2");
+    assert!(approx(&weeks[2]["load"], 900.0));
+    assert_eq!(weeks[3]["week"], "2026-W14");
+    assert_eq!(weeks[3]["runs"], 0);
+    let acwr = &r["acwr"];
+    assert_eq!(acwr["date"], "2026-03-30");
+    for key in ["acute", "chronic", "ratio", "zone"] {
+        assert!(acwr.get(key).is_some(), "acwr lacks {key}");
+    }
+    let ratio = acwr["ratio"].as_f64().unwrap();
+    assert!(
+        (ratio - acwr["acute"].as_f64().unwrap() / acwr["chronic"].as_f64().unwrap()).abs() < 1e-9
+    );
+    assert_ne!(acwr["zone"], "building_baseline", "27 days of history");
+    assert_eq!(r["load_methods"]["rpe"], 10);
+
+    let warnings = r["warnings"].as_array().unwrap();
+    let spike = warnings
+        .iter()
+        .find(|w| w["kind"] == "two_week_spike")
+        .unwrap();
+    assert_eq!(spike["severity"], "high");
+    assert!(approx(&spike["numbers"]["change_pct"], 50.0));
+    assert!(spike["explanation"].as_str().unwrap().contains("60.00 km"));
+    let shoe = warnings
+        .iter()
+        .find(|w| w["kind"] == "shoe_replace")
+        .unwrap();
+    assert!(approx(&shoe["numbers"]["distance_m"], 890_000.0));
+    assert!(
+        !warnings.iter().any(|w| w["kind"] == "weekly_increase"),
+        "W13 equals W12"
+    );
+    assert_eq!(r["shoes"][0]["status"], "replace");
+    assert!(r["cadence"].get("baseline").is_some());
+
+    // Text and HTML from the same data.
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let text = env.ok(&[
+        "report",
+        "--as-of",
+        "2026-03-30",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(
+        text.contains("Last two weeks +50% on the two before"),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 4);
+    assert!(!page.contains("http://") || page.matches("http://").all(|_| true));
+    assert!(
+        !page.contains("<script") && !page.contains("src=\"http"),
+        "self-contained"
+    );
+    // Bad input: a malformed date.
+    assert!(
+        env.fails(&["report", "--as-of", "30/03/2026"])
+            .contains("is not YYYY-MM-DD")
+    );
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::model::{Profile, Run, RunKind};
 
 /// Which measure a session's load came from (best available first, domain.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMethod {
     /// Session RPE x minutes (Foster 2001).

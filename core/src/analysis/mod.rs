@@ -3,11 +3,17 @@
 //! from the store and pass them in, so the same analysis runs in the CLI, on a phone and in tests.
 
 pub mod acwr;
+pub mod cadence;
 pub mod load;
+pub mod report;
+pub mod warnings;
 pub mod weekly;
 
 pub use acwr::{AcwrDay, AcwrZone, acwr_series};
+pub use cadence::CadenceReport;
 pub use load::{LoadMethod, SessionLoad, session_load};
+pub use report::{Report, ReportInput, build_report};
+pub use warnings::{Severity, Warning, WarningKind};
 pub use weekly::{Totals, WeekTotal, rolling_7_days, weekly_totals};
 
 /// The numbers behind every rule. Each is a default from domain.md that a runner may change.

@@ -61,7 +61,7 @@ pub fn monday_of(date: NaiveDate) -> NaiveDate {
     date - Days::new(u64::from(date.weekday().num_days_from_monday()))
 }
 
-fn label(monday: NaiveDate) -> String {
+pub(crate) fn label(monday: NaiveDate) -> String {
     let iso = monday.iso_week();
     format!("{}-W{:02}", iso.year(), iso.week())
 }
