@@ -1,13 +1,9 @@
 //! `strideguard report`: the analysis as text, JSON or an HTML page with charts.
 
-use std::collections::HashMap;
-
 use anyhow::{Context, Result};
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use strideguard_core::Store;
-use strideguard_core::analysis::{
-    LoadMethod, Report, ReportInput, Severity, Thresholds, build_report,
-};
+use strideguard_core::analysis::{LoadMethod, Report, Severity, Thresholds};
 use strideguard_core::units::{format_distance, format_duration};
 
 use crate::args::ReportArgs;
@@ -29,31 +25,15 @@ pub fn run(store: &Store, a: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Builds the report from the store: runs, shoes, and the sample streams of the recent runs.
+/// The report as of `as_of` (default: today in the profile's time zone).
 pub fn load(store: &Store, as_of: Option<NaiveDate>, weeks: usize) -> Result<Report> {
-    let profile = store.profile()?;
-    let tz = profile.zone();
-    let as_of = as_of.unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
-    let runs = store.runs()?;
-    let thresholds = Thresholds::default();
-    let recent_from = as_of - Days::new(thresholds.recent_days as u64);
-    let mut samples = HashMap::new();
-    for r in &runs {
-        let d = r.start.with_timezone(&tz).date_naive();
-        if d > recent_from && d <= as_of {
-            samples.insert(r.id, store.samples(r.id)?);
-        }
-    }
-    let shoes = store.shoes()?;
-    Ok(build_report(&ReportInput {
-        runs: &runs,
-        samples: &samples,
-        shoes: &shoes,
-        profile: &profile,
-        as_of,
-        weeks,
-        thresholds: &thresholds,
-    }))
+    let as_of = match as_of {
+        Some(d) => d,
+        None => Utc::now()
+            .with_timezone(&store.profile()?.zone())
+            .date_naive(),
+    };
+    Ok(store.report(as_of, weeks, &Thresholds::default())?)
 }
 
 pub fn print_text(r: &Report) {

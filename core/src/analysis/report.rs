@@ -116,7 +116,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Report {
     let (cadence, low) = cadence_report(&runs, input.samples, p, window_from, as_of, t);
     warnings.extend(low);
     // Most serious first; stable within a severity.
-    warnings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    warnings.sort_by_key(|w| std::cmp::Reverse(w.severity));
 
     let shoes = input
         .shoes

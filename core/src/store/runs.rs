@@ -358,6 +358,39 @@ impl Store {
         Ok(run)
     }
 
+    /// The report as of `as_of`: runs, shoes and the recent runs' sample streams from this
+    /// database, through the pure `analysis::build_report`.
+    pub fn report(
+        &self,
+        as_of: chrono::NaiveDate,
+        weeks: usize,
+        thresholds: &crate::analysis::Thresholds,
+    ) -> Result<crate::analysis::Report, StoreError> {
+        let profile = self.profile()?;
+        let tz = profile.zone();
+        let runs = self.runs()?;
+        let recent_from = as_of - chrono::Days::new(thresholds.recent_days as u64);
+        let mut samples = HashMap::new();
+        for r in &runs {
+            let d = r.start.with_timezone(&tz).date_naive();
+            if d > recent_from && d <= as_of {
+                samples.insert(r.id, self.samples(r.id)?);
+            }
+        }
+        let shoes = self.shoes()?;
+        Ok(crate::analysis::build_report(
+            &crate::analysis::ReportInput {
+                runs: &runs,
+                samples: &samples,
+                shoes: &shoes,
+                profile: &profile,
+                as_of,
+                weeks,
+                thresholds,
+            },
+        ))
+    }
+
     /// Deletes a run and its samples; the change log keeps a tombstone for sync.
     pub fn delete_run(&mut self, run_id: Uuid) -> Result<(), StoreError> {
         let id = run_id.to_string();
