@@ -103,9 +103,98 @@ fn scaled(v: Option<f64>, scale: f64, offset: f64) -> Option<i64> {
         .map(|v| ((v + offset) * scale).round() as i64)
 }
 
-/// Writes `run` and its samples as a FIT activity file. `sport` is FIT's sport enum (1 running,
-/// 2 cycling, 11 walking): other values let tests build files of other sports.
+/// The summary fields a lap or a session carries.
+struct Summary {
+    start: i64,
+    end: i64,
+    elapsed_s: f64,
+    timer_s: Option<f64>,
+    distance_m: f64,
+    ascent_m: Option<f64>,
+    descent_m: Option<f64>,
+    avg_hr: Option<f64>,
+    max_hr: Option<f64>,
+    cadence_spm: Option<f64>,
+}
+
+impl Summary {
+    fn of_run(run: &Run, start: i64) -> Summary {
+        Summary {
+            start,
+            end: start + run.duration_s.round() as i64,
+            elapsed_s: run.duration_s,
+            timer_s: run.moving_time_s,
+            distance_m: run.distance_m,
+            ascent_m: run.elevation_gain_m,
+            descent_m: run.elevation_loss_m,
+            avg_hr: run.avg_hr_bpm,
+            max_hr: run.max_hr_bpm,
+            cadence_spm: run.avg_cadence_spm,
+        }
+    }
+
+    /// Lap message (19) fields.
+    fn lap(&self, sport: u8) -> Vec<Field> {
+        let strides = self.cadence_spm.map(|spm| spm / 2.0);
+        vec![
+            f(253, UINT32, Some(self.end)),
+            f(2, UINT32, Some(self.start)),
+            f(7, UINT32, scaled(Some(self.elapsed_s), 1000.0, 0.0)),
+            f(8, UINT32, scaled(self.timer_s, 1000.0, 0.0)),
+            f(9, UINT32, scaled(Some(self.distance_m), 100.0, 0.0)),
+            f(15, UINT8, scaled(self.avg_hr, 1.0, 0.0)),
+            f(16, UINT8, scaled(self.max_hr, 1.0, 0.0)),
+            f(17, UINT8, strides.map(|c| c.floor() as i64)),
+            f(
+                80,
+                UINT8,
+                strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
+            ),
+            f(21, UINT16, scaled(self.ascent_m, 1.0, 0.0)),
+            f(22, UINT16, scaled(self.descent_m, 1.0, 0.0)),
+            f(25, ENUM, Some(i64::from(sport))),
+        ]
+    }
+
+    /// Session message (18) fields.
+    fn session(&self, sport: u8) -> Vec<Field> {
+        let strides = self.cadence_spm.map(|spm| spm / 2.0);
+        vec![
+            f(253, UINT32, Some(self.end)),
+            f(2, UINT32, Some(self.start)),
+            f(5, ENUM, Some(i64::from(sport))),
+            f(6, ENUM, Some(0)),
+            f(7, UINT32, scaled(Some(self.elapsed_s), 1000.0, 0.0)),
+            f(8, UINT32, scaled(self.timer_s, 1000.0, 0.0)),
+            f(9, UINT32, scaled(Some(self.distance_m), 100.0, 0.0)),
+            f(22, UINT16, scaled(self.ascent_m, 1.0, 0.0)),
+            f(23, UINT16, scaled(self.descent_m, 1.0, 0.0)),
+            f(16, UINT8, scaled(self.avg_hr, 1.0, 0.0)),
+            f(17, UINT8, scaled(self.max_hr, 1.0, 0.0)),
+            f(18, UINT8, strides.map(|c| c.floor() as i64)),
+            f(
+                92,
+                UINT8,
+                strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
+            ),
+        ]
+    }
+}
+
+/// Writes `run` and its samples as a FIT activity file: file_id, records, one lap, the session
+/// and the activity. `sport` is FIT's sport enum (1 running, 2 cycling, 11 walking): other
+/// values let tests build files of other sports.
 pub fn write(run: &Run, samples: &[Sample], sport: u8) -> Vec<u8> {
+    write_with(run, samples, sport, None)
+}
+
+/// Like [`write`], but with the samples split into `laps` laps and no session message, as some
+/// devices write when an activity is cut off: readers must build the summary from the laps.
+pub fn write_laps_only(run: &Run, samples: &[Sample], sport: u8, laps: usize) -> Vec<u8> {
+    write_with(run, samples, sport, Some(laps.max(1)))
+}
+
+fn write_with(run: &Run, samples: &[Sample], sport: u8, laps_only: Option<usize>) -> Vec<u8> {
     let start = run.start.timestamp() - FIT_EPOCH_UNIX;
     let offset = i64::from(run.start.offset().local_minus_utc());
     let end = start + run.duration_s.round() as i64;
@@ -148,33 +237,42 @@ pub fn write(run: &Run, samples: &[Sample], sport: u8) -> Vec<u8> {
             ],
         );
     }
-    let strides = run.avg_cadence_spm.map(|spm| spm / 2.0);
-    w.message(
-        2,
-        18,
-        &[
-            f(253, UINT32, Some(end)),
-            f(2, UINT32, Some(start)),
-            f(5, ENUM, Some(i64::from(sport))),
-            f(6, ENUM, Some(0)),
-            f(7, UINT32, scaled(Some(run.duration_s), 1000.0, 0.0)),
-            f(8, UINT32, scaled(run.moving_time_s, 1000.0, 0.0)),
-            f(9, UINT32, scaled(Some(run.distance_m), 100.0, 0.0)),
-            f(22, UINT16, scaled(run.elevation_gain_m, 1.0, 0.0)),
-            f(23, UINT16, scaled(run.elevation_loss_m, 1.0, 0.0)),
-            f(16, UINT8, scaled(run.avg_hr_bpm, 1.0, 0.0)),
-            f(17, UINT8, scaled(run.max_hr_bpm, 1.0, 0.0)),
-            f(18, UINT8, strides.map(|c| c.floor() as i64)),
-            f(
-                92,
-                UINT8,
-                strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
-            ),
-        ],
-    );
+    match laps_only {
+        None => {
+            let summary = Summary::of_run(run, start);
+            w.message(2, 19, &summary.lap(sport));
+            w.message(3, 18, &summary.session(sport));
+        }
+        Some(n) => {
+            for chunk in samples.chunks(samples.len().div_ceil(n).max(1)) {
+                let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+                let hrs: Vec<f64> = chunk
+                    .iter()
+                    .filter_map(|s| s.hr_bpm.map(f64::from))
+                    .collect();
+                let cads: Vec<f64> = chunk.iter().filter_map(|s| s.cadence_spm).collect();
+                let mean =
+                    |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+                let elapsed = last.t_s - first.t_s + 1.0;
+                let lap = Summary {
+                    start: start + first.t_s.round() as i64,
+                    end: start + last.t_s.round() as i64,
+                    elapsed_s: elapsed,
+                    timer_s: Some(elapsed),
+                    distance_m: last.distance_m.unwrap_or(0.0) - first.distance_m.unwrap_or(0.0),
+                    ascent_m: None,
+                    descent_m: None,
+                    avg_hr: mean(&hrs).map(f64::round),
+                    max_hr: hrs.iter().copied().reduce(f64::max),
+                    cadence_spm: mean(&cads),
+                };
+                w.message(2, 19, &lap.lap(sport));
+            }
+        }
+    }
     // activity: one session, with the watch's local time so readers can recover the offset.
     w.message(
-        3,
+        4,
         34,
         &[
             f(253, UINT32, Some(end)),

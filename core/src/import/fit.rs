@@ -1,6 +1,7 @@
 //! FIT activity files (Garmin and most watches), decoded with the `fitparser` crate.
 //!
-//! The session message gives the summary, the record messages the 1 Hz stream. Running cadence in
+//! The session message gives the summary (or, when a device wrote none, the laps added up), the
+//! record messages the 1 Hz stream. Running cadence in
 //! FIT counts strides of one foot, so steps per minute = 2 x (cadence + fractional_cadence).
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -25,20 +26,15 @@ pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportE
         format: "FIT",
         reason: e.to_string(),
     })?;
-    let session = records
-        .iter()
-        .find(|r| r.kind() == MesgNum::Session)
-        .ok_or_else(|| ImportError::Malformed {
-            format: "FIT",
-            reason: "no session message: not an activity file, or cut short".into(),
-        })?;
-    let sport = text(session, "sport").unwrap_or_else(|| "unknown".into());
+    let summary = summary(&records)?;
+    let sport = summary.sport.clone().unwrap_or_else(|| "unknown".into());
     if !RUNNING_SPORTS.contains(&sport.as_str()) {
         return Ok(Parsed::NotARun {
             reason: format!("the activity is {sport}, not a run"),
         });
     }
-    let start_utc = time(session, "start_time")
+    let start_utc = summary
+        .start
         .or_else(|| {
             records
                 .iter()
@@ -47,32 +43,26 @@ pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportE
         })
         .ok_or_else(|| ImportError::Malformed {
             format: "FIT",
-            reason: "the session has no start time".into(),
+            reason: "the activity has no start time".into(),
         })?;
     let start = match local_offset(&records) {
         Some(offset) => start_utc.with_timezone(&offset),
         None => super::stream::local_start(start_utc, zone),
     };
 
-    let duration_s = number(session, "total_elapsed_time")
-        .or_else(|| number(session, "total_timer_time"))
-        .unwrap_or(0.0);
     let mut run = Run::new(
         Uuid::new_v4(),
         start,
-        number(session, "total_distance").unwrap_or(0.0),
-        duration_s,
+        summary.distance_m.unwrap_or(0.0),
+        summary.elapsed_s.or(summary.timer_s).unwrap_or(0.0),
     );
     run.source = RunSource::Fit;
-    run.moving_time_s = number(session, "total_timer_time");
-    run.elevation_gain_m = number(session, "total_ascent");
-    run.elevation_loss_m = number(session, "total_descent");
-    run.avg_hr_bpm = number(session, "avg_heart_rate");
-    run.max_hr_bpm = number(session, "max_heart_rate");
-    run.avg_cadence_spm = number(session, "avg_running_cadence")
-        .or_else(|| number(session, "avg_cadence"))
-        .filter(|c| *c > 0.0)
-        .map(|c| 2.0 * (c + number(session, "avg_fractional_cadence").unwrap_or(0.0)));
+    run.moving_time_s = summary.timer_s;
+    run.elevation_gain_m = summary.ascent_m;
+    run.elevation_loss_m = summary.descent_m;
+    run.avg_hr_bpm = summary.avg_hr;
+    run.max_hr_bpm = summary.max_hr;
+    run.avg_cadence_spm = summary.cadence_spm;
 
     let samples: Vec<Sample> = records
         .iter()
@@ -215,6 +205,94 @@ fn file_length(bytes: &[u8]) -> FileLength {
     } else {
         FileLength::Complete(expected)
     }
+}
+
+/// The activity's totals: from the session message, or added up from the laps when a device
+/// wrote none (an activity cut off before it was saved).
+#[derive(Default)]
+struct Summary {
+    sport: Option<String>,
+    start: Option<DateTime<Utc>>,
+    elapsed_s: Option<f64>,
+    timer_s: Option<f64>,
+    distance_m: Option<f64>,
+    ascent_m: Option<f64>,
+    descent_m: Option<f64>,
+    avg_hr: Option<f64>,
+    max_hr: Option<f64>,
+    /// Steps per minute: 2 x (strides of one foot + the fractional part).
+    cadence_spm: Option<f64>,
+}
+
+fn cadence_of(m: &FitDataRecord) -> Option<f64> {
+    number(m, "avg_running_cadence")
+        .or_else(|| number(m, "avg_cadence"))
+        .filter(|c| *c > 0.0)
+        .map(|c| 2.0 * (c + number(m, "avg_fractional_cadence").unwrap_or(0.0)))
+}
+
+fn summary(records: &[FitDataRecord]) -> Result<Summary, ImportError> {
+    let sport_message = records
+        .iter()
+        .find(|r| r.kind() == MesgNum::Sport)
+        .and_then(|r| text(r, "sport"));
+    if let Some(s) = records.iter().find(|r| r.kind() == MesgNum::Session) {
+        return Ok(Summary {
+            sport: text(s, "sport").or(sport_message),
+            start: time(s, "start_time"),
+            elapsed_s: number(s, "total_elapsed_time"),
+            timer_s: number(s, "total_timer_time"),
+            distance_m: number(s, "total_distance"),
+            ascent_m: number(s, "total_ascent"),
+            descent_m: number(s, "total_descent"),
+            avg_hr: number(s, "avg_heart_rate"),
+            max_hr: number(s, "max_heart_rate"),
+            cadence_spm: cadence_of(s),
+        });
+    }
+    let laps: Vec<&FitDataRecord> = records
+        .iter()
+        .filter(|r| r.kind() == MesgNum::Lap)
+        .collect();
+    if laps.is_empty() {
+        return Err(ImportError::Malformed {
+            format: "FIT",
+            reason: "no session or lap messages: not an activity file, or cut short".into(),
+        });
+    }
+    let sum = |name: &str| -> Option<f64> {
+        let v: Vec<f64> = laps.iter().filter_map(|l| number(l, name)).collect();
+        (!v.is_empty()).then(|| v.iter().sum())
+    };
+    // Averages weighted by each lap's time.
+    let weighted = |f: &dyn Fn(&FitDataRecord) -> Option<f64>| -> Option<f64> {
+        let (mut total, mut weight) = (0.0, 0.0);
+        for l in &laps {
+            if let Some(v) = f(l) {
+                let w = number(l, "total_timer_time")
+                    .or_else(|| number(l, "total_elapsed_time"))
+                    .unwrap_or(1.0);
+                total += v * w;
+                weight += w;
+            }
+        }
+        (weight > 0.0).then(|| total / weight)
+    };
+    Ok(Summary {
+        sport: laps.iter().find_map(|l| text(l, "sport")).or(sport_message),
+        start: laps.iter().filter_map(|l| time(l, "start_time")).min(),
+        elapsed_s: sum("total_elapsed_time"),
+        timer_s: sum("total_timer_time"),
+        distance_m: sum("total_distance"),
+        ascent_m: sum("total_ascent"),
+        descent_m: sum("total_descent"),
+        avg_hr: weighted(&|l| number(l, "avg_heart_rate")),
+        max_hr: laps
+            .iter()
+            .filter_map(|l| number(l, "max_heart_rate"))
+            .reduce(f64::max),
+        cadence_spm: weighted(&cadence_of),
+    })
 }
 
 fn sample(r: &FitDataRecord, start: DateTime<Utc>) -> Option<Sample> {

@@ -240,6 +240,54 @@ fn a_generated_fit_file_imports_every_field() {
 }
 
 #[test]
+fn without_a_session_the_laps_make_the_summary() {
+    let (run, samples) = known();
+    let bytes = export::fit::write_laps_only(&run, &samples, 1, 3);
+    let (got, back) = imported(Format::Fit, &bytes);
+    assert_eq!(back.len(), samples.len());
+    assert_eq!(got.start, run.start);
+    // Three laps of the same stream: their distances add up to the last sample's distance,
+    // their times to the stream's span (each lap counts its first second).
+    let d_last = samples.last().unwrap().distance_m.unwrap();
+    let chunk = samples.len().div_ceil(3);
+    let firsts: f64 = samples
+        .chunks(chunk)
+        .map(|c| c[0].distance_m.unwrap())
+        .sum();
+    let lasts: f64 = samples
+        .chunks(chunk)
+        .map(|c| c[c.len() - 1].distance_m.unwrap())
+        .sum();
+    assert!(
+        (got.distance_m - (lasts - firsts)).abs() < 0.03,
+        "{} vs {}",
+        got.distance_m,
+        lasts - firsts
+    );
+    assert!(got.distance_m <= d_last);
+    assert!((got.duration_s - samples.len() as f64).abs() < 1e-6);
+    assert_eq!(
+        got.max_hr_bpm,
+        samples.iter().filter_map(|s| s.hr_bpm).max().map(f64::from)
+    );
+    let mean_cad = samples.iter().filter_map(|s| s.cadence_spm).sum::<f64>() / samples.len() as f64;
+    assert!(
+        close(got.avg_cadence_spm, Some(mean_cad), 0.1),
+        "{:?} vs {mean_cad}",
+        got.avg_cadence_spm
+    );
+    // A lap-only file of another sport is still skipped.
+    assert!(matches!(
+        parse(
+            Format::Fit,
+            &export::fit::write_laps_only(&run, &samples, 2, 2),
+            berlin()
+        ),
+        Ok(Parsed::NotARun { .. })
+    ));
+}
+
+#[test]
 fn a_generated_gpx_file_imports_every_field_it_can_hold() {
     let (run, samples) = known();
     let bytes = export::gpx::write(&run, &samples, "running");
