@@ -15,8 +15,10 @@ pub mod export;
 pub mod hlc;
 pub mod import;
 pub mod model;
+pub mod plan;
 pub mod samples;
 pub mod store;
+pub mod triage;
 pub mod units;
 
 pub use model::{CadenceTarget, Profile, Run, RunKind, RunSource, Sample, Shoe, ShoeUsage, Units};

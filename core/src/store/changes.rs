@@ -13,6 +13,11 @@ pub mod collection {
     pub const RUNS: &str = "runs";
     /// A run's sample stream, keyed by the run id; immutable once written.
     pub const RUN_SAMPLES: &str = "run_samples";
+    /// Pain log entries: append-only.
+    pub const PAIN_ENTRIES: &str = "pain_entries";
+    pub const PLANS: &str = "plans";
+    /// A plan's exercise ticked off on a day, keyed `plan:day:exercise`.
+    pub const PLAN_TICKS: &str = "plan_ticks";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

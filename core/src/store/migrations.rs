@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "local change log with hybrid-logical-clock stamps",
         apply: v3_change_log,
     },
+    Migration {
+        version: 4,
+        description: "pain log and exercise plans",
+        apply: v4_pain_and_plans,
+    },
 ];
 
 /// The schema version this build writes.
@@ -146,6 +151,28 @@ fn v3_change_log(tx: &Transaction<'_>) -> rusqlite::Result<()> {
                     FROM meta WHERE key = 'device_id') AS z",
             )
             .as_str(),
+    )
+}
+
+fn v4_pain_and_plans(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE pain_entries (
+            id           TEXT PRIMARY KEY,
+            logged_at_ms INTEGER NOT NULL,
+            answers      TEXT NOT NULL
+         ) STRICT;
+         CREATE INDEX pain_by_time ON pain_entries (logged_at_ms);
+         CREATE TABLE plans (
+            id            TEXT PRIMARY KEY,
+            created_at_ms INTEGER NOT NULL,
+            plan_for      TEXT NOT NULL
+         ) STRICT;
+         CREATE TABLE plan_ticks (
+            plan_id  TEXT NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
+            day      TEXT NOT NULL,
+            exercise TEXT NOT NULL,
+            PRIMARY KEY (plan_id, day, exercise)
+         ) STRICT, WITHOUT ROWID;",
     )
 }
 

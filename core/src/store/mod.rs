@@ -8,6 +8,7 @@
 
 mod changes;
 mod migrations;
+mod pain;
 mod profile;
 mod runs;
 mod shoes;
@@ -24,6 +25,7 @@ use crate::samples::CodecError;
 
 pub use changes::{Change, ChangeOp, collection};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};
+pub use pain::{PainEntry, StoredPlan};
 pub use runs::{Duplicate, DuplicateReason, RunEdit};
 
 /// Everything that can go wrong with the store, naming the file, record or field involved.

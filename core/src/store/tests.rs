@@ -174,6 +174,22 @@ fn seed_at_version(conn: &Connection, version: u32, shoe: Uuid, run: Uuid) {
         )
         .unwrap();
     }
+    if version >= 3 {
+        // From version 3 on, every write also went into the change log.
+        for (collection, id) in [
+            ("profile", "profile".to_string()),
+            ("shoes", shoe.to_string()),
+            ("runs", run.to_string()),
+            ("run_samples", run.to_string()),
+        ] {
+            conn.execute(
+                "INSERT INTO changes (collection, record_id, op, fields, hlc)
+                 VALUES (?1, ?2, 'put', '[\"*\"]', '0000000000000000-00000000-' || (SELECT value FROM meta WHERE key = 'device_id'))",
+                rusqlite::params![collection, id],
+            )
+            .unwrap();
+        }
+    }
 }
 
 #[test]
@@ -578,4 +594,79 @@ fn editing_a_run_changes_and_logs_only_its_metadata() {
         store.edit_run(Uuid::new_v4(), &RunEdit::default()),
         Err(StoreError::NotFound { what: "run", .. })
     ));
+}
+
+#[test]
+fn pain_entries_and_plans_round_trip_and_log_their_changes() {
+    use crate::plan::PlanFor;
+    use crate::triage::Answers;
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let answers = Answers::from_json(
+        r#"{"location": "achilles", "side": "right", "severity": 4, "character": ["stiffness"],
+            "timing": ["morning"], "onset": "2026-03-19T07:00:00+01:00", "improving": false,
+            "red_flags": {"deformity": false}}"#,
+    )
+    .unwrap();
+    let entry = PainEntry {
+        id: Uuid::new_v4(),
+        logged_at: chrono::Utc::now(),
+        answers: answers.clone(),
+    };
+    store.add_pain_entry(&entry).unwrap();
+    let back = store.pain_entries().unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].answers, answers);
+    assert_eq!(
+        back[0].logged_at.timestamp_millis(),
+        entry.logged_at.timestamp_millis()
+    );
+
+    assert!(store.active_plan().unwrap().is_none());
+    let now = chrono::Utc::now();
+    let plan = store
+        .start_plan(PlanFor::AchillesTendinopathy, now)
+        .unwrap();
+    assert_eq!(
+        store
+            .start_plan(PlanFor::AchillesTendinopathy, now)
+            .unwrap(),
+        plan,
+        "kept"
+    );
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 20).unwrap();
+    assert!(
+        store
+            .tick_exercise(plan.id, day, "eccentric_heel_drops")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .tick_exercise(plan.id, day, "eccentric_heel_drops")
+            .unwrap(),
+        "once a day"
+    );
+    assert!(matches!(
+        store.tick_exercise(plan.id, day, "burpees"),
+        Err(StoreError::NotFound {
+            what: "exercise",
+            ..
+        })
+    ));
+    assert_eq!(
+        store.plan_ticks(plan.id).unwrap(),
+        [(day, "eccentric_heel_drops".to_string())]
+    );
+    let later = store
+        .start_plan(PlanFor::Prevention, now + chrono::Duration::seconds(1))
+        .unwrap();
+    assert_eq!(store.active_plan().unwrap().unwrap(), later);
+
+    let log: Vec<String> = store
+        .changes_since(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.collection)
+        .collect();
+    assert_eq!(log, ["pain_entries", "plans", "plan_ticks", "plans"]);
 }

@@ -1,0 +1,194 @@
+//! The pain log (append-only) and exercise plans with their daily ticks.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Store, StoreError, changes::ChangeOp, collection};
+use crate::plan::{PlanFor, exercise};
+use crate::triage::Answers;
+
+/// One logged answer set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PainEntry {
+    pub id: Uuid,
+    pub logged_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub answers: Answers,
+}
+
+/// A plan the runner follows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredPlan {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub plan_for: PlanFor,
+}
+
+fn corrupt(table: &'static str, id: &str, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        id: id.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn utc_ms(ms: i64, table: &'static str, id: &str) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| corrupt(table, id, "time out of range"))
+}
+
+impl Store {
+    /// Appends a pain entry.
+    pub fn add_pain_entry(&mut self, entry: &PainEntry) -> Result<(), StoreError> {
+        entry.answers.validate().map_err(|e| StoreError::Invalid {
+            field: "pain answers",
+            reason: e.to_string(),
+        })?;
+        let json = serde_json::to_string(&entry.answers).expect("answers serialise");
+        self.write(|w| {
+            w.tx.execute(
+                "INSERT INTO pain_entries (id, logged_at_ms, answers) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    entry.id.to_string(),
+                    entry.logged_at.timestamp_millis(),
+                    json
+                ],
+            )?;
+            w.log(
+                collection::PAIN_ENTRIES,
+                &entry.id.to_string(),
+                ChangeOp::Put,
+                &["*"],
+            )
+        })
+    }
+
+    /// Every pain entry, oldest first.
+    pub fn pain_entries(&self) -> Result<Vec<PainEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, logged_at_ms, answers FROM pain_entries ORDER BY logged_at_ms, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, ms, json) = row?;
+            out.push(PainEntry {
+                id: Uuid::parse_str(&id).map_err(|e| corrupt("pain_entries", &id, e))?,
+                logged_at: utc_ms(ms, "pain_entries", &id)?,
+                answers: Answers::from_json(&json).map_err(|e| corrupt("pain_entries", &id, e))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The plan followed now: the most recently started one.
+    pub fn active_plan(&self) -> Result<Option<StoredPlan>, StoreError> {
+        let row: Option<(String, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT id, created_at_ms, plan_for FROM plans ORDER BY created_at_ms DESC, id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(id, ms, f)| {
+            Ok(StoredPlan {
+                id: Uuid::parse_str(&id).map_err(|e| corrupt("plans", &id, e))?,
+                created_at: utc_ms(ms, "plans", &id)?,
+                plan_for: PlanFor::parse(&f)
+                    .ok_or_else(|| corrupt("plans", &id, format!("unknown plan '{f}'")))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Makes `plan_for` the active plan, keeping the current one if it is already that.
+    pub fn start_plan(
+        &mut self,
+        plan_for: PlanFor,
+        now: DateTime<Utc>,
+    ) -> Result<StoredPlan, StoreError> {
+        if let Some(p) = self.active_plan()?
+            && p.plan_for == plan_for
+        {
+            return Ok(p);
+        }
+        // Stored to the millisecond: keep exactly what will be read back.
+        let now = utc_ms(now.timestamp_millis(), "plans", "new")?;
+        let plan = StoredPlan {
+            id: Uuid::new_v4(),
+            created_at: now,
+            plan_for,
+        };
+        self.write(|w| {
+            w.tx.execute(
+                "INSERT INTO plans (id, created_at_ms, plan_for) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    plan.id.to_string(),
+                    now.timestamp_millis(),
+                    plan_for.as_str()
+                ],
+            )?;
+            w.log(
+                collection::PLANS,
+                &plan.id.to_string(),
+                ChangeOp::Put,
+                &["*"],
+            )
+        })?;
+        Ok(plan)
+    }
+
+    /// Ticks off `exercise_id` of the plan on `day` (again on the same day changes nothing).
+    pub fn tick_exercise(
+        &mut self,
+        plan: Uuid,
+        day: NaiveDate,
+        exercise_id: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(e) = exercise(exercise_id) else {
+            return Err(StoreError::NotFound {
+                what: "exercise",
+                key: exercise_id.to_string(),
+            });
+        };
+        let key = format!("{plan}:{day}:{}", e.id);
+        self.write(|w| {
+            let n = w.tx.execute(
+                "INSERT OR IGNORE INTO plan_ticks (plan_id, day, exercise) VALUES (?1, ?2, ?3)",
+                rusqlite::params![plan.to_string(), day.to_string(), e.id],
+            )?;
+            if n > 0 {
+                w.log(collection::PLAN_TICKS, &key, ChangeOp::Put, &["*"])?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// The days each exercise of a plan was done: (day, exercise id), oldest first.
+    pub fn plan_ticks(&self, plan: Uuid) -> Result<Vec<(NaiveDate, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT day, exercise FROM plan_ticks WHERE plan_id = ?1 ORDER BY day, exercise",
+        )?;
+        let rows = stmt.query_map([plan.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (day, ex) = row?;
+            let d = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map_err(|e| corrupt("plan_ticks", &day, e))?;
+            out.push((d, ex));
+        }
+        Ok(out)
+    }
+}
