@@ -22,6 +22,8 @@ pub struct Exercise {
     pub cue: &'static str,
 }
 
+// A table of constants reads best with one positional constructor.
+#[allow(clippy::too_many_arguments)]
 const fn ex(
     id: &'static str,
     name: &'static str,

@@ -30,13 +30,14 @@ impl DataTopic {
     /// Whether this note belongs next to `likely` (all of them when no pattern is likely).
     pub fn relevant_to(self, likely: Option<PatternId>) -> bool {
         use DataTopic::*;
-        match (likely, self) {
-            (None, _) | (_, LoadSpike | Shoes | LowCadence) => true,
-            (Some(PatternId::ItBandSyndrome), Downhill) => true,
-            (Some(PatternId::AchillesTendinopathy), SpeedOrHills) => true,
-            (Some(PatternId::MedialTibialStressSyndrome), MileageJump) => true,
-            _ => false,
-        }
+        matches!(
+            (likely, self),
+            (None, _)
+                | (_, LoadSpike | Shoes | LowCadence)
+                | (Some(PatternId::ItBandSyndrome), Downhill)
+                | (Some(PatternId::AchillesTendinopathy), SpeedOrHills)
+                | (Some(PatternId::MedialTibialStressSyndrome), MileageJump)
+        )
     }
 }
 
