@@ -278,7 +278,7 @@ pub fn triage(a: &Answers, now: DateTime<FixedOffset>, notes: &[DataNote]) -> Tr
             }
         })
         .collect();
-    patterns.sort_by(|x, y| y.score.cmp(&x.score));
+    patterns.sort_by_key(|p| std::cmp::Reverse(p.score));
     let likely = patterns
         .first()
         .filter(|p| p.score >= LIKELY_SCORE && p.fits.len() - 1 > p.against.len())
