@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use strideguard_core::model::{RunKind, Units};
+use strideguard_core::triage::{
+    Aggravator, AnswerError, Character, Location, RedFlag, Side, Timing,
+};
 use strideguard_core::units;
 
 #[derive(Debug, Parser)]
@@ -42,8 +45,99 @@ pub enum Command {
     Import(ImportArgs),
     /// Training load, the 10% and 30% rules, ACWR, shoes and cadence, with warnings.
     Report(ReportArgs),
+    /// Log knee, ankle and shin pain; list the log.
+    #[command(subcommand)]
+    Pain(PainCommand),
+    /// What your latest pain (or an answers file) most likely is, how urgent, what to do now.
+    Triage(TriageArgs),
+    /// Your strength and mobility plan: show it, tick exercises off.
+    #[command(subcommand)]
+    Plan(PlanCommand),
     /// Create a fresh database with a realistic 16-week history and show it.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PainCommand {
+    /// Log a pain. Flags answer the questions; on a terminal, what is missing is asked.
+    Log(PainLogArgs),
+    /// List the pain log, oldest first.
+    List {
+        /// Print JSON (documented in the README) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PainLogArgs {
+    /// knee_front, knee_outer, knee_inner, knee_back, achilles, heel, shin_inner, shin_outer,
+    /// ankle, foot, hip or other.
+    #[arg(long, value_parser = parse_answer::<Location>)]
+    pub location: Option<Location>,
+    /// left, right or both.
+    #[arg(long, value_parser = parse_answer::<Side>)]
+    pub side: Option<Side>,
+    /// 0 (none) to 10 (worst imaginable).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10))]
+    pub severity: Option<u8>,
+    /// dull_ache, sharp, burning, stiffness, throbbing (repeat or separate with commas).
+    #[arg(long, value_delimiter = ',', value_parser = parse_answer::<Character>)]
+    pub character: Vec<Character>,
+    /// morning, start_of_run_eases, consistent_point_in_run, after_run, lingering, at_rest.
+    #[arg(long, value_delimiter = ',', value_parser = parse_answer::<Timing>)]
+    pub timing: Vec<Timing>,
+    /// stairs, squatting, prolonged_sitting, downhill, uphill, hopping.
+    #[arg(long = "aggravator", alias = "aggravators", value_delimiter = ',', value_parser = parse_answer::<Aggravator>)]
+    pub aggravators: Vec<Aggravator>,
+    /// There is visible swelling.
+    #[arg(long)]
+    pub swelling: bool,
+    /// A red flag that applies: cannot_bear_weight, deformity, numbness_or_shooting_pain,
+    /// severe_unrelenting (repeat or separate with commas).
+    #[arg(long = "red-flag", value_delimiter = ',', value_parser = parse_answer::<RedFlag>)]
+    pub red_flags: Vec<RedFlag>,
+    /// When it started: RFC 3339, or YYYY-MM-DD[THH:MM] in the profile's time zone (default now).
+    #[arg(long)]
+    pub onset: Option<String>,
+    /// Getting better since it started: yes, no or unknown.
+    #[arg(long, value_parser = parse_yes_no)]
+    pub improving: Option<Improving>,
+    /// Print JSON (documented in the README) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// Check these answers (JSON, schema in the README) without logging them.
+    #[arg(long, value_name = "FILE.json")]
+    pub answers: Option<PathBuf>,
+    /// The time to judge at: RFC 3339 or YYYY-MM-DD[THH:MM] in the profile's time zone
+    /// (default now).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Print JSON (documented in the README) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// The active plan, with today's ticks and the return-to-run rule.
+    Show {
+        /// Print JSON (documented in the README) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tick an exercise off for today (or --date).
+    Done {
+        /// The exercise id, as `plan show` lists it (e.g. eccentric_heel_drops).
+        exercise: String,
+        /// The day it was done (default today).
+        #[arg(long, value_parser = parse_date)]
+        date: Option<NaiveDate>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +373,23 @@ pub struct DemoArgs {
     /// The history covers the 16 full weeks before this date's week (default: today).
     #[arg(long, value_parser = parse_date)]
     pub end: Option<NaiveDate>,
+}
+
+fn parse_answer<T: std::str::FromStr<Err = AnswerError>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: AnswerError| e.to_string())
+}
+
+/// The answer to "is it improving?": yes, no, or not known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Improving(pub Option<bool>);
+
+fn parse_yes_no(s: &str) -> Result<Improving, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" => Ok(Improving(Some(true))),
+        "no" | "n" | "false" => Ok(Improving(Some(false))),
+        "unknown" | "not sure" | "null" => Ok(Improving(None)),
+        _ => Err(format!("'{s}' is not yes, no or unknown")),
+    }
 }
 
 fn parse_distance(s: &str) -> Result<f64, String> {

@@ -6,6 +6,7 @@ mod demo;
 mod html;
 mod import_cmd;
 mod output;
+mod pain_cmd;
 mod profile_cmd;
 mod report_cmd;
 mod run_cmd;
@@ -47,6 +48,9 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Import(a) => import_cmd::run(&mut open_store(cli.db)?, a),
+        Command::Pain(c) => pain_cmd::pain(&mut open_store(cli.db)?, c),
+        Command::Triage(a) => pain_cmd::triage_cmd(&db_path(cli.db)?, a),
+        Command::Plan(c) => pain_cmd::plan_cmd(&mut open_store(cli.db)?, c),
         Command::Report(a) => report_cmd::run(&open_store(cli.db)?, &a),
         Command::Run(c) => run_cmd::run(&mut open_store(cli.db)?, c),
         Command::Shoe(c) => shoe_cmd::run(&mut open_store(cli.db)?, c),
@@ -65,11 +69,14 @@ pub fn default_db_path() -> Result<PathBuf> {
 /// Opens the database, creating it (and its folder) on first use. A new database takes the
 /// computer's time zone, so "2026-03-14T07:30" means what the runner's watch said.
 fn open_store(db: Option<PathBuf>) -> Result<Store> {
-    let path = match db {
-        Some(p) => p,
-        None => default_db_path()?,
-    };
-    open_or_create(&path)
+    open_or_create(&db_path(db)?)
+}
+
+fn db_path(db: Option<PathBuf>) -> Result<PathBuf> {
+    match db {
+        Some(p) => Ok(p),
+        None => default_db_path(),
+    }
 }
 
 pub fn open_or_create(path: &Path) -> Result<Store> {

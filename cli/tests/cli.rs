@@ -941,3 +941,248 @@ fn report_json_has_the_documented_fields_and_the_rules_fire() {
             .contains("is not YYYY-MM-DD")
     );
 }
+
+#[test]
+fn pain_log_triage_and_plan() {
+    let env = Env::new();
+    env.ok(&["profile", "set", "--tz", "Europe/Berlin"]);
+    // A week of long downhill runs before the pain.
+    for (day, km, down) in [
+        ("2026-03-14", "16km", "320m"),
+        ("2026-03-16", "14km", "300m"),
+        ("2026-03-18", "18km", "380m"),
+    ] {
+        env.ok(&[
+            "run",
+            "add",
+            "--date",
+            day,
+            "--distance",
+            km,
+            "--duration",
+            "1:30:00",
+            "--elevation-gain",
+            down,
+        ]);
+    }
+    let err = env.fails(&["triage"]);
+    assert!(err.contains("the pain log is empty"), "{err}");
+    let logged = env.json(&[
+        "pain",
+        "log",
+        "--location",
+        "knee_outer",
+        "--side",
+        "left",
+        "--severity",
+        "5",
+        "--character",
+        "sharp",
+        "--timing",
+        "consistent_point_in_run",
+        "--aggravator",
+        "downhill",
+        "--onset",
+        "2026-03-19T08:00",
+        "--improving",
+        "no",
+        "--json",
+    ]);
+    assert_eq!(logged["location"], "knee_outer");
+    assert_eq!(logged["onset"], "2026-03-19T08:00:00+01:00");
+    let list = env.json(&["pain", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["aggravators"], serde_json::json!(["downhill"]));
+
+    // 34 hours in: self-care, IT band syndrome, and the downhill runs named.
+    let t = env.json(&["triage", "--now", "2026-03-20T18:00", "--json"]);
+    assert_eq!(t["urgency"], "self_care");
+    assert_eq!(t["likely"], "it_band_syndrome");
+    assert_eq!(t["patterns"][0]["id"], "it_band_syndrome");
+    assert_eq!(t["plan"], "it_band_syndrome");
+    assert_eq!(t["episode_entries"], 1);
+    let data = t["your_data"].as_array().unwrap();
+    let downhill = data
+        .iter()
+        .find(|n| n["topic"] == "downhill")
+        .expect("downhill named");
+    assert!(
+        downhill["text"].as_str().unwrap().contains("2026-03-18"),
+        "{downhill}"
+    );
+    assert!(
+        t["disclaimer"]
+            .as_str()
+            .unwrap()
+            .contains("not a diagnosis tool")
+    );
+    // Four days in without improvement: book a physio.
+    let t = env.json(&["triage", "--now", "2026-03-23T09:00", "--json"]);
+    assert_eq!(t["urgency"], "book_physio");
+
+    // The triage made the plan active.
+    let plan = env.json(&["plan", "show", "--json"]);
+    assert_eq!(plan["plan_for"], "it_band_syndrome");
+    let ids: Vec<&str> = plan["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"foam_roll_it_band") && ids.contains(&"clamshells"),
+        "{ids:?}"
+    );
+    assert!(
+        plan["return_to_run"]
+            .as_str()
+            .unwrap()
+            .contains("3 out of 10")
+    );
+    env.ok(&["plan", "done", "clamshells"]);
+    let plan = env.json(&["plan", "show", "--json"]);
+    let clam = plan["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "clamshells")
+        .unwrap();
+    assert_eq!(
+        (&clam["done_today"], &clam["done_last_7_days"]),
+        (&Value::Bool(true), &Value::from(1))
+    );
+    assert!(
+        env.fails(&["plan", "done", "burpees"])
+            .contains("not in your it_band_syndrome plan")
+    );
+
+    // A red flag overrides everything.
+    env.ok(&[
+        "pain",
+        "log",
+        "--location",
+        "ankle",
+        "--side",
+        "right",
+        "--severity",
+        "8",
+        "--red-flag",
+        "cannot_bear_weight",
+        "--onset",
+        "2026-03-22T10:00",
+    ]);
+    let t = env.json(&["triage", "--now", "2026-03-22T12:00", "--json"]);
+    assert_eq!(t["urgency"], "see_professional_now");
+    assert_eq!(t["red_flags"], serde_json::json!(["cannot_bear_weight"]));
+    assert_eq!(t["patterns"], serde_json::json!([]));
+}
+
+#[test]
+fn triage_answers_file_is_stateless_and_bad_answers_name_the_field() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("answers.json");
+    let good = r#"{"location": "achilles", "side": "left", "severity": 3, "character": ["stiffness"],
+        "timing": ["morning", "start_of_run_eases"], "aggravators": [], "swelling": false,
+        "red_flags": {"cannot_bear_weight": false, "deformity": false,
+                      "numbness_or_shooting_pain": false, "severe_unrelenting": false},
+        "onset": "2026-03-19T07:00:00+01:00", "improving": null}"#;
+    std::fs::write(&file, good).unwrap();
+    let t = env.json(&[
+        "triage",
+        "--answers",
+        file.to_str().unwrap(),
+        "--now",
+        "2026-03-19T20:00:00+01:00",
+        "--json",
+    ]);
+    assert_eq!(t["likely"], "achilles_tendinopathy");
+    assert_eq!(t["urgency"], "self_care");
+    assert!((t["hours_since_onset"].as_f64().unwrap() - 13.0).abs() < 1e-9);
+    let text = env.ok(&[
+        "triage",
+        "--answers",
+        file.to_str().unwrap(),
+        "--now",
+        "2026-03-19T20:00:00+01:00",
+    ]);
+    assert!(
+        text.contains("Achilles tendinopathy") && text.contains("especially for the ankle"),
+        "{text}"
+    );
+    // Nothing logged, no database created.
+    assert!(!env.db.exists(), "a stateless check writes nothing");
+
+    for (bad, expected) in [
+        (
+            good.replace("\"achilles\"", "\"kneecap\""),
+            "location: unknown variant `kneecap`",
+        ),
+        (
+            good.replace("\"severity\": 3", "\"severity\": 11"),
+            "severity: 11 is outside 0-10",
+        ),
+        (good[..60].to_string(), "EOF"),
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let err = env.fails(&["triage", "--answers", file.to_str().unwrap()]);
+        assert!(
+            err.contains(expected) && err.contains("answers.json"),
+            "{expected}: {err}"
+        );
+    }
+    for (args, expected) in [
+        (
+            vec![
+                "pain",
+                "log",
+                "--location",
+                "kneecap",
+                "--side",
+                "left",
+                "--severity",
+                "3",
+            ],
+            "location: unknown answer 'kneecap'",
+        ),
+        (
+            vec![
+                "pain",
+                "log",
+                "--location",
+                "shin_inner",
+                "--side",
+                "left",
+                "--severity",
+                "11",
+            ],
+            "11 is not in 0..=10",
+        ),
+        (
+            vec!["pain", "log", "--side", "left"],
+            "missing answers: --location, --severity",
+        ),
+        (
+            vec![
+                "pain",
+                "log",
+                "--location",
+                "hip",
+                "--side",
+                "up",
+                "--severity",
+                "2",
+            ],
+            "side: unknown answer 'up'",
+        ),
+    ] {
+        let err = env.fails(&args);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    assert!(
+        env.json(&["pain", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -52,6 +52,12 @@ const DOWNHILL_M_PER_KM: f64 = 15.0;
 /// How far back "the weeks before" reaches for runs.
 const LOOKBACK_DAYS: u64 = 14;
 
+/// Metres run downhill: the recorded descent, or for runs entered by hand with only the climb,
+/// the climb (a loop or an out-and-back descends what it climbs).
+fn descent(r: &Run) -> Option<f64> {
+    r.elevation_loss_m.or(r.elevation_gain_m)
+}
+
 /// Notes on the history up to the day the pain began.
 pub fn data_notes(
     runs: &[Run],
@@ -109,14 +115,13 @@ pub fn data_notes(
         .filter(|r| {
             r.kind == RunKind::Hills
                 || (r.distance_m > 0.0
-                    && r.elevation_loss_m
-                        .is_some_and(|l| l / (r.distance_m / 1000.0) >= DOWNHILL_M_PER_KM))
+                    && descent(r).is_some_and(|l| l / (r.distance_m / 1000.0) >= DOWNHILL_M_PER_KM))
         })
         .map(|r| {
             format!(
                 "{} ({} m down over {})",
                 local_date(r, tz),
-                r.elevation_loss_m.unwrap_or(0.0).round(),
+                descent(r).unwrap_or(0.0).round(),
                 format_distance(r.distance_m, units)
             )
         })
