@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod clock;
+pub mod coach;
 pub mod demo;
 pub mod export;
 pub mod hlc;
