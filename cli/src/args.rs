@@ -10,6 +10,8 @@ use strideguard_core::triage::{
     Aggravator, AnswerError, Character, Location, RedFlag, Side, Timing,
 };
 use strideguard_core::units;
+use strideguard_sensor::CadenceUnit;
+use strideguard_sensor::simulate::Scenario;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +55,9 @@ pub enum Command {
     /// Your strength and mobility plan: show it, tick exercises off.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// Live cadence coaching from a simulated runner or a recorded sensor stream; the session is
+    /// saved as a run.
+    Live(LiveArgs),
     /// Create a fresh database with a realistic 16-week history and show it.
     Demo(DemoArgs),
 }
@@ -138,6 +143,59 @@ pub enum PlanCommand {
         #[arg(long, value_parser = parse_date)]
         date: Option<NaiveDate>,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["simulate", "replay"])))]
+pub struct LiveArgs {
+    /// A synthetic runner: steady, low-cadence or dropout.
+    #[arg(long, value_parser = parse_scenario)]
+    pub simulate: Option<Scenario>,
+    /// Replay recorded notifications: one a line, `<seconds> <2a37|2a53|2a19> <hex bytes>`.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Play at the speed it happened (default: as fast as possible).
+    #[arg(long)]
+    pub realtime: bool,
+    /// Target cadence in steps/min (default: the profile's target).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(100..=240))]
+    pub target: Option<u16>,
+    /// What the footpod's cadence counts: auto, steps (both feet) or strides (one foot).
+    #[arg(long, default_value = "auto", value_parser = parse_cadence_unit)]
+    pub cadence_unit: CadenceUnitArg,
+    /// Also write the notifications to FILE in the replay format.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Ring the terminal bell with every spoken cue.
+    #[arg(long)]
+    pub beep: bool,
+    /// Print every reading, cue and event as one JSON line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CadenceUnitArg {
+    Auto,
+    Fixed(CadenceUnit),
+}
+
+fn parse_cadence_unit(s: &str) -> Result<CadenceUnitArg, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(CadenceUnitArg::Auto),
+        "steps" => Ok(CadenceUnitArg::Fixed(CadenceUnit::Steps)),
+        "strides" => Ok(CadenceUnitArg::Fixed(CadenceUnit::Strides)),
+        _ => Err(format!("'{s}' is not auto, steps or strides")),
+    }
+}
+
+fn parse_scenario(s: &str) -> Result<Scenario, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "steady" => Ok(Scenario::Steady),
+        "low-cadence" | "low_cadence" => Ok(Scenario::LowCadence),
+        "dropout" => Ok(Scenario::Dropout),
+        _ => Err(format!("'{s}' is not steady, low-cadence or dropout")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use chrono::Datelike;
+use chrono::{Datelike, TimeZone};
+use strideguard_sensor::simulate::{Scenario, simulate};
 use strideguard_core::demo::{self, LOW_CADENCE_SPM};
 use strideguard_core::export;
 use strideguard_core::model::RunKind;
@@ -14,7 +15,7 @@ use strideguard_core::store::RunEdit;
 use crate::args::{DemoArgs, ImportArgs};
 use crate::output::{print_pairs, profile_lines, runs_table};
 use crate::run_cmd::shoe_names;
-use crate::{import_cmd, report_cmd};
+use crate::{import_cmd, live_cmd, report_cmd};
 
 pub fn run(a: DemoArgs) -> Result<()> {
     let dir = match a.dir {
@@ -165,6 +166,31 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", html.display()))?;
     println!();
     println!("HTML report with charts: {}", html.display());
+
+    // A live session on the end date: a simulated footpod through the real parsers and coach.
+    println!();
+    println!("A live session (simulated footpod, a runner slipping to a low cadence, target 170):");
+    let start = chrono_tz::Europe::Berlin
+        .from_local_datetime(&end.and_hms_opt(7, 0, 0).expect("a valid time"))
+        .earliest()
+        .expect("07:00 exists")
+        .fixed_offset();
+    let notifications = simulate(Scenario::LowCadence, 170.0);
+    let summary = live_cmd::session(
+        &mut store,
+        &notifications,
+        &live_cmd::SessionOptions {
+            target_spm: 170.0,
+            unit: None,
+            realtime: false,
+            json: false,
+            beep: false,
+            quiet: false,
+            run_id: Some(uuid::Uuid::from_u128(u128::from(a.seed) << 64 | u128::from(end.num_days_from_ce() as u32))),
+            start: Some(start),
+        },
+    )?;
+    live_cmd::print_summary(&store, &summary)?;
     println!();
     println!("Explore it:");
     println!("  strideguard --db {} run list", path.display());

@@ -5,6 +5,7 @@ mod args;
 mod demo;
 mod html;
 mod import_cmd;
+mod live_cmd;
 mod output;
 mod pain_cmd;
 mod profile_cmd;
@@ -51,6 +52,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Pain(c) => pain_cmd::pain(&mut open_store(cli.db)?, c),
         Command::Triage(a) => pain_cmd::triage_cmd(&db_path(cli.db)?, a),
         Command::Plan(c) => pain_cmd::plan_cmd(&mut open_store(cli.db)?, c),
+        Command::Live(a) => live_cmd::run(&mut open_store(cli.db)?, a),
         Command::Report(a) => report_cmd::run(&open_store(cli.db)?, &a),
         Command::Run(c) => run_cmd::run(&mut open_store(cli.db)?, c),
         Command::Shoe(c) => shoe_cmd::run(&mut open_store(cli.db)?, c),

@@ -665,6 +665,7 @@ fn demo_builds_a_fresh_reproducible_history() {
         "{out}"
     );
     assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    assert!(out.contains("Quicken your steps") && out.contains("Saved as run"), "{out}");
     // The last week comes in through the importer, from files the demo wrote.
     assert!(
         out.contains("imported 5, duplicates 1, skipped 0, failed 0"),
@@ -689,7 +690,8 @@ fn demo_builds_a_fresh_reproducible_history() {
     let (a, b) = (list("a"), list("b"));
     assert_eq!(a, b, "same seed and end date, same history");
     let runs = a.as_array().unwrap();
-    assert_eq!(runs.len(), 66);
+    assert_eq!(runs.len(), 67, "16 weeks of runs and the live session");
+    assert_eq!(runs.iter().filter(|r| r["source"] == "live").count(), 1);
     let low_with_samples = runs
         .iter()
         .filter(|r| {
@@ -1184,5 +1186,115 @@ fn triage_answers_file_is_stateless_and_bad_answers_name_the_field() {
             .as_array()
             .unwrap()
             .is_empty()
+    );
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn live_simulation_coaches_and_saves_the_run() {
+    let env = Env::new();
+    env.ok(&["shoe", "add", "--name", "Daily"]);
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("session.txt");
+    let out = env.ok(&[
+        "live",
+        "--simulate",
+        "low-cadence",
+        "--target",
+        "170",
+        "--json",
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    let lines = json_lines(&out);
+    let cues: Vec<&Value> = lines.iter().filter(|l| l["type"] == "cue").collect();
+    assert!(cues.iter().filter(|c| c["kind"] == "quicken").count() >= 5);
+    assert!(cues.iter().any(|c| c["kind"] == "on_target"));
+    assert!(
+        cues.iter().all(|c| c["t_s"].as_f64().unwrap() >= 120.0),
+        "silent in the warm-up"
+    );
+    let first = cues[0];
+    assert_eq!(first["target_spm"], 170.0);
+    assert!(first["current_spm"].as_f64().unwrap() < 167.0);
+    assert_eq!(lines.iter().filter(|l| l["type"] == "reading").count(), 900);
+    assert!(
+        lines.iter().any(|l| l["type"] == "event"
+            && l["event"] == "cadence_unit"
+            && l["unit"] == "strides")
+    );
+    let summary = &lines.last().unwrap()["summary"];
+    let id = summary["run_id"].as_str().unwrap();
+    let run = env.json(&["run", "show", id, "--json"]);
+    assert_eq!(run["source"], "live");
+    assert_eq!(run["sample_count"], 900);
+    assert_eq!(run["shoe_id"], env.shoe("Daily")["id"], "the default shoe");
+    assert!((run["duration_s"].as_f64().unwrap() - 900.0).abs() < 1e-9);
+    assert!(run["avg_cadence_spm"].as_f64().unwrap() < 168.0);
+
+    // The recording replays to the same cues.
+    let replayed = json_lines(&env.ok(&[
+        "live",
+        "--replay",
+        rec.to_str().unwrap(),
+        "--target",
+        "170",
+        "--json",
+    ]));
+    let kinds = |l: &[Value]| -> Vec<String> {
+        l.iter()
+            .filter(|x| x["type"] == "cue")
+            .map(|x| format!("{} {}", x["t_s"], x["kind"]))
+            .collect()
+    };
+    assert_eq!(kinds(&replayed), kinds(&lines));
+}
+
+#[test]
+fn live_dropout_bad_packets_and_bad_files() {
+    let env = Env::new();
+    let out = json_lines(&env.ok(&["live", "--simulate", "dropout", "--target", "170", "--json"]));
+    let cue = |k: &str| {
+        out.iter()
+            .filter(|l| l["type"] == "cue" && l["kind"] == k)
+            .count()
+    };
+    assert_eq!((cue("sensor_lost"), cue("sensor_back")), (1, 1));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rec.txt");
+    let mut text = String::from("# device: Footpod X\n");
+    for t in 0..200 {
+        text.push_str(&format!("{t}.5 2a37 06 96\n{t}.9 2a53 04 00 03 55\n"));
+    }
+    text.push_str("200.5 2a53 06 00 03\n"); // cut short
+    std::fs::write(&file, &text).unwrap();
+    let out = env.ok(&[
+        "live",
+        "--replay",
+        file.to_str().unwrap(),
+        "--target",
+        "170",
+    ]);
+    assert!(out.contains("Live coaching from Footpod X"), "{out}");
+    assert!(out.contains("skipped a bad packet"), "{out}");
+    assert!(out.contains("1 bad packets were skipped"), "{out}");
+    assert!(out.contains("Saved as run"), "{out}");
+
+    std::fs::write(&file, "0.5 2a37 06 96\n1.0 2a99 00\n").unwrap();
+    let err = env.fails(&["live", "--replay", file.to_str().unwrap()]);
+    assert!(
+        err.contains("line 2: unknown characteristic '2a99'") && err.contains("rec.txt"),
+        "{err}"
+    );
+    assert!(env.fails(&["live"]).contains("--simulate"));
+    assert!(
+        env.fails(&["live", "--simulate", "sprint"])
+            .contains("not steady, low-cadence or dropout")
     );
 }

@@ -95,7 +95,7 @@ pub fn parse_heart_rate(b: &[u8]) -> Result<HeartRate, GattError> {
     let mut rr_s = Vec::new();
     if rr {
         // RR intervals fill the rest of the packet in pairs; an odd byte is a cut packet.
-        if (b.len() - i) % 2 != 0 {
+        if !(b.len() - i).is_multiple_of(2) {
             return Err(GattError::TooShort {
                 characteristic: NAME,
                 len: b.len(),

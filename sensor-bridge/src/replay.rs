@@ -67,7 +67,7 @@ pub fn parse_replay(text: &str) -> Result<Replay, ReplayError> {
             }
         };
         let hex: String = parts.collect::<Vec<_>>().concat();
-        if hex.is_empty() || hex.len() % 2 != 0 {
+        if hex.is_empty() || !hex.len().is_multiple_of(2) {
             return Err(err(format!("'{hex}' is not whole hex bytes")));
         }
         let bytes = (0..hex.len())
