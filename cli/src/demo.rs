@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::{Datelike, TimeZone};
-use strideguard_sensor::simulate::{Scenario, simulate};
 use strideguard_core::demo::{self, LOW_CADENCE_SPM};
 use strideguard_core::export;
 use strideguard_core::model::RunKind;
 use strideguard_core::store::RunEdit;
+use strideguard_sensor::simulate::{Scenario, simulate};
 
 use crate::args::{DemoArgs, ImportArgs};
 use crate::output::{print_pairs, profile_lines, runs_table};
@@ -186,7 +186,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
             json: false,
             beep: false,
             quiet: false,
-            run_id: Some(uuid::Uuid::from_u128(u128::from(a.seed) << 64 | u128::from(end.num_days_from_ce() as u32))),
+            run_id: Some(uuid::Uuid::from_u128(
+                u128::from(a.seed) << 64 | u128::from(end.num_days_from_ce() as u32),
+            )),
             start: Some(start),
         },
     )?;

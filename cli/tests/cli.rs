@@ -665,7 +665,10 @@ fn demo_builds_a_fresh_reproducible_history() {
         "{out}"
     );
     assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
-    assert!(out.contains("Quicken your steps") && out.contains("Saved as run"), "{out}");
+    assert!(
+        out.contains("Quicken your steps") && out.contains("Saved as run"),
+        "{out}"
+    );
     // The last week comes in through the importer, from files the demo wrote.
     assert!(
         out.contains("imported 5, duplicates 1, skipped 0, failed 0"),
