@@ -7,6 +7,7 @@
 //! - [`replay`]: recorded notification streams (`live --record` / `live --replay`).
 //! - [`simulate`]: a synthetic runner's notifications (`live --simulate`).
 
+pub mod ble;
 pub mod gatt;
 pub mod notify;
 pub mod replay;
