@@ -55,8 +55,17 @@ pub enum Command {
     /// Your strength and mobility plan: show it, tick exercises off.
     #[command(subcommand)]
     Plan(PlanCommand),
-    /// Live cadence coaching from a simulated runner or a recorded sensor stream; the session is
-    /// saved as a run.
+    /// List heart-rate straps and footpods in range.
+    Scan {
+        /// Print JSON (documented in the README) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How long to listen.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+        seconds: u64,
+    },
+    /// Live cadence coaching from a footpod (and HR strap), a simulated runner or a recorded
+    /// stream; the session is saved as a run.
     Live(LiveArgs),
     /// Create a fresh database with a realistic 16-week history and show it.
     Demo(DemoArgs),
@@ -146,8 +155,15 @@ pub enum PlanCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["simulate", "replay"])))]
+#[command(group(clap::ArgGroup::new("source").args(["simulate", "replay", "device"])))]
 pub struct LiveArgs {
+    /// The footpod (or watch) by name or address, as `strideguard scan` lists it. Default: the
+    /// one used last.
+    #[arg(long, value_name = "NAME|ADDR")]
+    pub device: Option<String>,
+    /// A separate heart-rate strap, by name or address.
+    #[arg(long, value_name = "NAME|ADDR")]
+    pub hr: Option<String>,
     /// A synthetic runner: steady, low-cadence or dropout.
     #[arg(long, value_parser = parse_scenario)]
     pub simulate: Option<Scenario>,

@@ -176,9 +176,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .expect("07:00 exists")
         .fixed_offset();
     let notifications = simulate(Scenario::LowCadence, 170.0);
-    let summary = live_cmd::session(
+    let outcome = live_cmd::session(
         &mut store,
-        &notifications,
+        live_cmd::from_notifications(notifications),
         &live_cmd::SessionOptions {
             target_spm: 170.0,
             unit: None,
@@ -192,7 +192,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             start: Some(start),
         },
     )?;
-    live_cmd::print_summary(&store, &summary)?;
+    live_cmd::print_summary(&store, &outcome.summary)?;
     println!();
     println!("Explore it:");
     println!("  strideguard --db {} run list", path.display());

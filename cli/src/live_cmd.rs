@@ -5,13 +5,17 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use strideguard_core::Store;
 use strideguard_core::coach::{CadenceCoach, CoachConfig, Cue, CueKind, Reading};
 use strideguard_core::model::{CadenceTarget, Run, RunKind, RunSource};
 use strideguard_core::units::{format_distance, format_duration, format_pace};
+use strideguard_sensor::ble::{self, Backoff, SessionItem};
 use strideguard_sensor::replay::{format_replay, parse_replay};
 use strideguard_sensor::simulate::simulate;
 use strideguard_sensor::{Bridge, BridgeEvent, Notification, PacketStats};
@@ -92,67 +96,201 @@ pub struct SessionOptions {
     pub start: Option<DateTime<FixedOffset>>,
 }
 
-pub fn run(store: &mut Store, a: LiveArgs) -> Result<()> {
+/// Sensors remembered between sessions, beside the database: the last footpod used and the
+/// cadence unit learnt for each sensor.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+pub struct Remembered {
+    pub last_device: Option<String>,
+    #[serde(default)]
+    pub units: std::collections::BTreeMap<String, strideguard_sensor::CadenceUnit>,
+}
+
+fn remembered_path(db: &Path) -> PathBuf {
+    db.with_file_name("sensors.json")
+}
+
+fn load_remembered(db: &Path) -> Remembered {
+    std::fs::read_to_string(remembered_path(db))
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}
+
+fn save_remembered(db: &Path, r: &Remembered) -> Result<()> {
+    let path = remembered_path(db);
+    std::fs::write(&path, serde_json::to_string_pretty(r)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `strideguard scan`.
+pub fn scan(json: bool, seconds: u64) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    if !json {
+        println!("Scanning for {seconds} s for heart-rate straps and footpods...");
+    }
+    let devices = rt.block_on(ble::scan(Duration::from_secs(seconds)))?;
+    if json {
+        return crate::output::print_json(&devices);
+    }
+    if devices.is_empty() {
+        println!("Nothing found. Is the sensor awake (footpods wake when you move them)?");
+        return Ok(());
+    }
+    let mut t = crate::output::table(&["Name", "Address", "RSSI", "Services"], &[2]);
+    for d in &devices {
+        t.add_row(vec![
+            d.name.clone().unwrap_or_else(|| "-".into()),
+            d.address.clone(),
+            d.rssi
+                .map(|r| format!("{r} dBm"))
+                .unwrap_or_else(|| "-".into()),
+            d.services.join(", "),
+        ]);
+    }
+    println!("{t}");
+    println!("Connect with `strideguard live --device NAME` (or the address).");
+    Ok(())
+}
+
+pub fn run(store: &mut Store, db: &Path, a: LiveArgs) -> Result<()> {
     let (target_spm, why) = target(store, a.target)?;
-    let (device, notifications) = match (&a.simulate, &a.replay) {
-        (Some(s), _) => (
-            format!("simulated runner ({})", s.as_str()),
-            simulate(*s, target_spm),
-        ),
+    let mut remembered = load_remembered(db);
+    let forced = match a.cadence_unit {
+        CadenceUnitArg::Auto => None,
+        CadenceUnitArg::Fixed(u) => Some(u),
+    };
+    let mut options = SessionOptions {
+        target_spm,
+        unit: forced,
+        realtime: a.realtime,
+        json: a.json,
+        beep: a.beep,
+        quiet: false,
+        run_id: None,
+        start: None,
+    };
+    catch_ctrl_c();
+    let (device, outcome) = match (&a.simulate, &a.replay) {
+        (Some(s), _) => {
+            let device = format!("simulated runner ({})", s.as_str());
+            say(&a, &device, target_spm, why);
+            (
+                device,
+                session(
+                    store,
+                    from_notifications(simulate(*s, target_spm)),
+                    &options,
+                )?,
+            )
+        }
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let replay = parse_replay(&text)
                 .with_context(|| format!("{} is not a notification recording", path.display()))?;
+            let device = replay.device.unwrap_or_else(|| path.display().to_string());
+            say(&a, &device, target_spm, why);
             (
-                replay.device.unwrap_or_else(|| path.display().to_string()),
-                replay.notifications,
+                device,
+                session(store, from_notifications(replay.notifications), &options)?,
             )
         }
-        (None, None) => unreachable!("clap requires --simulate or --replay"),
+        (None, None) => {
+            let Some(device) = a.device.clone().or_else(|| remembered.last_device.clone()) else {
+                bail!(
+                    "no sensor given: use --device NAME|ADDR (see `strideguard scan`), or --simulate or --replay"
+                );
+            };
+            if forced.is_none() {
+                options.unit = remembered.units.get(&device).copied();
+            }
+            say(&a, &device, target_spm, why);
+            let rt = tokio::runtime::Runtime::new()?;
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            let stop = Arc::new(AtomicBool::new(false));
+            for selector in std::iter::once(device.clone()).chain(a.hr.clone()) {
+                let (tx, stop) = (tx.clone(), stop.clone());
+                rt.spawn(async move {
+                    if let Err(e) = ble::stream(&selector, tx, stop, Backoff::default()).await {
+                        eprintln!("error: {selector}: {e}");
+                    }
+                });
+            }
+            drop(tx);
+            let started = Instant::now();
+            let input = std::iter::from_fn(|| {
+                if STOP.load(Ordering::SeqCst) {
+                    stop.store(true, Ordering::SeqCst);
+                    return None;
+                }
+                match rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(1), rx.recv()).await
+                }) {
+                    Ok(Some(item)) => Some(Input::Item(item)),
+                    Ok(None) => None,
+                    Err(_) => Some(Input::Tick(started.elapsed().as_secs_f64())),
+                }
+            });
+            let outcome = session(store, input, &options)?;
+            stop.store(true, Ordering::SeqCst);
+            remembered.last_device = Some(device.clone());
+            if let Some(u) = outcome.unit {
+                remembered.units.insert(device.clone(), u);
+            }
+            save_remembered(db, &remembered)?;
+            (device, outcome)
+        }
     };
     if let Some(path) = &a.record {
-        std::fs::write(path, format_replay(Some(&device), &notifications))
+        std::fs::write(path, format_replay(Some(&device), &outcome.notifications))
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    if !a.json {
-        println!("Live coaching from {device}, target {target_spm:.0} steps/min ({why}).");
-    }
-    catch_ctrl_c();
-    let summary = session(
-        store,
-        &notifications,
-        &SessionOptions {
-            target_spm,
-            unit: match a.cadence_unit {
-                CadenceUnitArg::Auto => None,
-                CadenceUnitArg::Fixed(u) => Some(u),
-            },
-            realtime: a.realtime,
-            json: a.json,
-            beep: a.beep,
-            quiet: false,
-            run_id: None,
-            start: None,
-        },
-    )?;
     if a.json {
         println!(
             "{}",
-            serde_json::to_string(&serde_json::json!({"type": "summary", "summary": summary}))?
+            serde_json::to_string(
+                &serde_json::json!({"type": "summary", "summary": outcome.summary})
+            )?
         );
     } else {
-        print_summary(store, &summary)?;
+        print_summary(store, &outcome.summary)?;
     }
     Ok(())
 }
 
-/// Runs notifications through the bridge and the coach, prints as it goes, saves the run.
+fn say(a: &LiveArgs, device: &str, target_spm: f64, why: &str) {
+    if !a.json {
+        println!("Live coaching from {device}, target {target_spm:.0} steps/min ({why}).");
+    }
+}
+
+/// What a session consumes: items from a sensor session (or a replay), and the passing of time
+/// when nothing arrives (so a dropout is noticed while it lasts).
+pub enum Input {
+    Item(SessionItem),
+    Tick(f64),
+}
+
+/// Wraps recorded or simulated notifications as session input.
+pub fn from_notifications(n: Vec<Notification>) -> impl Iterator<Item = Input> {
+    n.into_iter()
+        .map(|n| Input::Item(SessionItem::Notification(n)))
+}
+
+/// What a session leaves besides the run: the notifications (for `--record`) and the footpod's
+/// cadence unit, once known (to remember for the sensor).
+pub struct SessionOutcome {
+    pub summary: SessionSummary,
+    pub notifications: Vec<Notification>,
+    pub unit: Option<strideguard_sensor::CadenceUnit>,
+}
+
+/// Runs the input through the bridge and the coach, prints as it goes, saves the run.
 pub fn session(
     store: &mut Store,
-    notifications: &[Notification],
+    input: impl IntoIterator<Item = Input>,
     o: &SessionOptions,
-) -> Result<SessionSummary> {
+) -> Result<SessionOutcome> {
     let mut bridge = Bridge::new(o.unit);
     let mut coach = CadenceCoach::new(CoachConfig::new(o.target_spm));
     let tolerance = coach.config().tolerance_spm;
@@ -163,10 +301,52 @@ pub fn session(
     let mut last_cue: Option<CueKind> = None;
     let mut last_t = 0.0;
     let mut out = std::io::stdout().lock();
-    for n in notifications {
+    let mut recorded = Vec::new();
+    for input in input {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
+        let n = match input {
+            Input::Tick(t) => {
+                for c in coach.tick(t) {
+                    *cues_by_kind.entry(c.kind.as_str()).or_insert(0) += 1;
+                    if o.json {
+                        writeln!(out, "{}", serde_json::to_string(&Line::Cue(&c))?)?;
+                    } else if !o.quiet {
+                        writeln!(out, "[{}] {}", format_duration(c.t_s), c.kind.text())?;
+                    }
+                }
+                continue;
+            }
+            Input::Item(SessionItem::Notification(n)) => n,
+            Input::Item(other) => {
+                if o.json {
+                    writeln!(out, "{}", serde_json::to_string(&other)?)?;
+                } else if !o.quiet {
+                    match other {
+                        SessionItem::Connected { name, address } => writeln!(
+                            out,
+                            "Connected to {} ({address}).",
+                            name.unwrap_or_else(|| "the sensor".into())
+                        )?,
+                        SessionItem::Disconnected { t_s } => writeln!(
+                            out,
+                            "[{}] The sensor disconnected: reconnecting...",
+                            format_duration(t_s)
+                        )?,
+                        SessionItem::Reconnected { t_s, attempt } => writeln!(
+                            out,
+                            "[{}] Reconnected (attempt {attempt}).",
+                            format_duration(t_s)
+                        )?,
+                        SessionItem::Notification(_) => {}
+                    }
+                }
+                continue;
+            }
+        };
+        let n = &n;
+        recorded.push(n.clone());
         if o.realtime {
             let due = started + Duration::from_secs_f64(n.t_s);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -278,8 +458,13 @@ pub fn session(
         cues: cues_by_kind,
         packets: bridge.stats,
     };
+    let outcome = |summary| SessionOutcome {
+        summary,
+        notifications: recorded,
+        unit: bridge.unit(),
+    };
     if samples.is_empty() || last_t <= 0.0 {
-        return Ok(summary);
+        return Ok(outcome(summary));
     }
     let start = o.start.unwrap_or_else(|| {
         let tz = store.profile().map(|p| p.zone()).unwrap_or(chrono_tz::UTC);
@@ -310,7 +495,7 @@ pub fn session(
     ));
     store.add_run(&run, &samples)?;
     summary.run_id = Some(run.id);
-    Ok(summary)
+    Ok(outcome(summary))
 }
 
 pub fn print_summary(store: &Store, s: &SessionSummary) -> Result<()> {

@@ -52,7 +52,11 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Pain(c) => pain_cmd::pain(&mut open_store(cli.db)?, c),
         Command::Triage(a) => pain_cmd::triage_cmd(&db_path(cli.db)?, a),
         Command::Plan(c) => pain_cmd::plan_cmd(&mut open_store(cli.db)?, c),
-        Command::Live(a) => live_cmd::run(&mut open_store(cli.db)?, a),
+        Command::Scan { json, seconds } => live_cmd::scan(json, seconds),
+        Command::Live(a) => {
+            let db = db_path(cli.db)?;
+            live_cmd::run(&mut open_or_create(&db)?, &db, a)
+        }
         Command::Report(a) => report_cmd::run(&open_store(cli.db)?, &a),
         Command::Run(c) => run_cmd::run(&mut open_store(cli.db)?, c),
         Command::Shoe(c) => shoe_cmd::run(&mut open_store(cli.db)?, c),

@@ -52,15 +52,25 @@ pub struct Device {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SessionItem {
-    Connected { name: Option<String>, address: String },
+    Connected {
+        name: Option<String>,
+        address: String,
+    },
     Notification(Notification),
     /// The sensor went away; the session is reconnecting.
-    Disconnected { t_s: f64 },
-    Reconnected { t_s: f64, attempt: u32 },
+    Disconnected {
+        t_s: f64,
+    },
+    Reconnected {
+        t_s: f64,
+        attempt: u32,
+    },
 }
 
 async fn adapter() -> Result<Adapter, BleError> {
-    let manager = Manager::new().await.map_err(|e| BleError::Unavailable(e.to_string()))?;
+    let manager = Manager::new()
+        .await
+        .map_err(|e| BleError::Unavailable(e.to_string()))?;
     manager
         .adapters()
         .await
@@ -117,10 +127,16 @@ pub async fn scan(duration: Duration) -> Result<Vec<Device>, BleError> {
 
 fn matches(d: &Device, selector: &str) -> bool {
     d.address.eq_ignore_ascii_case(selector)
-        || d.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(selector))
+        || d.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(selector))
 }
 
-async fn find(central: &Adapter, selector: &str, timeout: Duration) -> Result<Peripheral, BleError> {
+async fn find(
+    central: &Adapter,
+    selector: &str,
+    timeout: Duration,
+) -> Result<Peripheral, BleError> {
     central
         .start_scan(ScanFilter {
             services: vec![HEART_RATE_SERVICE, RSC_SERVICE],
@@ -145,7 +161,10 @@ async fn find(central: &Adapter, selector: &str, timeout: Duration) -> Result<Pe
 /// Connects and subscribes to every measurement the device offers; returns its notifications.
 async fn connect_and_subscribe(
     p: &Peripheral,
-) -> Result<std::pin::Pin<Box<dyn futures::Stream<Item = btleplug::api::ValueNotification> + Send>>, BleError> {
+) -> Result<
+    std::pin::Pin<Box<dyn futures::Stream<Item = btleplug::api::ValueNotification> + Send>>,
+    BleError,
+> {
     if !p.is_connected().await? {
         p.connect().await?;
     }

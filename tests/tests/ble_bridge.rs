@@ -7,84 +7,19 @@
 //! Needs Debian's dbus-daemon, python3-dbus and python3-gi (`.ci/run` installs them). libdbus
 //! reads the bus address once per process, so this file holds a single test.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::DateTime;
+use strideguard_core::Store;
 use strideguard_core::coach::{CadenceCoach, CoachConfig, CueKind};
 use strideguard_core::model::{Run, RunSource};
-use strideguard_core::Store;
 use strideguard_sensor::ble::{self, Backoff, SessionItem};
 use strideguard_sensor::{Bridge, CadenceUnit};
+use strideguard_tests::bluez::{start_bus, start_standin};
 use strideguard_tests::temp_db;
 use tokio::sync::mpsc;
-
-/// Ends a child process however the test ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_bus(dir: &Path) -> (Killed, String) {
-    let socket = dir.join("system_bus_socket");
-    let config = dir.join("bus.conf");
-    std::fs::write(
-        &config,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#,
-            socket.display()
-        ),
-    )
-    .unwrap();
-    let mut daemon = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", config.display()))
-        .args(["--nofork", "--print-address"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dbus-daemon (Debian's dbus package) is needed: bash .ci/run installs it");
-    let mut line = String::new();
-    BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("unix:"), "dbus-daemon said {line:?}");
-    (Killed(daemon), line.trim().to_string())
-}
-
-fn start_standin(address: &str) -> Killed {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bluez/standin.py");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(["--drop-after", "30", "--total", "400"])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", address)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("/usr/bin/python3 with python3-dbus and python3-gi is needed");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "the stand-in did not start");
-    Killed(child)
-}
 
 #[test]
 fn a_footpod_over_a_private_bus_is_scanned_connected_coached_dropped_and_reconnected() {
@@ -93,7 +28,7 @@ fn a_footpod_over_a_private_bus_is_scanned_connected_coached_dropped_and_reconne
     // SAFETY: set before any thread of this test binary touches D-Bus (the only test here, and
     // libdbus reads the variable when btleplug first connects).
     unsafe { std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &address) };
-    let _standin = start_standin(&address);
+    let _standin = start_standin(&address, 30, 400);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let devices = rt.block_on(ble::scan(Duration::from_millis(500))).unwrap();
@@ -137,7 +72,10 @@ fn a_footpod_over_a_private_bus_is_scanned_connected_coached_dropped_and_reconne
                         if let (Some(r), _) = bridge.handle(n) {
                             assert_eq!(r.cadence_spm, Some(156.0), "78 strides of one foot");
                             assert_eq!(r.speed_mps, Some(3.0));
-                            if items.iter().any(|i| matches!(i, SessionItem::Reconnected { .. })) {
+                            if items
+                                .iter()
+                                .any(|i| matches!(i, SessionItem::Reconnected { .. }))
+                            {
                                 readings_after_reconnect += 1;
                             }
                             cues.extend(coach.feed(r));
@@ -155,20 +93,41 @@ fn a_footpod_over_a_private_bus_is_scanned_connected_coached_dropped_and_reconne
         })
         .await
     });
-    assert!(result.is_ok(), "timed out; got {} items: {:?}", items.len(), items.iter().rev().take(3).collect::<Vec<_>>());
+    assert!(
+        result.is_ok(),
+        "timed out; got {} items: {:?}",
+        items.len(),
+        items.iter().rev().take(3).collect::<Vec<_>>()
+    );
     let _ = rt.block_on(session);
 
-    assert!(matches!(&items[0], SessionItem::Connected { name: Some(n), .. } if n == "Strideguard Footpod"));
-    let disconnects = items.iter().filter(|i| matches!(i, SessionItem::Disconnected { .. })).count();
+    assert!(
+        matches!(&items[0], SessionItem::Connected { name: Some(n), .. } if n == "Strideguard Footpod")
+    );
+    let disconnects = items
+        .iter()
+        .filter(|i| matches!(i, SessionItem::Disconnected { .. }))
+        .count();
     assert_eq!(disconnects, 1, "the dropout is reported once");
-    assert!(items.iter().any(|i| matches!(i, SessionItem::Reconnected { .. })));
+    assert!(
+        items
+            .iter()
+            .any(|i| matches!(i, SessionItem::Reconnected { .. }))
+    );
     assert_eq!(bridge.unit(), Some(CadenceUnit::Strides));
     // Up to 30 before the drop (the first may come before the subscription), 20 after.
-    assert!(bridge.stats.heart_rate > 0 && bridge.stats.rsc >= 40, "{:?}", bridge.stats);
+    assert!(
+        bridge.stats.heart_rate > 0 && bridge.stats.rsc >= 40,
+        "{:?}",
+        bridge.stats
+    );
     assert_eq!(bridge.stats.bad, 0);
     let kinds: Vec<CueKind> = cues.iter().map(|c| c.kind).collect();
     assert!(kinds.contains(&CueKind::Quicken), "{kinds:?}");
-    assert!(kinds.contains(&CueKind::SensorLost) && kinds.contains(&CueKind::SensorBack), "{kinds:?}");
+    assert!(
+        kinds.contains(&CueKind::SensorLost) && kinds.contains(&CueKind::SensorBack),
+        "{kinds:?}"
+    );
     let hr: Vec<u8> = coach.samples().iter().filter_map(|s| s.hr_bpm).collect();
     assert!(!hr.is_empty() && hr.iter().all(|h| *h == 150));
 
