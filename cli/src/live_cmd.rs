@@ -204,6 +204,8 @@ pub fn run(store: &mut Store, db: &Path, a: LiveArgs) -> Result<()> {
             if forced.is_none() {
                 options.unit = remembered.units.get(&device).copied();
             }
+            // Sensors run in real time: show the live status line on a terminal.
+            options.realtime = true;
             say(&a, &device, target_spm, why);
             let rt = tokio::runtime::Runtime::new()?;
             let (tx, mut rx) = tokio::sync::mpsc::channel(1024);

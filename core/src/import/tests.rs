@@ -183,6 +183,44 @@ fn close(a: Option<f64>, b: Option<f64>, tol: f64) -> bool {
     }
 }
 
+/// How closely each channel must come back; `None` skips a channel the format does not carry.
+struct Tolerance {
+    position_deg: Option<f64>,
+    altitude_m: Option<f64>,
+    distance_m: Option<f64>,
+    speed_mps: Option<f64>,
+    cadence_spm: f64,
+    stride_m: Option<f64>,
+}
+
+/// Every sample back at the same time with every carried channel within its tolerance, and the
+/// heart rate exact.
+fn assert_samples(expected: &[Sample], got: &[Sample], tol: Tolerance) {
+    assert_eq!(expected.len(), got.len());
+    let eps = 1e-9;
+    for (i, (a, b)) in expected.iter().zip(got).enumerate() {
+        assert_eq!(a.t_s, b.t_s, "sample {i}");
+        assert_eq!(a.hr_bpm, b.hr_bpm, "sample {i} hr");
+        assert!(
+            close(a.cadence_spm, b.cadence_spm, tol.cadence_spm + eps),
+            "sample {i} cadence"
+        );
+        let checks = [
+            ("lat", tol.position_deg, a.lat_deg, b.lat_deg),
+            ("lon", tol.position_deg, a.lon_deg, b.lon_deg),
+            ("altitude", tol.altitude_m, a.altitude_m, b.altitude_m),
+            ("distance", tol.distance_m, a.distance_m, b.distance_m),
+            ("speed", tol.speed_mps, a.speed_mps, b.speed_mps),
+            ("stride", tol.stride_m, a.stride_m, b.stride_m),
+        ];
+        for (name, t, x, y) in checks {
+            if let Some(t) = t {
+                assert!(close(x, y, t + eps), "sample {i} {name}: {x:?} vs {y:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_generated_fit_file_imports_every_field() {
     let (run, samples) = known();
@@ -210,33 +248,19 @@ fn a_generated_fit_file_imports_every_field() {
         got.id
     );
     assert_eq!(back.len(), samples.len());
-    for (i, (a, b)) in samples.iter().zip(&back).enumerate() {
-        assert_eq!(a.t_s, b.t_s, "sample {i}");
-        assert!(close(a.lat_deg, b.lat_deg, 1e-7), "sample {i} lat");
-        assert!(close(a.lon_deg, b.lon_deg, 1e-7), "sample {i} lon");
-        assert!(
-            close(a.altitude_m, b.altitude_m, 0.1 + 1e-9),
-            "sample {i} altitude"
-        );
-        assert!(
-            close(a.distance_m, b.distance_m, 0.005 + 1e-9),
-            "sample {i} distance"
-        );
-        assert!(
-            close(a.speed_mps, b.speed_mps, 0.0005 + 1e-9),
-            "sample {i} speed"
-        );
-        assert_eq!(a.hr_bpm, b.hr_bpm, "sample {i} hr");
-        // FIT keeps strides/min in whole plus 1/128ths: steps/min to within 2/128.
-        assert!(
-            close(a.cadence_spm, b.cadence_spm, 2.0 / 128.0),
-            "sample {i} cadence"
-        );
-        assert!(
-            close(a.stride_m, b.stride_m, 0.00005 + 1e-9),
-            "sample {i} stride"
-        );
-    }
+    assert_samples(
+        &samples,
+        &back,
+        Tolerance {
+            position_deg: Some(1e-7),
+            altitude_m: Some(0.1),
+            distance_m: Some(0.005),
+            speed_mps: Some(0.0005),
+            // FIT keeps strides/min in whole plus 1/128ths: steps/min to within 2/128.
+            cadence_spm: 2.0 / 128.0,
+            stride_m: Some(0.00005),
+        },
+    );
 }
 
 #[test]
@@ -311,21 +335,20 @@ fn a_generated_gpx_file_imports_every_field_it_can_hold() {
     assert!(close(got.avg_cadence_spm, run.avg_cadence_spm, 1.0));
     assert_eq!(got.source, RunSource::Gpx);
     assert_eq!(back.len(), samples.len());
-    for (i, (a, b)) in samples.iter().zip(&back).enumerate() {
-        assert_eq!(a.t_s, b.t_s, "sample {i}");
-        assert!(close(a.lat_deg, b.lat_deg, 1e-7), "sample {i} lat");
-        assert!(close(a.lon_deg, b.lon_deg, 1e-7), "sample {i} lon");
-        assert!(
-            close(a.altitude_m, b.altitude_m, 0.005 + 1e-9),
-            "sample {i} altitude"
-        );
-        assert_eq!(a.hr_bpm, b.hr_bpm, "sample {i} hr");
-        // One-foot cadence in whole strides: steps/min to within one step (and doubled).
-        assert!(
-            close(a.cadence_spm, b.cadence_spm, 1.0 + 1e-9),
-            "sample {i} cadence"
-        );
-    }
+    // GPX carries position, altitude, heart rate and one-foot cadence in whole strides (so
+    // steps/min to within one step); distance and speed are derived, checked above.
+    assert_samples(
+        &samples,
+        &back,
+        Tolerance {
+            position_deg: Some(1e-7),
+            altitude_m: Some(0.005),
+            distance_m: None,
+            speed_mps: None,
+            cadence_spm: 1.0,
+            stride_m: None,
+        },
+    );
     // Speeds are derived from the positions: about right on average.
     let mean = |s: &[Sample]| s.iter().filter_map(|x| x.speed_mps).sum::<f64>() / s.len() as f64;
     assert!((mean(&back) / mean(&samples) - 1.0).abs() < 0.02);
@@ -345,27 +368,18 @@ fn a_generated_tcx_file_imports_every_field_it_can_hold() {
     assert!(close(got.avg_cadence_spm, run.avg_cadence_spm, 1.0));
     assert_eq!(got.source, RunSource::Tcx);
     assert_eq!(back.len(), samples.len());
-    for (i, (a, b)) in samples.iter().zip(&back).enumerate() {
-        assert_eq!(a.t_s, b.t_s, "sample {i}");
-        assert!(close(a.lat_deg, b.lat_deg, 1e-7), "sample {i} lat");
-        assert!(
-            close(a.altitude_m, b.altitude_m, 0.005 + 1e-9),
-            "sample {i} altitude"
-        );
-        assert!(
-            close(a.distance_m, b.distance_m, 0.005 + 1e-9),
-            "sample {i} distance"
-        );
-        assert!(
-            close(a.speed_mps, b.speed_mps, 0.0005 + 1e-9),
-            "sample {i} speed"
-        );
-        assert_eq!(a.hr_bpm, b.hr_bpm, "sample {i} hr");
-        assert!(
-            close(a.cadence_spm, b.cadence_spm, 1.0 + 1e-9),
-            "sample {i} cadence"
-        );
-    }
+    assert_samples(
+        &samples,
+        &back,
+        Tolerance {
+            position_deg: Some(1e-7),
+            altitude_m: Some(0.005),
+            distance_m: Some(0.005),
+            speed_mps: Some(0.0005),
+            cadence_spm: 1.0,
+            stride_m: None,
+        },
+    );
 }
 
 #[test]
