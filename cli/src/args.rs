@@ -424,6 +424,13 @@ pub struct ProfileSetArgs {
     /// Height: 178cm, 1.78m or 70in.
     #[arg(long, value_parser = parse_height)]
     pub height: Option<f64>,
+    /// Change a rule's number, e.g. weekly_increase_pct=8 or small_base_m=15000 (repeatable;
+    /// `profile show --json` lists them all under `thresholds`).
+    #[arg(long = "threshold", value_name = "NAME=VALUE", value_parser = parse_threshold)]
+    pub thresholds: Vec<(String, f64)>,
+    /// Put every threshold back to domain.md's defaults.
+    #[arg(long)]
+    pub reset_thresholds: bool,
     /// Print JSON (documented in the README) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -464,6 +471,17 @@ fn parse_yes_no(s: &str) -> Result<Improving, String> {
         "unknown" | "not sure" | "null" => Ok(Improving(None)),
         _ => Err(format!("'{s}' is not yes, no or unknown")),
     }
+}
+
+fn parse_threshold(s: &str) -> Result<(String, f64), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not NAME=VALUE (e.g. weekly_increase_pct=8)"))?;
+    let v: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number"))?;
+    Ok((name.trim().to_string(), v))
 }
 
 fn parse_distance(s: &str) -> Result<f64, String> {

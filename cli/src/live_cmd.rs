@@ -49,7 +49,7 @@ fn target(store: &Store, flag: Option<u16>) -> Result<(f64, &'static str)> {
         return Ok((spm, "your fixed target"));
     }
     let today = Utc::now().with_timezone(&profile.zone()).date_naive();
-    let report = store.report(today, 8, &strideguard_core::analysis::Thresholds::default())?;
+    let report = store.report(today, 8, &profile.thresholds)?;
     Ok(match report.cadence.target_spm {
         Some(t) => (
             t.round(),

@@ -57,6 +57,8 @@ pub struct ProfileJson<'a> {
     pub resting_hr_bpm: Option<u8>,
     pub max_hr_bpm: Option<u8>,
     pub height_m: Option<f64>,
+    /// Every rule's number (domain.md's default unless changed).
+    pub thresholds: &'a strideguard_core::analysis::Thresholds,
 }
 
 impl<'a> ProfileJson<'a> {
@@ -73,6 +75,7 @@ impl<'a> ProfileJson<'a> {
             resting_hr_bpm: p.resting_hr_bpm,
             max_hr_bpm: p.max_hr_bpm,
             height_m: p.height_m,
+            thresholds: &p.thresholds,
         }
     }
 }
@@ -188,7 +191,28 @@ pub fn profile_lines(p: &Profile) -> Vec<(String, String)> {
             "Height".into(),
             opt(p.height_m.map(|h| format!("{h:.2} m"))),
         ),
+        ("Thresholds".into(), changed_thresholds(p)),
     ]
+}
+
+/// The thresholds that differ from domain.md's defaults, or a note that none do.
+fn changed_thresholds(p: &Profile) -> String {
+    let (now, defaults) = (
+        serde_json::to_value(&p.thresholds).unwrap_or_default(),
+        serde_json::to_value(strideguard_core::analysis::Thresholds::default()).unwrap_or_default(),
+    );
+    let changed: Vec<String> = now
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| defaults.get(k.as_str()) != Some(*v))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if changed.is_empty() {
+        "domain.md's defaults".into()
+    } else {
+        changed.join(", ")
+    }
 }
 
 pub fn print_pairs(pairs: &[(String, String)]) {

@@ -63,6 +63,12 @@ fn set(store: &mut Store, a: ProfileSetArgs) -> Result<()> {
     if a.height.is_some() {
         p.height_m = a.height;
     }
+    if a.reset_thresholds {
+        p.thresholds = strideguard_core::analysis::Thresholds::default();
+    }
+    for (name, value) in &a.thresholds {
+        p.thresholds.set(name, *value).map_err(anyhow::Error::msg)?;
+    }
     store.set_profile(&p)?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use chrono::{Datelike, NaiveDate, Utc};
 use strideguard_core::Store;
-use strideguard_core::analysis::{LoadMethod, Report, Severity, Thresholds};
+use strideguard_core::analysis::{LoadMethod, Report, Severity};
 use strideguard_core::units::{format_distance, format_duration};
 
 use crate::args::ReportArgs;
@@ -27,13 +27,12 @@ pub fn run(store: &Store, a: &ReportArgs) -> Result<()> {
 
 /// The report as of `as_of` (default: today in the profile's time zone).
 pub fn load(store: &Store, as_of: Option<NaiveDate>, weeks: usize) -> Result<Report> {
+    let profile = store.profile()?;
     let as_of = match as_of {
         Some(d) => d,
-        None => Utc::now()
-            .with_timezone(&store.profile()?.zone())
-            .date_naive(),
+        None => Utc::now().with_timezone(&profile.zone()).date_naive(),
     };
-    Ok(store.report(as_of, weeks, &Thresholds::default())?)
+    Ok(store.report(as_of, weeks, &profile.thresholds)?)
 }
 
 pub fn print_text(r: &Report) {

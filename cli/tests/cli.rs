@@ -1301,3 +1301,61 @@ fn live_dropout_bad_packets_and_bad_files() {
             .contains("not steady, low-cadence or dropout")
     );
 }
+
+#[test]
+fn thresholds_are_the_runners_to_change() {
+    let env = Env::new();
+    env.ok(&["profile", "set", "--tz", "Europe/Berlin"]);
+    // 20 km then 23 km: +15%.
+    for (day, km) in [("2026-03-04", "20km"), ("2026-03-11", "23km")] {
+        env.ok(&[
+            "run",
+            "add",
+            "--date",
+            day,
+            "--distance",
+            km,
+            "--duration",
+            "2:00:00",
+        ]);
+    }
+    let kinds = |env: &Env| -> Vec<String> {
+        let r = env.json(&["report", "--as-of", "2026-03-16", "--json"]);
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(kinds(&env).contains(&"weekly_increase".to_string()));
+    let p = env.json(&[
+        "profile",
+        "set",
+        "--threshold",
+        "weekly_increase_pct=20",
+        "--threshold",
+        "single_run_spike_pct=20",
+        "--json",
+    ]);
+    assert_eq!(p["thresholds"]["weekly_increase_pct"], 20.0);
+    assert_eq!(p["thresholds"]["base_weeks"], 4);
+    assert!(
+        !kinds(&env).contains(&"weekly_increase".to_string()),
+        "+15% is within the runner's 20%"
+    );
+    let r = env.json(&["report", "--as-of", "2026-03-16", "--json"]);
+    assert_eq!(r["thresholds"]["weekly_increase_pct"], 20.0);
+    assert!(
+        env.ok(&["profile", "show"])
+            .contains("weekly_increase_pct=20")
+    );
+    let err = env.fails(&["profile", "set", "--threshold", "ten_percent=5"]);
+    assert!(err.contains("unknown threshold 'ten_percent'"), "{err}");
+    assert!(
+        env.fails(&["profile", "set", "--threshold", "base_weeks=2.5"])
+            .contains("whole number")
+    );
+    env.ok(&["profile", "set", "--reset-thresholds"]);
+    assert!(kinds(&env).contains(&"weekly_increase".to_string()));
+}

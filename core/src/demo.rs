@@ -111,6 +111,7 @@ pub fn history(seed: u64, end: NaiveDate) -> DemoHistory {
         resting_hr_bpm: Some(52),
         max_hr_bpm: Some(188),
         height_m: Some(1.76),
+        thresholds: crate::model::Thresholds::default(),
     };
 
     let mut daily = Shoe::new(rng.uuid(), "Pegasus 40");

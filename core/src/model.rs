@@ -293,6 +293,87 @@ impl Default for CadenceTarget {
     }
 }
 
+/// The numbers behind every rule of the analysis. Each is a default from domain.md that a runner
+/// may change in their profile (`profile set --threshold NAME=VALUE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Week-over-week growth above this is a caution (the "10% rule", a guide rather than a law).
+    pub weekly_increase_pct: f64,
+    /// The last two weeks above the two before by this much is high risk (Nielsen et al. 2014).
+    pub two_week_increase_pct: f64,
+    /// Below this weekly distance, growth is judged in absolute steps, not percentages.
+    pub small_base_m: f64,
+    /// The absolute weekly step allowed on a small base.
+    pub small_base_step_m: f64,
+    /// A run climbing this many metres per km counts as hill work.
+    pub hill_m_per_km: f64,
+    /// Consecutive weeks of running that make a base for speed or hill work.
+    pub base_weeks: u32,
+    /// A run this much longer than the longest of the previous 30 days is a spike.
+    pub single_run_spike_pct: f64,
+    /// Days of history before the ACWR means anything.
+    pub acwr_baseline_days: i64,
+    /// A run this far below the speed-matched cadence baseline counts as low cadence.
+    pub low_cadence_pct: f64,
+    /// Recent runs checked for low cadence: the last this many days.
+    pub recent_days: i64,
+    /// The cadence baseline comes from easy and long runs in this many weeks before that.
+    pub baseline_weeks: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            weekly_increase_pct: 10.0,
+            two_week_increase_pct: 30.0,
+            small_base_m: 10_000.0,
+            small_base_step_m: 2_000.0,
+            hill_m_per_km: 20.0,
+            base_weeks: 4,
+            single_run_spike_pct: 10.0,
+            acwr_baseline_days: 21,
+            low_cadence_pct: 5.0,
+            recent_days: 14,
+            baseline_weeks: 12,
+        }
+    }
+}
+
+impl Thresholds {
+    /// The names `profile set --threshold` accepts.
+    pub fn names() -> Vec<String> {
+        match serde_json::to_value(Thresholds::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Changes one threshold by name; the value must be a number of the field's kind, 0 or more.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!("{name}: {value} must be a number, 0 or more"));
+        }
+        let mut v = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
+        let Some(slot) = v.get_mut(name) else {
+            return Err(format!(
+                "unknown threshold '{name}': expected one of {}",
+                Thresholds::names().join(", ")
+            ));
+        };
+        *slot = if slot.is_u64() || slot.is_i64() {
+            if value.fract() != 0.0 {
+                return Err(format!("{name}: {value} must be a whole number"));
+            }
+            serde_json::json!(value as u64)
+        } else {
+            serde_json::json!(value)
+        };
+        *self = serde_json::from_value(v).map_err(|e| format!("{name}: {e}"))?;
+        Ok(())
+    }
+}
+
 /// The runner's settings that analysis and display depend on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -303,6 +384,8 @@ pub struct Profile {
     pub resting_hr_bpm: Option<u8>,
     pub max_hr_bpm: Option<u8>,
     pub height_m: Option<f64>,
+    /// The analysis rules' numbers, domain.md's defaults unless the runner changed them.
+    pub thresholds: Thresholds,
 }
 
 impl Profile {
@@ -324,6 +407,7 @@ impl Default for Profile {
             resting_hr_bpm: None,
             max_hr_bpm: None,
             height_m: None,
+            thresholds: Thresholds::default(),
         }
     }
 }
@@ -341,6 +425,34 @@ mod tests {
             err.to_string(),
             "unknown run kind 'jog': expected one of easy, long, tempo, interval, hills, race, unknown"
         );
+    }
+
+    #[test]
+    fn thresholds_are_set_by_name_with_their_kind() {
+        let mut t = Thresholds::default();
+        t.set("weekly_increase_pct", 8.0).unwrap();
+        t.set("base_weeks", 6.0).unwrap();
+        assert_eq!((t.weekly_increase_pct, t.base_weeks), (8.0, 6));
+        assert!(
+            t.set("base_weeks", 2.5)
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(
+            t.set("weekly_increase_pct", -1.0)
+                .unwrap_err()
+                .contains("0 or more")
+        );
+        let e = t.set("ten_percent", 10.0).unwrap_err();
+        assert!(
+            e.starts_with("unknown threshold 'ten_percent': expected one of ")
+                && e.contains("small_base_m"),
+            "{e}"
+        );
+        // Stored JSON may hold only the changed ones.
+        let partial: Thresholds = serde_json::from_str(r#"{"hill_m_per_km": 25.0}"#).unwrap();
+        assert_eq!(partial.hill_m_per_km, 25.0);
+        assert_eq!(partial.weekly_increase_pct, 10.0);
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "pain log and exercise plans",
         apply: v4_pain_and_plans,
     },
+    Migration {
+        version: 5,
+        description: "the analysis thresholds a runner changed, in the profile",
+        apply: v5_profile_thresholds,
+    },
 ];
 
 /// The schema version this build writes.
@@ -174,6 +179,11 @@ fn v4_pain_and_plans(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             PRIMARY KEY (plan_id, day, exercise)
          ) STRICT, WITHOUT ROWID;",
     )
+}
+
+fn v5_profile_thresholds(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    // NULL: domain.md's defaults. Otherwise JSON holding the changed ones.
+    tx.execute_batch("ALTER TABLE profile ADD COLUMN thresholds TEXT;")
 }
 
 /// Applies every migration above the file's current version, each in its own transaction.

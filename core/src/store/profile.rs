@@ -1,13 +1,14 @@
 //! The single profile row.
 
 use super::{Store, StoreError, changes::ChangeOp, collection};
-use crate::model::{CadenceTarget, Profile, Units};
+use crate::model::{CadenceTarget, Profile, Thresholds, Units};
 use crate::units::parse_time_zone;
 
 impl Store {
     pub fn profile(&self) -> Result<Profile, StoreError> {
         let row = self.conn.query_row(
-            "SELECT units, time_zone, cadence_mode, cadence_value, resting_hr_bpm, max_hr_bpm, height_m
+            "SELECT units, time_zone, cadence_mode, cadence_value, resting_hr_bpm, max_hr_bpm, height_m,
+                    thresholds
              FROM profile WHERE id = 1",
             [],
             |r| {
@@ -19,6 +20,7 @@ impl Store {
                     r.get::<_, Option<u8>>(4)?,
                     r.get::<_, Option<u8>>(5)?,
                     r.get::<_, Option<f64>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
                 ))
             },
         )?;
@@ -27,7 +29,13 @@ impl Store {
             id: "profile".into(),
             reason,
         };
-        let (units, time_zone, mode, value, resting_hr_bpm, max_hr_bpm, height_m) = row;
+        let (units, time_zone, mode, value, resting_hr_bpm, max_hr_bpm, height_m, thresholds) = row;
+        let thresholds = match thresholds {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|e| corrupt(format!("thresholds: {e}")))?
+            }
+            None => Thresholds::default(),
+        };
         let units: Units = units
             .parse()
             .map_err(|e: crate::model::UnknownName| corrupt(e.to_string()))?;
@@ -45,6 +53,7 @@ impl Store {
             resting_hr_bpm,
             max_hr_bpm,
             height_m,
+            thresholds,
         })
     }
 
@@ -60,6 +69,7 @@ impl Store {
             ("resting_hr_bpm", old.resting_hr_bpm != p.resting_hr_bpm),
             ("max_hr_bpm", old.max_hr_bpm != p.max_hr_bpm),
             ("height_m", old.height_m != p.height_m),
+            ("thresholds", old.thresholds != p.thresholds),
         ]
         .into_iter()
         .filter_map(|(field, changed)| changed.then_some(field))
@@ -74,7 +84,7 @@ impl Store {
         self.write(|w| {
             w.tx.execute(
                 "UPDATE profile SET units = ?1, time_zone = ?2, cadence_mode = ?3, cadence_value = ?4,
-                 resting_hr_bpm = ?5, max_hr_bpm = ?6, height_m = ?7 WHERE id = 1",
+                 resting_hr_bpm = ?5, max_hr_bpm = ?6, height_m = ?7, thresholds = ?8 WHERE id = 1",
                 rusqlite::params![
                     p.units.as_str(),
                     p.time_zone,
@@ -82,7 +92,9 @@ impl Store {
                     value,
                     p.resting_hr_bpm,
                     p.max_hr_bpm,
-                    p.height_m
+                    p.height_m,
+                    (p.thresholds != Thresholds::default())
+                        .then(|| serde_json::to_string(&p.thresholds).expect("thresholds serialise"))
                 ],
             )?;
             w.log(collection::PROFILE, "profile", ChangeOp::Put, &fields)

@@ -91,6 +91,11 @@ fn every_field_round_trips() {
         resting_hr_bpm: Some(48),
         max_hr_bpm: Some(191),
         height_m: Some(1.83),
+        thresholds: crate::model::Thresholds {
+            weekly_increase_pct: 8.0,
+            base_weeks: 6,
+            ..crate::model::Thresholds::default()
+        },
     };
     {
         let mut store = Store::open(&path).unwrap();

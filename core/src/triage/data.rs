@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::PatternId;
 use crate::analysis::load::{is_hill_work, is_speed_work};
 use crate::analysis::weekly::local_date;
-use crate::analysis::{ReportInput, Thresholds, WarningKind, build_report};
+use crate::analysis::{ReportInput, WarningKind, build_report};
 use crate::model::{Profile, Run, RunKind, ShoeUsage};
 use crate::units::format_distance;
 
@@ -65,7 +65,7 @@ pub fn data_notes(
     profile: &Profile,
     onset: NaiveDate,
 ) -> Vec<DataNote> {
-    let t = Thresholds::default();
+    let t = profile.thresholds.clone();
     let tz = profile.zone();
     let units = profile.units;
     let report = build_report(&ReportInput {
