@@ -326,10 +326,20 @@ pub fn session(
                     writeln!(out, "{}", serde_json::to_string(&other)?)?;
                 } else if !o.quiet {
                     match other {
-                        SessionItem::Connected { name, address } => writeln!(
+                        SessionItem::Connected {
+                            name,
+                            address,
+                            manufacturer,
+                            model,
+                        } => writeln!(
                             out,
-                            "Connected to {} ({address}).",
-                            name.unwrap_or_else(|| "the sensor".into())
+                            "Connected to {} ({address}{}).",
+                            name.unwrap_or_else(|| "the sensor".into()),
+                            [manufacturer, model]
+                                .into_iter()
+                                .flatten()
+                                .map(|s| format!(", {s}"))
+                                .collect::<String>()
                         )?,
                         SessionItem::Disconnected { t_s } => writeln!(
                             out,

@@ -76,6 +76,18 @@ fn scan_then_a_live_session_with_a_dropout_is_coached_and_saved() {
         .collect();
     let of = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
     assert_eq!(of("connected"), 1);
+    let connected = lines.iter().find(|l| l["type"] == "connected").unwrap();
+    assert_eq!(
+        (&connected["manufacturer"], &connected["model"]),
+        (&Value::from("Strideguard Labs"), &Value::from("SG-1"))
+    );
+    // The battery is read at the start: 12% is low, and the runner is told once.
+    let low: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "battery_low")
+        .collect();
+    assert_eq!(low.len(), 1);
+    assert_eq!(low[0]["percent"], 12);
     assert_eq!(of("disconnected"), 1, "the dropout is told once");
     assert_eq!(of("reconnected"), 1);
     assert!(of("reading") > 60, "{}", of("reading"));

@@ -23,6 +23,8 @@ pub const BATTERY_SERVICE: Uuid = Uuid::from_u128(0x0000180f_0000_1000_8000_0080
 const HEART_RATE_MEASUREMENT: Uuid = Uuid::from_u128(0x00002a37_0000_1000_8000_00805f9b34fb);
 const RSC_MEASUREMENT: Uuid = Uuid::from_u128(0x00002a53_0000_1000_8000_00805f9b34fb);
 const BATTERY_LEVEL: Uuid = Uuid::from_u128(0x00002a19_0000_1000_8000_00805f9b34fb);
+const MANUFACTURER_NAME: Uuid = Uuid::from_u128(0x00002a29_0000_1000_8000_00805f9b34fb);
+const MODEL_NUMBER: Uuid = Uuid::from_u128(0x00002a24_0000_1000_8000_00805f9b34fb);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BleError {
@@ -55,6 +57,9 @@ pub enum SessionItem {
     Connected {
         name: Option<String>,
         address: String,
+        /// From Device Information (0x180A), when the sensor offers it: for device quirks.
+        manufacturer: Option<String>,
+        model: Option<String>,
     },
     Notification(Notification),
     /// The sensor went away; the session is reconnecting.
@@ -158,6 +163,15 @@ async fn find(
     }
 }
 
+/// Reads a characteristic the device offers, if it does and the read works.
+async fn read(p: &Peripheral, uuid: Uuid) -> Option<Vec<u8>> {
+    let c = p.characteristics().into_iter().find(|c| c.uuid == uuid)?;
+    if !c.properties.contains(btleplug::api::CharPropFlags::READ) {
+        return None;
+    }
+    p.read(&c).await.ok()
+}
+
 /// Connects and subscribes to every measurement the device offers; returns its notifications.
 async fn connect_and_subscribe(
     p: &Peripheral,
@@ -214,15 +228,26 @@ pub async fn stream(
     let mut events = central.events().await?;
     let started = Instant::now();
     let mut notifications = connect_and_subscribe(&peripheral).await?;
-    if tx
-        .send(SessionItem::Connected {
-            name: device.name.clone(),
-            address: device.address.clone(),
-        })
-        .await
-        .is_err()
-    {
+    let text = |b: Option<Vec<u8>>| b.and_then(|b| crate::gatt::parse_text(&b).ok());
+    let connected = SessionItem::Connected {
+        name: device.name.clone(),
+        address: device.address.clone(),
+        manufacturer: text(read(&peripheral, MANUFACTURER_NAME).await),
+        model: text(read(&peripheral, MODEL_NUMBER).await),
+    };
+    if tx.send(connected).await.is_err() {
         return Ok(());
+    }
+    // The battery level once at the start (it may also notify later).
+    if let Some(bytes) = read(&peripheral, BATTERY_LEVEL).await {
+        let n = Notification {
+            t_s: started.elapsed().as_secs_f64(),
+            characteristic: crate::gatt::BATTERY_LEVEL,
+            bytes,
+        };
+        if tx.send(SessionItem::Notification(n)).await.is_err() {
+            return Ok(());
+        }
     }
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     loop {

@@ -27,8 +27,13 @@ ADAPTER_PATH = "/org/bluez/hci0"
 DEVICE_PATH = ADAPTER_PATH + "/dev_AA_BB_CC_DD_EE_01"
 HR_SERVICE = "0000180d-0000-1000-8000-00805f9b34fb"
 RSC_SERVICE = "00001814-0000-1000-8000-00805f9b34fb"
+BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
+DEVICE_INFO = "0000180a-0000-1000-8000-00805f9b34fb"
 HRM = "00002a37-0000-1000-8000-00805f9b34fb"
 RSCM = "00002a53-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
+MANUFACTURER = "00002a29-0000-1000-8000-00805f9b34fb"
+MODEL = "00002a24-0000-1000-8000-00805f9b34fb"
 
 
 class Obj(dbus.service.Object):
@@ -150,14 +155,14 @@ class Service(Obj):
 class Characteristic(Obj):
     IFACE = "org.bluez.GattCharacteristic1"
 
-    def __init__(self, bus, path, uuid, service_path):
+    def __init__(self, bus, path, uuid, service_path, flags=("notify",), value=b""):
         super().__init__(bus, path, {
             self.IFACE: {
                 "UUID": dbus.String(uuid),
                 "Service": dbus.ObjectPath(service_path),
-                "Flags": dbus.Array(["notify"], signature="s"),
+                "Flags": dbus.Array(list(flags), signature="s"),
                 "Notifying": dbus.Boolean(False),
-                "Value": dbus.Array([], signature="y"),
+                "Value": dbus.Array([dbus.Byte(b) for b in value], signature="y"),
             }
         })
 
@@ -191,7 +196,17 @@ class Sensor:
         self.hr = Characteristic(bus, DEVICE_PATH + "/service0010/char0011", HRM, hr_svc.path)
         rsc_svc = Service(bus, DEVICE_PATH + "/service0020", RSC_SERVICE)
         self.rsc = Characteristic(bus, DEVICE_PATH + "/service0020/char0021", RSCM, rsc_svc.path)
-        self.objects = [self.device, hr_svc, self.hr, rsc_svc, self.rsc]
+        # A nearly flat battery (12%) and the device information the bridge reads on connect.
+        bat_svc = Service(bus, DEVICE_PATH + "/service0030", BATTERY_SERVICE)
+        bat = Characteristic(bus, DEVICE_PATH + "/service0030/char0031", BATTERY_LEVEL, bat_svc.path,
+                             flags=("read",), value=bytes([12]))
+        info_svc = Service(bus, DEVICE_PATH + "/service0040", DEVICE_INFO)
+        maker = Characteristic(bus, DEVICE_PATH + "/service0040/char0041", MANUFACTURER, info_svc.path,
+                               flags=("read",), value=b"Strideguard Labs")
+        model = Characteristic(bus, DEVICE_PATH + "/service0040/char0043", MODEL, info_svc.path,
+                               flags=("read",), value=b"SG-1")
+        self.objects = [self.device, hr_svc, self.hr, rsc_svc, self.rsc, bat_svc, bat,
+                        info_svc, maker, model]
 
     def connected(self):
         return bool(self.device.interfaces["org.bluez.Device1"]["Connected"])
