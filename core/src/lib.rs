@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod clock;
 pub mod coach;
+pub mod crypto;
 pub mod demo;
 pub mod export;
 pub mod hlc;
