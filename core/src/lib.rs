@@ -20,6 +20,7 @@ pub mod model;
 pub mod plan;
 pub mod samples;
 pub mod store;
+pub mod sync;
 pub mod triage;
 pub mod units;
 

@@ -1,0 +1,226 @@
+//! Sync, the pure part: how records from different devices merge (sync-protocol.md, "Records and
+//! merge rules"). Every field carries the hybrid-logical-clock stamp of its last write, and the
+//! later stamp wins field by field, so edits to different fields on two devices both survive.
+//! Deletion is a tombstone that wins over older writes. Merging is commutative, associative and
+//! idempotent: applying the same records twice, or in any order, gives the same state.
+//!
+//! The engine, the HTTP transport and the server come next (issue 7); they move these records.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hlc::Stamp;
+
+/// One field's value and the stamp of the write that set it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    pub value: serde_json::Value,
+    #[serde(with = "stamp_text")]
+    pub stamp: Stamp,
+}
+
+/// A record as devices exchange it (inside the encrypted payload).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Record {
+    pub fields: BTreeMap<String, Field>,
+    /// When it was deleted, if it was.
+    #[serde(
+        default,
+        with = "opt_stamp_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deleted: Option<Stamp>,
+}
+
+impl Record {
+    /// A tombstone wins over every write older than it.
+    pub fn is_deleted(&self) -> bool {
+        match self.deleted {
+            Some(d) => self.fields.values().all(|f| f.stamp < d),
+            None => false,
+        }
+    }
+
+    /// The newest stamp in the record: what the device's clock must observe after merging it.
+    pub fn latest_stamp(&self) -> Option<Stamp> {
+        self.fields
+            .values()
+            .map(|f| f.stamp)
+            .chain(self.deleted)
+            .max()
+    }
+}
+
+/// Merges `other` into `mine`: per field the later stamp wins; the later tombstone is kept.
+pub fn merge(mine: &Record, other: &Record) -> Record {
+    let mut out = mine.clone();
+    for (name, theirs) in &other.fields {
+        match out.fields.get(name) {
+            Some(ours) if ours.stamp >= theirs.stamp => {}
+            _ => {
+                out.fields.insert(name.clone(), theirs.clone());
+            }
+        }
+    }
+    out.deleted = match (mine.deleted, other.deleted) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    out
+}
+
+mod stamp_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::hlc::Stamp;
+
+    pub fn serialize<S: Serializer>(s: &Stamp, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Stamp, D::Error> {
+        let s = String::deserialize(de)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_stamp_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::hlc::Stamp;
+
+    pub fn serialize<S: Serializer>(s: &Option<Stamp>, ser: S) -> Result<S::Ok, S::Error> {
+        match s {
+            Some(s) => ser.collect_str(s),
+            None => ser.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Stamp>, D::Error> {
+        Option::<String>::deserialize(de)?
+            .map(|s| s.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    fn stamp(wall_ms: u64, node: u8) -> Stamp {
+        Stamp {
+            wall_ms,
+            counter: 0,
+            node: Uuid::from_bytes([node; 16]),
+        }
+    }
+
+    fn rec(fields: &[(&str, i64, u64, u8)]) -> Record {
+        Record {
+            fields: fields
+                .iter()
+                .map(|(k, v, t, n)| {
+                    (
+                        k.to_string(),
+                        Field {
+                            value: serde_json::json!(v),
+                            stamp: stamp(*t, *n),
+                        },
+                    )
+                })
+                .collect(),
+            deleted: None,
+        }
+    }
+
+    #[test]
+    fn edits_to_different_fields_on_two_devices_both_survive() {
+        let base = rec(&[("kind", 1, 10, 1), ("rpe", 4, 10, 1)]);
+        let phone = merge(&base, &rec(&[("kind", 2, 20, 1)]));
+        let watch = merge(&base, &rec(&[("rpe", 7, 25, 2)]));
+        let a = merge(&phone, &watch);
+        let b = merge(&watch, &phone);
+        assert_eq!(a, b);
+        assert_eq!(a.fields["kind"].value, 2);
+        assert_eq!(a.fields["rpe"].value, 7);
+    }
+
+    #[test]
+    fn the_later_write_wins_and_equal_times_break_by_device() {
+        let x = rec(&[("notes", 1, 30, 1)]);
+        let y = rec(&[("notes", 2, 30, 2)]);
+        assert_eq!(merge(&x, &y).fields["notes"].value, 2);
+        assert_eq!(merge(&y, &x).fields["notes"].value, 2);
+    }
+
+    #[test]
+    fn a_tombstone_wins_over_older_writes_only() {
+        let mut del = Record::default();
+        del.deleted = Some(stamp(50, 1));
+        let older = rec(&[("kind", 1, 40, 2)]);
+        assert!(merge(&older, &del).is_deleted());
+        assert!(merge(&del, &older).is_deleted());
+        let newer = rec(&[("kind", 1, 60, 2)]);
+        assert!(
+            !merge(&del, &newer).is_deleted(),
+            "an edit after the delete brings it back"
+        );
+        assert_eq!(merge(&del, &newer).latest_stamp(), Some(stamp(60, 2)));
+    }
+
+    #[test]
+    fn records_travel_as_json() {
+        let mut r = rec(&[("kind", 1, 40, 2)]);
+        r.deleted = Some(stamp(50, 1));
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), r);
+    }
+
+    fn arb_record() -> impl Strategy<Value = Record> {
+        (
+            proptest::collection::vec((0..4usize, 0..20u64, 1..4u8), 0..5),
+            proptest::option::of((0..20u64, 1..4u8)),
+        )
+            .prop_map(|(fields, del)| {
+                let names = ["kind", "rpe", "notes", "shoe_id"];
+                let mut r = Record::default();
+                for (k, t, n) in fields {
+                    // A stamp names one write: the same field and stamp always hold one value.
+                    let value =
+                        serde_json::json!(k as i64 * 1_000_000 + (t as i64) * 1000 + i64::from(n));
+                    let f = Field {
+                        value,
+                        stamp: stamp(t, n),
+                    };
+                    let keep = r.fields.get(names[k]).is_none_or(|old| old.stamp < f.stamp);
+                    if keep {
+                        r.fields.insert(names[k].to_string(), f);
+                    }
+                }
+                r.deleted = del.map(|(t, n)| stamp(t, n));
+                r
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_order_and_duplicates_give_the_same_state(
+            records in proptest::collection::vec(arb_record(), 1..6),
+            order in any::<prop::sample::Index>(),
+        ) {
+            let forward = records.iter().fold(Record::default(), |acc, r| merge(&acc, r));
+            let mut shuffled = records.clone();
+            let k = order.index(shuffled.len());
+            shuffled.rotate_left(k);
+            shuffled.reverse();
+            // Deliver some twice.
+            shuffled.extend(records.iter().take(2).cloned());
+            let other = shuffled.iter().fold(Record::default(), |acc, r| merge(&acc, r));
+            prop_assert_eq!(&forward, &other);
+            prop_assert_eq!(merge(&forward, &forward), forward.clone());
+        }
+    }
+}
