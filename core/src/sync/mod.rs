@@ -158,8 +158,10 @@ mod tests {
 
     #[test]
     fn a_tombstone_wins_over_older_writes_only() {
-        let mut del = Record::default();
-        del.deleted = Some(stamp(50, 1));
+        let del = Record {
+            deleted: Some(stamp(50, 1)),
+            ..Record::default()
+        };
         let older = rec(&[("kind", 1, 40, 2)]);
         assert!(merge(&older, &del).is_deleted());
         assert!(merge(&del, &older).is_deleted());
