@@ -186,9 +186,16 @@ pub fn run(a: DemoArgs) -> Result<()> {
             json: false,
             beep: false,
             quiet: false,
-            run_id: Some(uuid::Uuid::from_u128(
-                u128::from(a.seed) << 64 | u128::from(end.num_days_from_ce() as u32),
-            )),
+            // Reproducible for the same seed and end date, in the v4 format every id has.
+            run_id: Some(
+                uuid::Builder::from_random_bytes(
+                    (u128::from(a.seed).rotate_left(64)
+                        ^ u128::from(end.num_days_from_ce() as u32)
+                        ^ 0x5EED_0000_0000_0000_1111_2222_3333_4444)
+                        .to_le_bytes(),
+                )
+                .into_uuid(),
+            ),
             start: Some(start),
         },
     )?;
