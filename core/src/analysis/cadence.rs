@@ -119,20 +119,25 @@ pub fn cadence_report(
             by_band.entry(band(v)).or_default().push(c);
         }
     }
-    let baseline: Vec<BandBaseline> = by_band
-        .iter()
+    // Each band's median once; the report rows and every run's comparison read it.
+    let medians: BTreeMap<i64, (f64, usize)> = by_band
+        .into_iter()
         .filter_map(|(b, cads)| {
-            let c = median(cads.clone())?;
-            Some(BandBaseline {
-                min_speed_mps: *b as f64 * BAND_WIDTH_MPS,
-                max_speed_mps: (*b + 1) as f64 * BAND_WIDTH_MPS,
-                cadence_spm: c,
-                target_spm: target_for(c, profile),
-                runs: cads.len(),
-            })
+            let n = cads.len();
+            median(cads).map(|m| (b, (m, n)))
         })
         .collect();
-    let baseline_at = |speed: f64| by_band.get(&band(speed)).and_then(|c| median(c.clone()));
+    let baseline: Vec<BandBaseline> = medians
+        .iter()
+        .map(|(b, &(c, runs))| BandBaseline {
+            min_speed_mps: *b as f64 * BAND_WIDTH_MPS,
+            max_speed_mps: (*b + 1) as f64 * BAND_WIDTH_MPS,
+            cadence_spm: c,
+            target_spm: target_for(c, profile),
+            runs,
+        })
+        .collect();
+    let baseline_at = |speed: f64| medians.get(&band(speed)).map(|&(m, _)| m);
 
     let mut out_runs = Vec::new();
     let mut distribution: BTreeMap<i64, f64> = BTreeMap::new();
