@@ -142,6 +142,17 @@ figure {{ margin: 1em 0; }} figcaption {{ color: #555; font-size: 0.9em; }}
     h
 }
 
+/// The label of a categorical axis (weeks, shoes) drawn on a numeric one: the name at each whole
+/// position, nothing between them.
+fn category_label(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 fn weekly_chart(r: &Report) -> Chart {
     let unit = r.units.metres();
     let km: Vec<f64> = r.weeks.iter().map(|w| w.totals.distance_m / unit).collect();
@@ -161,14 +172,7 @@ fn weekly_chart(r: &Report) -> Chart {
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n.min(16))
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    labels.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| category_label(&labels, *x))
             .y_desc(r.units.as_str())
             .draw()?;
         chart.draw_series(km.iter().enumerate().map(|(i, v)| {
@@ -259,14 +263,7 @@ fn shoes_chart(r: &Report) -> Chart {
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(n)
-            .y_label_formatter(&|y| {
-                let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 {
-                    names.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .y_label_formatter(&|y| category_label(&names, *y))
             .x_desc(r.units.as_str())
             .draw()?;
         for (i, s) in shoes.iter().enumerate() {

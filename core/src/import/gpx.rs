@@ -28,8 +28,7 @@ struct Ext {
 }
 
 pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| malformed(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+    let text = super::xml_text("GPX", bytes)?;
     let doc = gpx::read(bytes).map_err(|e| malformed(e.to_string()))?;
     if let Some(kind) = doc
         .tracks
@@ -112,9 +111,7 @@ fn extensions(text: &str) -> Result<Vec<Ext>, ImportError> {
     let mut current: Option<Ext> = None;
     let mut field: Option<&'static str> = None;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| malformed(format!("at byte {}: {e}", reader.buffer_position())))?;
+        let event = super::next_xml_event("GPX", &mut reader)?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name();

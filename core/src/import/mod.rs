@@ -89,6 +89,25 @@ pub fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Parsed, ImportErr
     Ok(parsed)
 }
 
+/// The text of an XML file (GPX, TCX); a file that is not UTF-8 is malformed.
+fn xml_text<'a>(format: &'static str, bytes: &'a [u8]) -> Result<&'a str, ImportError> {
+    std::str::from_utf8(bytes).map_err(|e| ImportError::Malformed {
+        format,
+        reason: format!("not UTF-8 text (byte {})", e.valid_up_to()),
+    })
+}
+
+/// The next XML event; a parse error names the byte it happened at.
+fn next_xml_event<'a>(
+    format: &'static str,
+    reader: &mut quick_xml::Reader<&'a [u8]>,
+) -> Result<quick_xml::events::Event<'a>, ImportError> {
+    reader.read_event().map_err(|e| ImportError::Malformed {
+        format,
+        reason: format!("at byte {}: {e}", reader.buffer_position()),
+    })
+}
+
 /// A digest of the file's bytes: importing the same file again is recognised by it.
 pub fn fingerprint(bytes: &[u8]) -> String {
     fingerprint_of(&Sha256::digest(bytes))

@@ -50,8 +50,7 @@ struct Totals {
 }
 
 pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| malformed(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+    let text = super::xml_text("TCX", bytes)?;
     let mut reader = Reader::from_str(text);
     let mut path: Vec<String> = Vec::new();
     let mut points: Vec<Point> = Vec::new();
@@ -59,9 +58,7 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
     let mut sport: Option<String> = None;
     let mut saw_root = false;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| malformed(format!("at byte {}: {e}", reader.buffer_position())))?;
+        let event = super::next_xml_event("TCX", &mut reader)?;
         match event {
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref().as_bytes()).into_owned();
