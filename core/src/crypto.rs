@@ -208,6 +208,34 @@ impl DataKey {
             .collect()
     }
 
+    /// The id the server sees for a record: a UUID (v4 layout) made from an HMAC of the
+    /// collection and local id, so ids like `profile` or a plan's day say nothing, yet every
+    /// device names the same record the same way.
+    pub fn record_id(&self, collection: &str, local_id: &str) -> String {
+        let key = hmac::Key::new(
+            hmac::HMAC_SHA256,
+            &hkdf32(&self.0, b"strideguard record id v1"),
+        );
+        let mut msg = (collection.len() as u32).to_be_bytes().to_vec();
+        msg.extend_from_slice(collection.as_bytes());
+        msg.extend_from_slice(local_id.as_bytes());
+        let tag = hmac::sign(&key, &msg);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&tag.as_ref()[..16]);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
+    /// The raw key, for the device's own database (never sent anywhere).
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> DataKey {
+        DataKey(bytes)
+    }
+
     fn aad(collection: &str, record_id: &str, schema_version: u32) -> Vec<u8> {
         let mut aad = b"sg1".to_vec();
         for part in [collection.as_bytes(), record_id.as_bytes()] {
@@ -384,5 +412,20 @@ mod tests {
         assert_eq!(tag, a.collection_tag("pain_entries"));
         assert_ne!(tag, a.collection_tag("runs"));
         assert_ne!(tag, b.collection_tag("pain_entries"));
+    }
+
+    #[test]
+    fn record_ids_are_uuids_stable_per_account_and_say_nothing() {
+        let a = DataKey::generate().unwrap();
+        let id = a.record_id("profile", "profile");
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(id, a.record_id("profile", "profile"));
+        assert_ne!(id, a.record_id("profile", "profile2"));
+        assert_ne!(id, a.record_id("shoes", "profile"));
+        assert_ne!(
+            id,
+            DataKey::generate().unwrap().record_id("profile", "profile")
+        );
     }
 }

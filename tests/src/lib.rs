@@ -102,3 +102,164 @@ pub mod bluez {
         Killed(child)
     }
 }
+
+/// A sync server on 127.0.0.1 and devices with their own databases and clocks.
+pub mod sync {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use strideguard_core::Store;
+    use strideguard_core::clock::{Clock, ManualClock, SystemClock};
+    use strideguard_core::crypto::KdfParams;
+    use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
+
+    /// Few PBKDF2 iterations, so tests derive keys in microseconds.
+    pub const FAST: KdfParams = KdfParams { iterations: 1_000 };
+
+    /// The default configuration, but accepting [`FAST`] key derivation.
+    pub fn config() -> ServerConfig {
+        let mut c = ServerConfig::default();
+        c.limits.min_kdf_iterations = FAST.iterations;
+        c
+    }
+
+    pub struct TestServer {
+        pub dir: tempfile::TempDir,
+        pub server: RunningServer,
+    }
+
+    impl TestServer {
+        pub fn start(config: ServerConfig) -> TestServer {
+            TestServer::with_clock(config, Arc::new(SystemClock))
+        }
+
+        pub fn with_clock(config: ServerConfig, clock: Arc<dyn Clock>) -> TestServer {
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            let storage = Arc::new(SqliteStorage::open(dir.path()).expect("server storage"));
+            let server = RunningServer::start(
+                "127.0.0.1:0".parse().expect("an address"),
+                storage,
+                config,
+                clock,
+            )
+            .expect("the server starts");
+            TestServer { dir, server }
+        }
+
+        pub fn url(&self) -> String {
+            self.server.url()
+        }
+
+        /// The server's database file and its write-ahead log, as bytes.
+        pub fn database_bytes(&self) -> Vec<u8> {
+            let mut out = Vec::new();
+            for name in ["server.db", "server.db-wal"] {
+                if let Ok(b) = std::fs::read(self.dir.path().join(name)) {
+                    out.extend(b);
+                }
+            }
+            out
+        }
+    }
+
+    /// A device: its own database and a clock the test moves.
+    pub struct Device {
+        pub store: Store,
+        pub clock: Arc<ManualClock>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Device {
+        pub fn new(now_ms: i64) -> Device {
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            let clock = Arc::new(ManualClock::new(now_ms));
+            let store = Store::open_with_clock(dir.path().join("strideguard.db"), clock.clone())
+                .expect("the device database opens");
+            Device {
+                store,
+                clock,
+                _dir: dir,
+            }
+        }
+
+        pub fn path(&self) -> &Path {
+            self.store.path()
+        }
+    }
+
+    /// Everything a runner sees, in a canonical text form, to compare devices.
+    pub fn snapshot(store: &Store) -> String {
+        let mut runs = store.runs().expect("runs");
+        runs.sort_by_key(|r| r.id);
+        let mut out = String::new();
+        for r in &runs {
+            let samples = store.samples(r.id).expect("samples");
+            out += &format!("run {r:?} samples {}\n", samples.len());
+        }
+        let mut shoes = store.shoes().expect("shoes");
+        shoes.sort_by_key(|s| s.shoe.id);
+        for s in &shoes {
+            out += &format!("shoe {:?} {:.1}\n", s.shoe, s.distance_m);
+        }
+        out += &format!("profile {:?}\n", store.profile().expect("profile"));
+        for p in store.pain_entries().expect("pain") {
+            out += &format!("pain {p:?}\n");
+        }
+        if let Some(plan) = store.active_plan().expect("plan") {
+            out += &format!(
+                "plan {plan:?} {:?}\n",
+                store.plan_ticks(plan.id).expect("ticks")
+            );
+        }
+        out
+    }
+
+    /// One raw HTTP request: (status, JSON body or Null).
+    pub fn http(
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        http_bytes(
+            method,
+            url,
+            token,
+            body.map(|b| serde_json::to_vec(b).expect("json")),
+        )
+    }
+
+    /// Like [`http`] with a raw body.
+    pub fn http_bytes(
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (u16, serde_json::Value) {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build()
+            .new_agent();
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = req.body(body.unwrap_or_default()).expect("a request");
+        let mut resp = agent.run(req).expect("the server answers");
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(100 << 20)
+            .read_to_vec()
+            .expect("a body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}

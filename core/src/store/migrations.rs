@@ -43,6 +43,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "the analysis thresholds a runner changed, in the profile",
         apply: v5_profile_thresholds,
     },
+    Migration {
+        version: 6,
+        description: "sync: the linked account and the merged state of every synced record",
+        apply: v6_sync_state,
+    },
 ];
 
 /// The schema version this build writes.
@@ -184,6 +189,35 @@ fn v4_pain_and_plans(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 fn v5_profile_thresholds(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     // NULL: domain.md's defaults. Otherwise JSON holding the changed ones.
     tx.execute_batch("ALTER TABLE profile ADD COLUMN thresholds TEXT;")
+}
+
+fn v6_sync_state(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    // `sync_records` holds each record as last merged, with the stamp of every field, the
+    // server sequence it was last seen at, whether it has local changes to upload (`dirty`)
+    // and whether its merged state is in the tables yet (`applied`: 0 while, say, a run waits
+    // for the shoe it references).
+    tx.execute_batch(
+        "CREATE TABLE sync_account (
+            id              INTEGER PRIMARY KEY CHECK (id = 1),
+            server          TEXT NOT NULL,
+            username        TEXT NOT NULL,
+            device_id       TEXT NOT NULL,
+            token           TEXT NOT NULL,
+            data_key        BLOB NOT NULL,
+            kdf_iterations  INTEGER NOT NULL
+         ) STRICT;
+         CREATE TABLE sync_records (
+            collection TEXT NOT NULL,
+            local_id   TEXT NOT NULL,
+            record     TEXT NOT NULL,
+            server_seq INTEGER NOT NULL DEFAULT 0,
+            dirty      INTEGER NOT NULL DEFAULT 0,
+            applied    INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (collection, local_id)
+         ) STRICT, WITHOUT ROWID;
+         CREATE INDEX sync_records_dirty ON sync_records (dirty) WHERE dirty = 1;
+         CREATE INDEX sync_records_pending ON sync_records (applied) WHERE applied = 0;",
+    )
 }
 
 /// Applies every migration above the file's current version, each in its own transaction.

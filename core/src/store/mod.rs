@@ -7,11 +7,13 @@
 //! change is either fully recorded (and will sync) or did not happen.
 
 mod changes;
+pub mod collections;
 mod migrations;
 mod pain;
 mod profile;
 mod runs;
 mod shoes;
+mod sync_records;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +29,8 @@ pub use changes::{Change, ChangeOp, collection};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};
 pub use pain::{PainEntry, StoredPlan};
 pub use runs::{Duplicate, DuplicateReason, RunEdit};
+pub use shoes::ShoeEdit;
+pub use sync_records::{IncomingRecord, MergeStats, OutgoingRecord, SyncAccount};
 
 /// Everything that can go wrong with the store, naming the file, record or field involved.
 #[derive(Debug, thiserror::Error)]

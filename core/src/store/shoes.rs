@@ -8,6 +8,17 @@ use crate::model::{Shoe, ShoeUsage};
 
 const SHOE_COLUMNS: &str = "s.id, s.name, s.brand, s.model, s.start_distance_m, s.wear_at_m, s.replace_at_m, s.retired, s.is_default";
 
+/// What [`Store::edit_shoe`] changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShoeEdit {
+    pub name: Option<String>,
+    pub brand: Option<Option<String>>,
+    pub model: Option<Option<String>>,
+    pub start_distance_m: Option<f64>,
+    pub wear_at_m: Option<f64>,
+    pub replace_at_m: Option<f64>,
+}
+
 fn shoe_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Shoe, StoreError>> {
     let id: String = r.get(0)?;
     let parsed = Uuid::parse_str(&id);
@@ -147,6 +158,77 @@ impl Store {
             key,
             all.into_iter().map(|s| (s.id.to_string(), s)).collect(),
         )
+    }
+
+    /// Changes a shoe's name, brand, model or distances, logging only the fields that changed
+    /// (so a rename on one device and a new replacement distance on another both survive sync).
+    pub fn edit_shoe(&mut self, id: Uuid, edit: &ShoeEdit) -> Result<Shoe, StoreError> {
+        let old = self.shoe(id)?.ok_or_else(|| StoreError::NotFound {
+            what: "shoe",
+            key: id.to_string(),
+        })?;
+        let mut shoe = old.clone();
+        if let Some(name) = &edit.name {
+            shoe.name = name.trim().to_string();
+        }
+        if let Some(brand) = &edit.brand {
+            shoe.brand = brand.clone();
+        }
+        if let Some(model) = &edit.model {
+            shoe.model = model.clone();
+        }
+        if let Some(v) = edit.start_distance_m {
+            shoe.start_distance_m = v;
+        }
+        if let Some(v) = edit.wear_at_m {
+            shoe.wear_at_m = v;
+        }
+        if let Some(v) = edit.replace_at_m {
+            shoe.replace_at_m = v;
+        }
+        validate_shoe(&shoe)?;
+        if shoe.name != old.name
+            && self
+                .shoes()?
+                .iter()
+                .any(|s| s.shoe.id != id && s.shoe.name.eq_ignore_ascii_case(&shoe.name))
+        {
+            return Err(StoreError::DuplicateShoeName(shoe.name));
+        }
+        let fields: Vec<&str> = [
+            ("name", shoe.name != old.name),
+            ("brand", shoe.brand != old.brand),
+            ("model", shoe.model != old.model),
+            (
+                "start_distance_m",
+                shoe.start_distance_m != old.start_distance_m,
+            ),
+            ("wear_at_m", shoe.wear_at_m != old.wear_at_m),
+            ("replace_at_m", shoe.replace_at_m != old.replace_at_m),
+        ]
+        .into_iter()
+        .filter_map(|(f, changed)| changed.then_some(f))
+        .collect();
+        if fields.is_empty() {
+            return Ok(shoe);
+        }
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE shoes SET name = ?2, brand = ?3, model = ?4, start_distance_m = ?5,
+                 wear_at_m = ?6, replace_at_m = ?7 WHERE id = ?1",
+                rusqlite::params![
+                    id.to_string(),
+                    shoe.name,
+                    shoe.brand,
+                    shoe.model,
+                    shoe.start_distance_m,
+                    shoe.wear_at_m,
+                    shoe.replace_at_m
+                ],
+            )?;
+            w.log(collection::SHOES, &id.to_string(), ChangeOp::Put, &fields)
+        })?;
+        Ok(shoe)
     }
 
     /// Makes `id` the default shoe (and no other).

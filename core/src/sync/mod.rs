@@ -4,7 +4,18 @@
 //! Deletion is a tombstone that wins over older writes. Merging is commutative, associative and
 //! idempotent: applying the same records twice, or in any order, gives the same state.
 //!
-//! The engine, the HTTP transport and the server come next (issue 7); they move these records.
+//! Around the merge: [`engine`] (the state machine that moves records over a [`Transport`]),
+//! [`http`] (the HTTP transport and account calls), [`wire`] (the JSON of the API, shared with
+//! the server) and [`account`] (register, login, passphrase change, sync now).
+
+pub mod account;
+pub mod engine;
+pub mod http;
+pub mod wire;
+
+pub use engine::{
+    Engine, PushReply, SyncError, SyncEvent, SyncSummary, Transport, TransportError, sync,
+};
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,513 @@
+//! The device's side of sync in the database: the linked account, and each synced record as
+//! last merged (`sync_records`), with the stamp of every field. Local changes are folded in from
+//! the change log; remote records are merged in and applied to the tables. Each step is one
+//! transaction, so a sync cut off anywhere resumes from what was committed.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::collections::{COLLECTIONS, SyncCollection, sync_collection};
+use super::{Store, StoreError, changes::ChangeOp};
+use crate::sync::{Field, Record, merge};
+
+/// The account this database syncs with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SyncAccount {
+    pub server: String,
+    pub username: String,
+    pub device_id: String,
+    /// The bearer token of this device's session.
+    pub token: String,
+    /// The account's data key, kept on the device so syncing needs no passphrase.
+    pub data_key: [u8; 32],
+    pub kdf_iterations: u32,
+}
+
+impl std::fmt::Debug for SyncAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncAccount")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record with local changes to upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingRecord {
+    pub collection: &'static str,
+    pub local_id: String,
+    pub record: Record,
+    /// The server sequence this device last saw the record at (0: never).
+    pub server_seq: i64,
+}
+
+/// A record received from the server, opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingRecord {
+    pub collection: &'static str,
+    pub local_id: String,
+    pub record: Record,
+    pub server_seq: i64,
+}
+
+/// What merging a set of remote records did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeStats {
+    /// Records whose merged state differs from what this device had.
+    pub changed: usize,
+    /// Records whose merged state still waits to be applied (say, a run before its shoe).
+    pub pending: usize,
+}
+
+const FOLDED: &str = "sync_folded_seq";
+const PULLED: &str = "sync_pull_cursor";
+
+impl Store {
+    pub fn sync_account(&self) -> Result<Option<SyncAccount>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT server, username, device_id, token, data_key, kdf_iterations
+                 FROM sync_account WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Vec<u8>>(4)?,
+                        r.get::<_, u32>(5)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(
+                |(server, username, device_id, token, key, kdf_iterations)| {
+                    let data_key: [u8; 32] = key.try_into().map_err(|_| StoreError::Corrupt {
+                        table: "sync_account",
+                        id: username.clone(),
+                        reason: "the data key is not 32 bytes".into(),
+                    })?;
+                    Ok(SyncAccount {
+                        server,
+                        username,
+                        device_id,
+                        token,
+                        data_key,
+                        kdf_iterations,
+                    })
+                },
+            )
+            .transpose()
+    }
+
+    /// Links this database to an account (replacing the session of the same account).
+    pub fn set_sync_account(&mut self, a: &SyncAccount) -> Result<(), StoreError> {
+        if let Some(old) = self.sync_account()?
+            && (old.server != a.server || old.username != a.username)
+        {
+            return Err(StoreError::Invalid {
+                field: "account",
+                reason: format!(
+                    "this database already syncs as '{}' with {}; log out first",
+                    old.username, old.server
+                ),
+            });
+        }
+        self.conn.execute(
+            "INSERT INTO sync_account (id, server, username, device_id, token, data_key, kdf_iterations)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (id) DO UPDATE SET device_id = excluded.device_id, token = excluded.token,
+                data_key = excluded.data_key, kdf_iterations = excluded.kdf_iterations",
+            params![
+                a.server,
+                a.username,
+                a.device_id,
+                a.token,
+                a.data_key.as_slice(),
+                a.kdf_iterations
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the account and all sync state: the next account this database links to gets
+    /// its whole history uploaded again. Local data is kept.
+    pub fn clear_sync_account(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM sync_account;
+             DELETE FROM sync_records;
+             DELETE FROM meta WHERE key IN ('sync_folded_seq', 'sync_pull_cursor');",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn meta_i64(&self, key: &str) -> Result<i64, StoreError> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        v.map_or(Ok(0), |v| {
+            v.parse().map_err(|_| StoreError::Corrupt {
+                table: "meta",
+                id: key.to_string(),
+                reason: format!("'{v}' is not a number"),
+            })
+        })
+    }
+
+    /// The server sequence up to which this device has merged remote records.
+    pub fn sync_pull_cursor(&self) -> Result<i64, StoreError> {
+        self.meta_i64(PULLED)
+    }
+
+    /// Starts pulling again from the beginning (after the server dropped old tombstones).
+    pub fn reset_sync_pull_cursor(&mut self) -> Result<(), StoreError> {
+        set_meta(&self.conn, PULLED, 0)
+    }
+
+    /// Folds local changes from the change log into the synced records and marks them for
+    /// upload. Returns how many change-log entries it read.
+    pub fn sync_fold(&mut self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let from = self.meta_i64(FOLDED)?;
+            let changes = self.changes_since(from, 2_000)?;
+            let Some(last) = changes.last().map(|c| c.seq) else {
+                return Ok(total);
+            };
+            total += changes.len();
+            let tx = self.conn.transaction()?;
+            for change in &changes {
+                let Some(col) = sync_collection(&change.collection) else {
+                    continue;
+                };
+                for local_id in col.local_ids(&tx, &change.record_id, change.op)? {
+                    let (mut record, _) = load(&tx, col.name(), &local_id)?.unwrap_or_default();
+                    match change.op {
+                        ChangeOp::Delete => {
+                            record.deleted =
+                                Some(record.deleted.map_or(change.stamp, |d| d.max(change.stamp)));
+                        }
+                        ChangeOp::Put => {
+                            // A record deleted later in the log: the delete will fold in next.
+                            let Some(current) = col.read(&tx, &local_id)? else {
+                                continue;
+                            };
+                            let all = change.fields.iter().any(|f| f == "*");
+                            for (name, value) in current {
+                                if !all && !change.fields.contains(&name) {
+                                    continue;
+                                }
+                                let value = if col.immutable() {
+                                    serde_json::Value::Null
+                                } else {
+                                    value
+                                };
+                                if record
+                                    .fields
+                                    .get(&name)
+                                    .is_none_or(|f| f.stamp < change.stamp)
+                                {
+                                    record.fields.insert(
+                                        name,
+                                        Field {
+                                            value,
+                                            stamp: change.stamp,
+                                        },
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    tx.execute(
+                        "INSERT INTO sync_records (collection, local_id, record, dirty, applied)
+                         VALUES (?1, ?2, ?3, 1, 1)
+                         ON CONFLICT (collection, local_id)
+                         DO UPDATE SET record = excluded.record, dirty = 1",
+                        params![col.name(), local_id, to_text(&record)],
+                    )?;
+                }
+            }
+            set_meta(&tx, FOLDED, last)?;
+            tx.commit()?;
+        }
+    }
+
+    /// Up to `limit` records with local changes, oldest collection first, values filled in.
+    pub fn sync_outgoing(&self, limit: usize) -> Result<Vec<OutgoingRecord>, StoreError> {
+        let mut out = Vec::new();
+        for col in COLLECTIONS {
+            if out.len() >= limit {
+                break;
+            }
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT local_id, record, server_seq FROM sync_records
+                 WHERE dirty = 1 AND collection = ?1 ORDER BY local_id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![col.name(), (limit - out.len()) as i64], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (local_id, text, server_seq) in rows {
+                let mut record = from_text(col.name(), &local_id, &text)?;
+                if col.immutable() && !record.is_deleted() {
+                    fill_values(*col, &self.conn, &local_id, &mut record)?;
+                }
+                out.push(OutgoingRecord {
+                    collection: col.name(),
+                    local_id,
+                    record,
+                    server_seq,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks uploaded records as acknowledged at the server sequences given. When the new
+    /// sequences directly follow the pull cursor (no other device wrote in between), the
+    /// cursor moves past them, so the next pull does not fetch this device's own writes back.
+    pub fn sync_acknowledge(&mut self, acked: &[(&OutgoingRecord, i64)]) -> Result<(), StoreError> {
+        let cursor = self.sync_pull_cursor()?;
+        let mut fresh: Vec<i64> = acked
+            .iter()
+            .map(|(_, s)| *s)
+            .filter(|s| *s > cursor)
+            .collect();
+        fresh.sort_unstable();
+        let contiguous = fresh
+            .iter()
+            .enumerate()
+            .all(|(i, s)| *s == cursor + 1 + i as i64);
+        let tx = self.conn.transaction()?;
+        if contiguous && let Some(last) = fresh.last() {
+            set_meta(&tx, PULLED, *last)?;
+        }
+        for (rec, seq) in acked {
+            tx.execute(
+                "UPDATE sync_records SET server_seq = ?3, dirty = 0
+                 WHERE collection = ?1 AND local_id = ?2",
+                params![rec.collection, rec.local_id, seq],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Merges remote records into the local state and applies the result to the tables, in
+    /// one transaction that also moves the pull cursor to `cursor` (when given).
+    pub fn sync_merge_remote(
+        &mut self,
+        incoming: &[IncomingRecord],
+        cursor: Option<i64>,
+    ) -> Result<MergeStats, StoreError> {
+        let now = self.clock.now_ms();
+        let mut hlc = self.hlc;
+        let tx = self.conn.transaction()?;
+        let mut stats = MergeStats::default();
+        for inc in incoming {
+            let col = sync_collection(inc.collection).expect("incoming names a known collection");
+            let existing = load(&tx, inc.collection, &inc.local_id)?;
+            let (mine, dirty, known_seq) = match existing {
+                Some((r, d)) => {
+                    let seq: i64 = tx.query_row(
+                        "SELECT server_seq FROM sync_records WHERE collection = ?1 AND local_id = ?2",
+                        params![inc.collection, inc.local_id],
+                        |r| r.get(0),
+                    )?;
+                    (Some(r), d, seq)
+                }
+                None => (None, false, 0),
+            };
+            let base = mine.clone().unwrap_or_default();
+            // Immutable records keep values only in the table; the incoming ones carry them.
+            let mut merged = merge(&base, &inc.record);
+            if col.immutable() && merged.fields.values().any(|f| f.value.is_null()) {
+                merged = merge(&inc.record, &base);
+            }
+            let same_as_mine = mine.as_ref().is_some_and(|m| stamps_equal(m, &merged));
+            if !same_as_mine {
+                stats.changed += 1;
+            }
+            // Local changes the server does not have yet stay marked for upload.
+            let still_dirty = dirty && !stamps_equal(&merged, &inc.record);
+            if let Some(latest) = inc.record.latest_stamp() {
+                hlc.observe(latest, now);
+            }
+            tx.execute(
+                "INSERT INTO sync_records (collection, local_id, record, server_seq, dirty, applied)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (collection, local_id) DO UPDATE SET record = excluded.record,
+                    server_seq = excluded.server_seq, dirty = excluded.dirty,
+                    applied = min(applied, excluded.applied)",
+                params![
+                    inc.collection,
+                    inc.local_id,
+                    to_text(&merged),
+                    inc.server_seq.max(known_seq),
+                    still_dirty,
+                    same_as_mine
+                ],
+            )?;
+        }
+        stats.pending = apply_pending(&tx)?;
+        if let Some(cursor) = cursor {
+            set_meta(&tx, PULLED, cursor)?;
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('hlc_last', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [hlc.last().to_string()],
+        )?;
+        tx.commit()?;
+        self.hlc = hlc;
+        Ok(stats)
+    }
+
+    /// How many synced records have local changes not yet uploaded.
+    pub fn sync_dirty_count(&self) -> Result<usize, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM sync_records WHERE dirty = 1",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+}
+
+fn set_meta(conn: &rusqlite::Connection, key: &str, value: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Whether two records hold the same writes (values of immutable records may be elided).
+fn stamps_equal(a: &Record, b: &Record) -> bool {
+    a.deleted == b.deleted
+        && a.fields.len() == b.fields.len()
+        && a.fields
+            .iter()
+            .zip(&b.fields)
+            .all(|((ka, fa), (kb, fb))| ka == kb && fa.stamp == fb.stamp)
+}
+
+fn to_text(r: &Record) -> String {
+    serde_json::to_string(r).expect("records serialise")
+}
+
+fn from_text(collection: &str, local_id: &str, text: &str) -> Result<Record, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        table: "sync_records",
+        id: format!("{collection}/{local_id}"),
+        reason: e.to_string(),
+    })
+}
+
+fn load(
+    conn: &rusqlite::Connection,
+    collection: &str,
+    local_id: &str,
+) -> Result<Option<(Record, bool)>, StoreError> {
+    let row: Option<(String, bool)> = conn
+        .query_row(
+            "SELECT record, dirty FROM sync_records WHERE collection = ?1 AND local_id = ?2",
+            params![collection, local_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(t, d)| Ok((from_text(collection, local_id, &t)?, d)))
+        .transpose()
+}
+
+fn fill_values(
+    col: &dyn SyncCollection,
+    conn: &rusqlite::Connection,
+    local_id: &str,
+    record: &mut Record,
+) -> Result<(), StoreError> {
+    let current = col
+        .read(conn, local_id)?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "synced record",
+            key: format!("{}/{local_id}", col.name()),
+        })?;
+    for (name, field) in record.fields.iter_mut() {
+        if let Some(v) = current.get(name) {
+            field.value = v.clone();
+        }
+    }
+    Ok(())
+}
+
+/// Applies every merged record not yet in the tables, collection by collection in reference
+/// order. A record whose write breaks a constraint (its run or shoe has not arrived yet) stays
+/// pending for the next sync. Returns how many are still pending.
+fn apply_pending(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
+    let mut pending = 0;
+    for col in COLLECTIONS {
+        let rows: Vec<(String, String)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT local_id, record FROM sync_records WHERE applied = 0 AND collection = ?1",
+            )?;
+            stmt.query_map([col.name()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        if rows.is_empty() {
+            continue;
+        }
+        for (local_id, text) in rows {
+            let record = from_text(col.name(), &local_id, &text)?;
+            tx.execute_batch("SAVEPOINT apply_one")?;
+            let result = if record.is_deleted() {
+                col.delete(tx, &local_id)
+            } else {
+                let values = record
+                    .fields
+                    .iter()
+                    .filter(|(_, f)| record.deleted.is_none_or(|d| f.stamp > d))
+                    .map(|(k, f)| (k.clone(), f.value.clone()))
+                    .collect();
+                col.write(tx, &local_id, &values)
+            };
+            match result {
+                Ok(()) => {
+                    tx.execute_batch("RELEASE apply_one")?;
+                    let stored = if col.immutable() && !record.is_deleted() {
+                        let mut stripped = record.clone();
+                        for f in stripped.fields.values_mut() {
+                            f.value = serde_json::Value::Null;
+                        }
+                        to_text(&stripped)
+                    } else {
+                        text
+                    };
+                    tx.execute(
+                        "UPDATE sync_records SET applied = 1, record = ?3
+                         WHERE collection = ?1 AND local_id = ?2",
+                        params![col.name(), local_id, stored],
+                    )?;
+                }
+                Err(StoreError::Sqlite(e))
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    tx.execute_batch("ROLLBACK TO apply_one; RELEASE apply_one")?;
+                    pending += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        col.after_apply(tx)?;
+    }
+    Ok(pending)
+}

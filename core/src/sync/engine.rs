@@ -1,0 +1,358 @@
+//! The sync engine: a state machine that folds local changes into records, pulls the server's
+//! records from the persisted cursor, merges them, and pushes what is left, over any
+//! [`Transport`]. Every step commits before the next, so a sync stopped anywhere (a lost
+//! connection, a killed process) resumes where it stopped, and repeating a step is harmless.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Record;
+use super::wire::{Ack, Limits, RecordDownload, RecordUpload, RecordsPage};
+use crate::crypto::{CryptoError, DataKey};
+use crate::store::collections::{COLLECTIONS, SyncCollection};
+use crate::store::{IncomingRecord, OutgoingRecord, Store, StoreError};
+
+/// The server's answer to an upload.
+#[derive(Debug, Clone)]
+pub enum PushReply {
+    Accepted(Vec<Ack>),
+    /// Some `if_seq` did not match: the records as the server holds them.
+    Conflict(Vec<RecordDownload>),
+}
+
+/// How records reach the server. One HTTP implementation ships ([`super::http`]); tests wrap
+/// it to lose responses or shuffle pages.
+pub trait Transport {
+    fn limits(&mut self) -> Result<Limits, TransportError>;
+    fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError>;
+    fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("the server refused the session ({0}); log in again with `strideguard account login`")]
+    Unauthorized(String),
+    #[error("the server no longer keeps changes that old; a full resync is needed")]
+    CursorExpired,
+    #[error("the server refused the request (HTTP {status}): {message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        /// The limit broken, for 413 and 429 answers.
+        limit: Option<String>,
+        message: String,
+    },
+    #[error("cannot reach the server: {0}")]
+    Network(String),
+    #[error("the server's answer made no sense: {0}")]
+    Protocol(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("this database is not linked to an account; run `strideguard account login` first")]
+    NotLinked,
+    #[error("wrong username or passphrase for {0}")]
+    WrongPassphrase(String),
+    #[error("{0}")]
+    Account(String),
+    #[error("the server answered {0} uploads in a row with conflicts; try again later")]
+    ConflictLoop(u32),
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSummary {
+    /// Records sent and acknowledged.
+    pub uploaded: usize,
+    /// Records received.
+    pub downloaded: usize,
+    /// Received records that changed this device's data.
+    pub merged: usize,
+    /// Uploads refused because another device wrote first, merged and sent again.
+    pub conflicts_resolved: usize,
+    /// Received records that failed to open or named another record; kept out of the data.
+    pub rejected: Vec<String>,
+    /// Merged records waiting for a record they reference (applied on a later sync).
+    pub pending: usize,
+    /// The cursor was older than the server's tombstones, so everything was pulled again.
+    pub full_resync: bool,
+}
+
+/// Progress, for a bar or a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    Folded { changes: usize },
+    Pulled { records: usize, cursor: i64 },
+    Pushed { records: usize, remaining: usize },
+}
+
+/// Where the engine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Fold,
+    Pull { since: i64 },
+    Push { conflicts_in_a_row: u32 },
+    Done,
+}
+
+/// Plaintext inside each sealed record: the collection and local id travel sealed so the
+/// server sees neither.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    c: String,
+    id: String,
+    r: Record,
+}
+
+/// Uploads that keep conflicting give up after this many rounds.
+const MAX_CONFLICT_ROUNDS: u32 = 8;
+
+pub struct Engine<'a> {
+    store: &'a mut Store,
+    key: &'a DataKey,
+    transport: &'a mut dyn Transport,
+    tags: HashMap<String, &'static dyn SyncCollection>,
+    state: State,
+    limits: Option<Limits>,
+    summary: SyncSummary,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        store: &'a mut Store,
+        key: &'a DataKey,
+        transport: &'a mut dyn Transport,
+    ) -> Engine<'a> {
+        let tags = COLLECTIONS
+            .iter()
+            .map(|c| (key.collection_tag(c.name()), *c))
+            .collect();
+        Engine {
+            store,
+            key,
+            transport,
+            tags,
+            state: State::Fold,
+            limits: None,
+            summary: SyncSummary::default(),
+        }
+    }
+
+    /// Runs to the end, reporting progress.
+    pub fn run(mut self, on_event: &mut dyn FnMut(SyncEvent)) -> Result<SyncSummary, SyncError> {
+        while self.state != State::Done {
+            if let Some(event) = self.step()? {
+                on_event(event);
+            }
+        }
+        Ok(self.summary)
+    }
+
+    /// One transition of the state machine.
+    pub fn step(&mut self) -> Result<Option<SyncEvent>, SyncError> {
+        match self.state {
+            State::Fold => {
+                let changes = self.store.sync_fold()?;
+                self.state = State::Pull {
+                    since: self.store.sync_pull_cursor()?,
+                };
+                Ok(Some(SyncEvent::Folded { changes }))
+            }
+            State::Pull { since } => {
+                let page = match self.transport.pull(since) {
+                    Err(TransportError::CursorExpired) if since > 0 => {
+                        self.store.reset_sync_pull_cursor()?;
+                        self.summary.full_resync = true;
+                        self.state = State::Pull { since: 0 };
+                        return Ok(None);
+                    }
+                    other => other?,
+                };
+                if page.next < since {
+                    return Err(TransportError::Protocol(format!(
+                        "the cursor went back from {since} to {}",
+                        page.next
+                    ))
+                    .into());
+                }
+                let incoming = self.open_all(&page.records);
+                let stats = self.store.sync_merge_remote(&incoming, Some(page.next))?;
+                self.summary.downloaded += page.records.len();
+                self.summary.merged += stats.changed;
+                self.summary.pending = stats.pending;
+                self.state = if page.done || page.records.is_empty() {
+                    State::Push {
+                        conflicts_in_a_row: 0,
+                    }
+                } else {
+                    State::Pull { since: page.next }
+                };
+                Ok(Some(SyncEvent::Pulled {
+                    records: page.records.len(),
+                    cursor: page.next,
+                }))
+            }
+            State::Push { conflicts_in_a_row } => self.push(conflicts_in_a_row),
+            State::Done => Ok(None),
+        }
+    }
+
+    fn limits(&mut self) -> Result<Limits, SyncError> {
+        if let Some(l) = self.limits {
+            return Ok(l);
+        }
+        let l = self.transport.limits()?;
+        self.limits = Some(l);
+        Ok(l)
+    }
+
+    fn push(&mut self, conflicts_in_a_row: u32) -> Result<Option<SyncEvent>, SyncError> {
+        let limits = self.limits()?;
+        let outgoing = self.store.sync_outgoing(limits.batch_records.max(1))?;
+        if outgoing.is_empty() {
+            self.state = State::Done;
+            return Ok(None);
+        }
+        // Fill the batch up to the server's byte limits (payloads travel as base64).
+        let byte_budget = limits
+            .batch_bytes
+            .min(limits.body_bytes.saturating_mul(3) / 4)
+            .saturating_sub(64 * 1024);
+        let mut batch = Vec::new();
+        let mut sent: Vec<&OutgoingRecord> = Vec::new();
+        let mut bytes = 0;
+        for rec in &outgoing {
+            let upload = self.seal(rec)?;
+            if !batch.is_empty() && bytes + upload.payload.len() > byte_budget {
+                break;
+            }
+            bytes += upload.payload.len();
+            batch.push(upload);
+            sent.push(rec);
+        }
+        match self.transport.push(&batch)? {
+            PushReply::Accepted(acks) => {
+                let seqs: HashMap<&str, i64> =
+                    acks.iter().map(|a| (a.id.as_str(), a.seq)).collect();
+                let mut acked = Vec::new();
+                for (rec, up) in sent.iter().zip(&batch) {
+                    let seq = *seqs.get(up.id.as_str()).ok_or_else(|| {
+                        TransportError::Protocol(format!("record {} was not acknowledged", up.id))
+                    })?;
+                    acked.push((*rec, seq));
+                }
+                self.store.sync_acknowledge(&acked)?;
+                self.summary.uploaded += acked.len();
+                self.state = State::Push {
+                    conflicts_in_a_row: 0,
+                };
+                Ok(Some(SyncEvent::Pushed {
+                    records: acked.len(),
+                    remaining: self.store.sync_dirty_count()?,
+                }))
+            }
+            PushReply::Conflict(current) => {
+                if conflicts_in_a_row + 1 >= MAX_CONFLICT_ROUNDS {
+                    return Err(SyncError::ConflictLoop(conflicts_in_a_row + 1));
+                }
+                let incoming = self.open_all(&current);
+                self.store.sync_merge_remote(&incoming, None)?;
+                self.summary.conflicts_resolved += current.len();
+                self.state = State::Push {
+                    conflicts_in_a_row: conflicts_in_a_row + 1,
+                };
+                Ok(None)
+            }
+        }
+    }
+
+    fn seal(&self, rec: &OutgoingRecord) -> Result<RecordUpload, SyncError> {
+        let col = crate::store::collections::sync_collection(rec.collection)
+            .expect("outgoing records name known collections");
+        let id = self.key.record_id(rec.collection, &rec.local_id);
+        let plain = serde_json::to_vec(&Sealed {
+            c: rec.collection.to_string(),
+            id: rec.local_id.clone(),
+            r: rec.record.clone(),
+        })
+        .expect("records serialise");
+        let version = col.schema_version();
+        let mut payload = (version as u16).to_be_bytes().to_vec();
+        payload.extend(
+            self.key
+                .seal(rec.collection, &id, version, &plain, col.pad_to())?,
+        );
+        Ok(RecordUpload {
+            collection: self.key.collection_tag(rec.collection),
+            id,
+            if_seq: Some(rec.server_seq),
+            deleted: rec.record.is_deleted(),
+            payload,
+        })
+    }
+
+    /// Opens what can be opened; the rest is named in the summary and left out.
+    fn open_all(&mut self, records: &[RecordDownload]) -> Vec<IncomingRecord> {
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            match self.open(r) {
+                Ok(inc) => out.push(inc),
+                Err(why) => self
+                    .summary
+                    .rejected
+                    .push(format!("record {} (seq {}): {why}", r.id, r.seq)),
+            }
+        }
+        out
+    }
+
+    fn open(&self, r: &RecordDownload) -> Result<IncomingRecord, String> {
+        let col = self
+            .tags
+            .get(&r.collection)
+            .ok_or("its collection is not one this version knows")?;
+        let (version, envelope) = r
+            .payload
+            .split_at_checked(2)
+            .ok_or("the payload is empty")?;
+        let version = u32::from(u16::from_be_bytes([version[0], version[1]]));
+        if version > col.schema_version() {
+            return Err(format!(
+                "it was written in schema {version}, newer than this version of Strideguard"
+            ));
+        }
+        let plain = self
+            .key
+            .open(col.name(), &r.id, version, envelope)
+            .map_err(|e| e.to_string())?;
+        let sealed: Sealed =
+            serde_json::from_slice(&plain).map_err(|e| format!("unreadable content: {e}"))?;
+        if sealed.c != col.name() || self.key.record_id(&sealed.c, &sealed.id) != r.id {
+            return Err("its content belongs to another record".into());
+        }
+        Ok(IncomingRecord {
+            collection: col.name(),
+            local_id: sealed.id,
+            record: sealed.r,
+            server_seq: r.seq,
+        })
+    }
+}
+
+/// Syncs `store` over `transport` with the account's data key.
+pub fn sync(
+    store: &mut Store,
+    key: &DataKey,
+    transport: &mut dyn Transport,
+    on_event: &mut dyn FnMut(SyncEvent),
+) -> Result<SyncSummary, SyncError> {
+    Engine::new(store, key, transport).run(on_event)
+}

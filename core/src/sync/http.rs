@@ -1,0 +1,302 @@
+//! The HTTP client of the sync API (ureq over rustls): timeouts on every request, retries with
+//! exponential backoff when the network or the server fails (never when the server refused),
+//! and each answer mapped to a typed error. Every request it retries is safe to repeat: an
+//! upload the server already holds is acknowledged again without creating anything.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use ureq::http::{Method, Request};
+
+use super::engine::{PushReply, Transport, TransportError};
+use super::wire::{
+    ConflictResponse, Device, DevicesResponse, ErrorBody, KdfResponse, KeysResponse, Limits,
+    LoginRequest, NewDeviceRequest, PostRecordsRequest, PostRecordsResponse, PutKeysRequest,
+    RecordUpload, RecordsPage, RegisterRequest, SessionResponse,
+};
+use crate::crypto::KdfParams;
+
+/// Answers up to this size are read (a records page is at most 10 MB of payload as base64).
+const MAX_ANSWER: u64 = 64 * 1024 * 1024;
+
+/// A connection to one sync server.
+#[derive(Clone)]
+pub struct HttpClient {
+    agent: ureq::Agent,
+    base: String,
+    retries: u32,
+    first_backoff: Duration,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl HttpClient {
+    /// A client for the server at `base_url` (`http://` or `https://`).
+    pub fn new(base_url: &str) -> Result<HttpClient, TransportError> {
+        let base = base_url.trim().trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
+            return Err(TransportError::Protocol(format!(
+                "'{base_url}' is not a server address; give one like https://sync.example.org"
+            )));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(120)))
+            .user_agent(concat!("strideguard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Ok(HttpClient {
+            agent,
+            base,
+            retries: 4,
+            first_backoff: Duration::from_millis(250),
+        })
+    }
+
+    /// How many times a failed request is retried, and the first wait (doubling each time).
+    pub fn with_retries(mut self, retries: u32, first_backoff: Duration) -> HttpClient {
+        self.retries = retries;
+        self.first_backoff = first_backoff;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, TransportError> {
+        let mut wait = self.first_backoff;
+        let mut attempt = 0;
+        loop {
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(format!("{}{path}", self.base))
+                .header("accept", "application/json");
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            if body.is_some() {
+                req = req.header("content-type", "application/json");
+            }
+            let req = req
+                .body(body.clone().unwrap_or_default())
+                .map_err(|e| TransportError::Protocol(e.to_string()))?;
+            let outcome = self.agent.run(req).and_then(|mut resp| {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_ANSWER)
+                    .read_to_vec()?;
+                Ok((status, retry_after, body))
+            });
+            let retryable = match &outcome {
+                Ok((status, _, _)) => *status >= 500 || *status == 429,
+                Err(_) => true,
+            };
+            if !retryable || attempt >= self.retries {
+                return match outcome {
+                    Ok((status, _, body)) => Ok(Answer { status, body }),
+                    Err(e) => Err(TransportError::Network(format!("{}: {e}", self.base))),
+                };
+            }
+            if let Ok((_, Some(secs), _)) = &outcome {
+                wait = wait.max(Duration::from_secs((*secs).min(30)));
+            }
+            std::thread::sleep(wait);
+            wait = wait.saturating_mul(2).min(Duration::from_secs(30));
+            attempt += 1;
+        }
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, TransportError> {
+        let body = body.map(|b| serde_json::to_vec(b).expect("requests serialise"));
+        let answer = self.send(method, path, token, body)?;
+        if (200..300).contains(&answer.status) {
+            parse(&answer.body)
+        } else {
+            Err(error_of(&answer))
+        }
+    }
+
+    /// The key-derivation parameters of `username` (public: needed before logging in).
+    pub fn kdf(&self, username: &str) -> Result<KdfParams, TransportError> {
+        let path = format!("/v1/accounts/{}/kdf", percent_encode(username));
+        Ok(self
+            .call::<KdfResponse>(Method::GET, &path, None, None::<&()>)?
+            .kdf)
+    }
+
+    pub fn register(&self, req: &RegisterRequest) -> Result<(), TransportError> {
+        self.call::<serde_json::Value>(Method::POST, "/v1/accounts", None, Some(req))
+            .map(|_| ())
+    }
+
+    pub fn login(&self, req: &LoginRequest) -> Result<SessionResponse, TransportError> {
+        self.call(Method::POST, "/v1/sessions", None, Some(req))
+    }
+
+    /// Ends this session on the server.
+    pub fn logout(&self, token: &str) -> Result<(), TransportError> {
+        self.call::<serde_json::Value>(Method::DELETE, "/v1/sessions", Some(token), None::<&()>)
+            .map(|_| ())
+    }
+
+    pub fn keys(&self, token: &str) -> Result<KeysResponse, TransportError> {
+        self.call(Method::GET, "/v1/keys", Some(token), None::<&()>)
+    }
+
+    pub fn put_keys(&self, token: &str, req: &PutKeysRequest) -> Result<(), TransportError> {
+        self.call::<serde_json::Value>(Method::PUT, "/v1/keys", Some(token), Some(req))
+            .map(|_| ())
+    }
+
+    pub fn devices(&self, token: &str) -> Result<Vec<Device>, TransportError> {
+        Ok(self
+            .call::<DevicesResponse>(Method::GET, "/v1/devices", Some(token), None::<&()>)?
+            .devices)
+    }
+
+    /// Registers another device of the account and returns a session for it.
+    pub fn add_device(&self, token: &str, name: &str) -> Result<SessionResponse, TransportError> {
+        self.call(
+            Method::POST,
+            "/v1/devices",
+            Some(token),
+            Some(&NewDeviceRequest {
+                name: name.to_string(),
+            }),
+        )
+    }
+
+    /// Revokes a device: its sessions end at once.
+    pub fn revoke_device(&self, token: &str, device_id: &str) -> Result<(), TransportError> {
+        let path = format!("/v1/devices/{}", percent_encode(device_id));
+        self.call::<serde_json::Value>(Method::DELETE, &path, Some(token), None::<&()>)
+            .map(|_| ())
+    }
+
+    pub fn limits(&self) -> Result<Limits, TransportError> {
+        self.call(Method::GET, "/v1/limits", None, None::<&()>)
+    }
+
+    /// The transport the sync engine uses, for this session.
+    pub fn transport(&self, token: &str) -> HttpTransport {
+        HttpTransport {
+            client: self.clone(),
+            token: token.to_string(),
+        }
+    }
+}
+
+/// The engine's [`Transport`] over HTTP, for one session.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: HttpClient,
+    token: String,
+}
+
+impl Transport for HttpTransport {
+    fn limits(&mut self) -> Result<Limits, TransportError> {
+        self.client.limits()
+    }
+
+    fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError> {
+        self.client.call(
+            Method::GET,
+            &format!("/v1/records?since={since}"),
+            Some(&self.token),
+            None::<&()>,
+        )
+    }
+
+    fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
+        let body = serde_json::to_vec(&PostRecordsRequest {
+            records: batch.to_vec(),
+        })
+        .expect("records serialise");
+        let answer =
+            self.client
+                .send(Method::POST, "/v1/records", Some(&self.token), Some(body))?;
+        match answer.status {
+            200..=299 => Ok(PushReply::Accepted(
+                parse::<PostRecordsResponse>(&answer.body)?.accepted,
+            )),
+            409 => Ok(PushReply::Conflict(
+                parse::<ConflictResponse>(&answer.body)?.current,
+            )),
+            _ => Err(error_of(&answer)),
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, TransportError> {
+    serde_json::from_slice(body).map_err(|e| TransportError::Protocol(e.to_string()))
+}
+
+fn error_of(answer: &Answer) -> TransportError {
+    let body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
+    let (code, message, limit) = match body {
+        Some(b) => (b.error, b.message, b.limit),
+        None => (
+            "unknown".to_string(),
+            String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(200)
+                .collect(),
+            None,
+        ),
+    };
+    match answer.status {
+        401 => TransportError::Unauthorized(message),
+        410 => TransportError::CursorExpired,
+        status => TransportError::Rejected {
+            status,
+            code,
+            limit,
+            message,
+        },
+    }
+}
+
+/// Percent-encodes a path segment.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,207 @@
+//! The JSON bodies of the sync HTTP API (sync-protocol.md), shared by the client and the
+//! server so the two cannot drift apart. Binary values travel as standard base64.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::KdfParams;
+
+/// Base64 (standard, padded) for byte fields.
+pub mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u8>, D::Error> {
+        let s = <&str>::deserialize(de)?;
+        STANDARD
+            .decode(s)
+            .map_err(|e| serde::de::Error::custom(format!("not base64: {e}")))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub username: String,
+    #[serde(with = "b64")]
+    pub auth_key: Vec<u8>,
+    pub kdf: KdfParams,
+    #[serde(with = "b64")]
+    pub wrapped_key: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KdfResponse {
+    pub kdf: KdfParams,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    #[serde(with = "b64")]
+    pub auth_key: Vec<u8>,
+    /// A name for the device this session belongs to ("Anna's phone").
+    pub device_name: String,
+}
+
+/// A session: the bearer token and the device it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub token: String,
+    pub device_id: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeysResponse {
+    #[serde(with = "b64")]
+    pub wrapped_key: Vec<u8>,
+    pub kdf: KdfParams,
+}
+
+/// A passphrase change: proves the old auth key and installs the new one with the data key
+/// re-wrapped. No record is re-encrypted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutKeysRequest {
+    #[serde(with = "b64")]
+    pub old_auth_key: Vec<u8>,
+    #[serde(with = "b64")]
+    pub new_auth_key: Vec<u8>,
+    pub kdf: KdfParams,
+    #[serde(with = "b64")]
+    pub wrapped_key: Vec<u8>,
+}
+
+/// One record in an upload batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordUpload {
+    /// The collection tag (an HMAC; the server never learns names).
+    pub collection: String,
+    pub id: String,
+    /// The sequence the writer last saw this record at (0: it expects none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_seq: Option<i64>,
+    pub deleted: bool,
+    #[serde(with = "b64")]
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostRecordsRequest {
+    pub records: Vec<RecordUpload>,
+}
+
+/// A record as the server holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordDownload {
+    pub collection: String,
+    pub id: String,
+    pub seq: i64,
+    pub deleted: bool,
+    pub updated_at_ms: i64,
+    #[serde(with = "b64")]
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ack {
+    pub collection: String,
+    pub id: String,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostRecordsResponse {
+    pub accepted: Vec<Ack>,
+}
+
+/// The 409 answer: the records whose `if_seq` did not match, as the server holds them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConflictResponse {
+    pub error: String,
+    pub message: String,
+    pub current: Vec<RecordDownload>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordsPage {
+    pub records: Vec<RecordDownload>,
+    /// The cursor for the next page: the last sequence in this one.
+    pub next: i64,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub revoked: bool,
+    /// The device this request came from.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DevicesResponse {
+    pub devices: Vec<Device>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDeviceRequest {
+    pub name: String,
+}
+
+/// The server's limits, advertised so clients size their batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub record_payload_bytes: usize,
+    pub batch_records: usize,
+    pub batch_bytes: usize,
+    pub body_bytes: usize,
+    pub page_records: usize,
+    pub page_bytes: usize,
+    pub quota_bytes: u64,
+    pub logins_per_minute_per_user: u32,
+    pub logins_per_minute_per_ip: u32,
+    pub requests_per_minute_per_user: u32,
+    pub min_kdf_iterations: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            record_payload_bytes: 256 * 1024,
+            batch_records: 100,
+            batch_bytes: 4 * 1024 * 1024,
+            body_bytes: 5 * 1024 * 1024,
+            page_records: 1000,
+            page_bytes: 10 * 1000 * 1000,
+            quota_bytes: 1 << 30,
+            logins_per_minute_per_user: 10,
+            logins_per_minute_per_ip: 30,
+            requests_per_minute_per_user: 1200,
+            min_kdf_iterations: 100_000,
+        }
+    }
+}
+
+/// Every error answer: a stable code, a sentence, and for a broken limit its name and value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+}

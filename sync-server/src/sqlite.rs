@@ -1,0 +1,443 @@
+//! The embedded storage: one SQLite file in the data directory, WAL with `synchronous=FULL`,
+//! so a batch is on disk before its acknowledgement leaves (it survives `kill -9` and power
+//! loss). One connection behind a mutex: SQLite has one writer anyway, and the HTTP layer
+//! calls in from blocking threads.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use strideguard_core::sync::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
+use uuid::Uuid;
+
+use crate::storage::{
+    DeviceRow, NewUser, PutOutcome, SessionRow, Storage, StorageError, Totals, User,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id             INTEGER PRIMARY KEY,
+    username       TEXT NOT NULL UNIQUE,
+    auth_salt      BLOB NOT NULL,
+    auth_hash      BLOB NOT NULL,
+    kdf_iterations INTEGER NOT NULL,
+    wrapped_key    BLOB NOT NULL,
+    created_at_ms  INTEGER NOT NULL,
+    last_seq       INTEGER NOT NULL DEFAULT 0,
+    purged_seq     INTEGER NOT NULL DEFAULT 0,
+    used_bytes     INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE IF NOT EXISTS devices (
+    id            TEXT PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    name          TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    last_seen_ms  INTEGER,
+    revoked_at_ms INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS devices_by_user ON devices (user_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash    BLOB PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    device_id     TEXT NOT NULL REFERENCES devices (id),
+    expires_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS sessions_by_device ON sessions (device_id);
+CREATE TABLE IF NOT EXISTS records (
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    collection    TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    deleted       INTEGER NOT NULL,
+    payload       BLOB NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    device_id     TEXT NOT NULL,
+    PRIMARY KEY (user_id, collection, id)
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS records_by_seq ON records (user_id, seq);
+CREATE INDEX IF NOT EXISTS tombstones ON records (updated_at_ms) WHERE deleted = 1;
+";
+
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating) `server.db` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<SqliteStorage, StorageError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StorageError::Backend(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let conn = Connection::open(data_dir.join("server.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent: its transactions
+        // roll back. Keep serving.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        auth_salt: r.get(2)?,
+        auth_hash: r.get(3)?,
+        kdf_iterations: r.get(4)?,
+        wrapped_key: r.get(5)?,
+        used_bytes: r.get::<_, i64>(6)? as u64,
+    })
+}
+
+const USER_COLUMNS: &str =
+    "id, username, auth_salt, auth_hash, kdf_iterations, wrapped_key, used_bytes";
+
+fn download(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordDownload> {
+    Ok(RecordDownload {
+        collection: r.get(0)?,
+        id: r.get(1)?,
+        seq: r.get(2)?,
+        deleted: r.get(3)?,
+        updated_at_ms: r.get(4)?,
+        payload: r.get(5)?,
+    })
+}
+
+impl Storage for SqliteStorage {
+    fn create_user(&self, u: &NewUser) -> Result<i64, StorageError> {
+        let conn = self.conn();
+        let res = conn.execute(
+            "INSERT INTO users (username, auth_salt, auth_hash, kdf_iterations, wrapped_key, created_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![u.username, u.auth_salt, u.auth_hash, u.kdf_iterations, u.wrapped_key, u.now_ms],
+        );
+        match res {
+            Ok(_) => Ok(conn.last_insert_rowid()),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                Err(StorageError::UserExists)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn user(&self, username: &str) -> Result<Option<User>, StorageError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+                [username],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    fn user_by_id(&self, id: i64) -> Result<Option<User>, StorageError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [id],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    fn set_keys(
+        &self,
+        user_id: i64,
+        auth_salt: &[u8],
+        auth_hash: &[u8],
+        kdf_iterations: u32,
+        wrapped_key: &[u8],
+    ) -> Result<(), StorageError> {
+        self.conn().execute(
+            "UPDATE users SET auth_salt = ?2, auth_hash = ?3, kdf_iterations = ?4, wrapped_key = ?5
+             WHERE id = ?1",
+            params![user_id, auth_salt, auth_hash, kdf_iterations, wrapped_key],
+        )?;
+        Ok(())
+    }
+
+    fn add_device(&self, user_id: i64, name: &str, now_ms: i64) -> Result<String, StorageError> {
+        let id = Uuid::new_v4().to_string();
+        self.conn().execute(
+            "INSERT INTO devices (id, user_id, name, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![id, user_id, name, now_ms],
+        )?;
+        Ok(id)
+    }
+
+    fn devices(&self, user_id: i64) -> Result<Vec<DeviceRow>, StorageError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, created_at_ms, last_seen_ms, revoked_at_ms IS NOT NULL
+             FROM devices WHERE user_id = ?1 ORDER BY created_at_ms, id",
+        )?;
+        let rows = stmt.query_map([user_id], |r| {
+            Ok(DeviceRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at_ms: r.get(2)?,
+                last_seen_ms: r.get(3)?,
+                revoked: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_device(
+        &self,
+        user_id: i64,
+        device_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?3)
+             WHERE id = ?1 AND user_id = ?2",
+            params![device_id, user_id, now_ms],
+        )?;
+        tx.execute(
+            "DELETE FROM sessions WHERE device_id = ?1 AND user_id = ?2",
+            params![device_id, user_id],
+        )?;
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn add_session(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        device_id: &str,
+        expires_at_ms: i64,
+    ) -> Result<(), StorageError> {
+        self.conn().execute(
+            "INSERT INTO sessions (token_hash, user_id, device_id, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![token_hash, user_id, device_id, expires_at_ms],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StorageError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT s.token_hash, s.user_id, s.device_id, s.expires_at_ms,
+                        d.revoked_at_ms IS NOT NULL
+                 FROM sessions s JOIN devices d ON d.id = s.device_id
+                 WHERE s.token_hash = ?1",
+                [token_hash],
+                |r| {
+                    Ok(SessionRow {
+                        token_hash: r.get(0)?,
+                        user_id: r.get(1)?,
+                        device_id: r.get(2)?,
+                        expires_at_ms: r.get(3)?,
+                        device_revoked: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn delete_session(&self, token_hash: &[u8]) -> Result<(), StorageError> {
+        self.conn()
+            .execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+        Ok(())
+    }
+
+    fn put_records(
+        &self,
+        user_id: i64,
+        device_id: &str,
+        batch: &[RecordUpload],
+        now_ms: i64,
+        quota_bytes: u64,
+    ) -> Result<PutOutcome, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (mut last_seq, used): (i64, i64) = tx.query_row(
+            "SELECT last_seq, used_bytes FROM users WHERE id = ?1",
+            [user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut conflicts = Vec::new();
+        let mut acks = Vec::with_capacity(batch.len());
+        let mut writes = Vec::new();
+        let mut delta: i64 = 0;
+        {
+            let mut current = tx.prepare_cached(
+                "SELECT collection, id, seq, deleted, updated_at_ms, payload FROM records
+                 WHERE user_id = ?1 AND collection = ?2 AND id = ?3",
+            )?;
+            for rec in batch {
+                let existing = current
+                    .query_row(params![user_id, rec.collection, rec.id], download)
+                    .optional()?;
+                match &existing {
+                    // The same write again (a retry after a lost answer): acknowledged as is.
+                    Some(e) if e.payload == rec.payload && e.deleted == rec.deleted => {
+                        acks.push(Ack {
+                            collection: rec.collection.clone(),
+                            id: rec.id.clone(),
+                            seq: e.seq,
+                        });
+                        continue;
+                    }
+                    Some(e) if rec.if_seq.is_some_and(|s| s != e.seq) => {
+                        conflicts.push(e.clone());
+                        continue;
+                    }
+                    _ => {}
+                }
+                delta += rec.payload.len() as i64
+                    - existing.as_ref().map_or(0, |e| e.payload.len() as i64);
+                writes.push(rec);
+            }
+        }
+        if !conflicts.is_empty() {
+            return Ok(PutOutcome::Conflict(conflicts));
+        }
+        let used_after = (used + delta).max(0) as u64;
+        if delta > 0 && used_after > quota_bytes {
+            return Ok(PutOutcome::OverQuota {
+                used: used as u64,
+                quota: quota_bytes,
+            });
+        }
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO records (user_id, collection, id, seq, deleted, payload, updated_at_ms, device_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (user_id, collection, id) DO UPDATE SET seq = excluded.seq,
+                    deleted = excluded.deleted, payload = excluded.payload,
+                    updated_at_ms = excluded.updated_at_ms, device_id = excluded.device_id",
+            )?;
+            for rec in writes {
+                last_seq += 1;
+                upsert.execute(params![
+                    user_id,
+                    rec.collection,
+                    rec.id,
+                    last_seq,
+                    rec.deleted,
+                    rec.payload,
+                    now_ms,
+                    device_id
+                ])?;
+                acks.push(Ack {
+                    collection: rec.collection.clone(),
+                    id: rec.id.clone(),
+                    seq: last_seq,
+                });
+            }
+        }
+        tx.execute(
+            "UPDATE users SET last_seq = ?2, used_bytes = ?3 WHERE id = ?1",
+            params![user_id, last_seq, used_after as i64],
+        )?;
+        tx.execute(
+            "UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1",
+            params![device_id, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(PutOutcome::Accepted(acks))
+    }
+
+    fn records(
+        &self,
+        user_id: i64,
+        since: i64,
+        collection: Option<&str>,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<RecordsPage, StorageError> {
+        let conn = self.conn();
+        let purged: i64 = conn.query_row(
+            "SELECT purged_seq FROM users WHERE id = ?1",
+            [user_id],
+            |r| r.get(0),
+        )?;
+        if since > 0 && since < purged {
+            return Err(StorageError::CursorExpired { purged });
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT collection, id, seq, deleted, updated_at_ms, payload FROM records
+             WHERE user_id = ?1 AND seq > ?2 AND (?3 IS NULL OR collection = ?3)
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let mut rows = stmt.query(params![user_id, since, collection, max_records as i64 + 1])?;
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        let mut done = true;
+        while let Some(row) = rows.next()? {
+            let rec = download(row)?;
+            if records.len() == max_records
+                || (!records.is_empty() && bytes + rec.payload.len() > max_bytes)
+            {
+                done = false;
+                break;
+            }
+            bytes += rec.payload.len();
+            records.push(rec);
+        }
+        let next = records.last().map_or(since, |r| r.seq);
+        Ok(RecordsPage {
+            records,
+            next,
+            done,
+        })
+    }
+
+    fn purge_tombstones(&self, before_ms: i64) -> Result<usize, StorageError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET purged_seq = max(purged_seq, (
+                SELECT max(seq) FROM records r
+                WHERE r.user_id = users.id AND r.deleted = 1 AND r.updated_at_ms < ?1))
+             WHERE EXISTS (SELECT 1 FROM records r
+                WHERE r.user_id = users.id AND r.deleted = 1 AND r.updated_at_ms < ?1)",
+            [before_ms],
+        )?;
+        tx.execute(
+            "UPDATE users SET used_bytes = used_bytes - coalesce((
+                SELECT sum(length(payload)) FROM records r
+                WHERE r.user_id = users.id AND r.deleted = 1 AND r.updated_at_ms < ?1), 0)",
+            [before_ms],
+        )?;
+        let n = tx.execute(
+            "DELETE FROM records WHERE deleted = 1 AND updated_at_ms < ?1",
+            [before_ms],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn totals(&self) -> Result<Totals, StorageError> {
+        Ok(self.conn().query_row(
+            "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM devices),
+                    (SELECT count(*) FROM records), (SELECT coalesce(sum(used_bytes), 0) FROM users)",
+            [],
+            |r| {
+                Ok(Totals {
+                    users: r.get::<_, i64>(0)? as u64,
+                    devices: r.get::<_, i64>(1)? as u64,
+                    records: r.get::<_, i64>(2)? as u64,
+                    bytes: r.get::<_, i64>(3)? as u64,
+                })
+            },
+        )?)
+    }
+}

@@ -1,0 +1,838 @@
+//! Devices syncing through a real server on 127.0.0.1: convergence, merge rules, resuming,
+//! what the server can see, isolation between users, tampering, sessions and limits.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde_json::json;
+use strideguard_core::clock::ManualClock;
+use strideguard_core::crypto::DataKey;
+use strideguard_core::demo::history;
+use strideguard_core::model::{Run, Sample, Shoe};
+use strideguard_core::store::{PainEntry, RunEdit, ShoeEdit};
+use strideguard_core::sync::account::{change_passphrase, login, register, sync_now};
+use strideguard_core::sync::http::HttpClient;
+use strideguard_core::sync::wire::{RecordUpload, RecordsPage};
+use strideguard_core::sync::{PushReply, SyncError, SyncSummary, Transport, TransportError, sync};
+use strideguard_core::triage::Answers;
+use strideguard_tests::load_demo;
+use strideguard_tests::sync::{Device, FAST, TestServer, config, http, snapshot};
+use uuid::Uuid;
+
+const T0: i64 = 1_780_000_000_000;
+const PASS: &str = "correct horse battery staple";
+
+fn client(server: &TestServer) -> HttpClient {
+    HttpClient::new(&server.url()).unwrap()
+}
+
+fn synced(dev: &mut Device) -> SyncSummary {
+    sync_now(&mut dev.store, &mut |_| {}).expect("sync succeeds")
+}
+
+fn new_device(server: &TestServer, user: &str, name: &str) -> Device {
+    let mut d = Device::new(T0);
+    login(&mut d.store, &client(server), user, PASS, name).expect("login");
+    d
+}
+
+fn samples(n: usize) -> Vec<Sample> {
+    (0..n)
+        .map(|i| Sample {
+            t_s: i as f64,
+            hr_bpm: Some(140 + (i % 20) as u8),
+            cadence_spm: Some(170.0 + (i % 7) as f64),
+            distance_m: Some(i as f64 * 2.9),
+            ..Sample::default()
+        })
+        .collect()
+}
+
+fn run_at(day: u32, notes: &str, shoe: Option<Uuid>) -> Run {
+    let start = chrono::FixedOffset::east_opt(3600)
+        .unwrap()
+        .with_ymd_and_hms(2026, 5, day, 7, 0, 0)
+        .unwrap();
+    let mut r = Run::new(Uuid::new_v4(), start, 10_000.0, 3_000.0);
+    r.notes = Some(notes.to_string());
+    r.shoe_id = shoe;
+    r
+}
+
+/// Device A with two shoes and three runs (one with 5,000 samples: two chunks), registered.
+fn first_device(server: &TestServer) -> (Device, Shoe, Vec<Run>) {
+    let mut a = Device::new(T0);
+    let mut shoe = Shoe::new(Uuid::new_v4(), "Aurora Pegasus QXJ");
+    shoe.is_default = true;
+    a.store.add_shoe(&shoe).unwrap();
+    a.store
+        .add_shoe(&Shoe::new(Uuid::new_v4(), "Trail Hoka"))
+        .unwrap();
+    let runs = vec![
+        run_at(1, "tempo along the Elbe ZEBRAFINCH", Some(shoe.id)),
+        run_at(3, "easy with Mia", Some(shoe.id)),
+        run_at(5, "hill repeats", None),
+    ];
+    a.store.add_run(&runs[0], &samples(5_000)).unwrap();
+    a.store.add_run(&runs[1], &samples(600)).unwrap();
+    a.store.add_run(&runs[2], &[]).unwrap();
+    register(&mut a.store, &client(server), "Anna", PASS, FAST, "laptop").unwrap();
+    (a, shoe, runs)
+}
+
+#[test]
+fn three_devices_edit_offline_and_converge() {
+    let server = TestServer::start(config());
+    let (mut a, shoe, runs) = first_device(&server);
+    let first = synced(&mut a);
+    assert!(first.uploaded >= 2 + 3 + 3, "{first:?}");
+    let mut b = new_device(&server, "anna", "phone");
+    let mut c = new_device(&server, "ANNA ", "watch");
+    let got = synced(&mut b);
+    assert_eq!(got.downloaded, first.uploaded);
+    synced(&mut c);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    assert_eq!(snapshot(&a.store), snapshot(&c.store));
+    assert_eq!(b.store.samples(runs[0].id).unwrap().len(), 5_000);
+
+    // Offline: a rename on A and a new replacement distance on B (different fields of one
+    // shoe); notes on A and RPE on C (different fields of one run); B edits a run that A
+    // deletes later; C logs a new run and a pain entry.
+    a.clock.set(T0 + 10_000);
+    a.store
+        .edit_shoe(
+            shoe.id,
+            &ShoeEdit {
+                name: Some("Aurora Pegasus 41 QXJ".into()),
+                ..ShoeEdit::default()
+            },
+        )
+        .unwrap();
+    a.clock.set(T0 + 15_000);
+    a.store
+        .edit_run(
+            runs[0].id,
+            &RunEdit {
+                notes: Some(Some("tempo, windy".into())),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    b.clock.set(T0 + 20_000);
+    b.store
+        .edit_shoe(
+            shoe.id,
+            &ShoeEdit {
+                replace_at_m: Some(900_000.0),
+                ..ShoeEdit::default()
+            },
+        )
+        .unwrap();
+    b.clock.set(T0 + 30_000);
+    b.store
+        .edit_run(
+            runs[1].id,
+            &RunEdit {
+                notes: Some(Some("edited before the delete".into())),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    a.clock.set(T0 + 40_000);
+    a.store.delete_run(runs[1].id).unwrap();
+    c.clock.set(T0 + 50_000);
+    c.store
+        .edit_run(
+            runs[0].id,
+            &RunEdit {
+                rpe: Some(Some(7)),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    let new_run = run_at(7, "long run from C", Some(shoe.id));
+    c.store.add_run(&new_run, &samples(100)).unwrap();
+    let answers = Answers::from_json(
+        r#"{"location": "achilles", "side": "right", "severity": 3, "character": ["stiffness"],
+            "timing": ["morning"], "onset": "2026-05-06T07:00:00+01:00", "improving": false,
+            "red_flags": {}}"#,
+    )
+    .unwrap();
+    let pain = PainEntry {
+        id: Uuid::new_v4(),
+        logged_at: Utc.timestamp_millis_opt(T0 + 50_000).unwrap(),
+        answers,
+    };
+    c.store.add_pain_entry(&pain).unwrap();
+
+    synced(&mut b);
+    synced(&mut c);
+    synced(&mut a);
+    synced(&mut b);
+    synced(&mut c);
+    let want = snapshot(&a.store);
+    assert_eq!(want, snapshot(&b.store));
+    assert_eq!(want, snapshot(&c.store));
+
+    let s = a.store.shoe(shoe.id).unwrap().unwrap();
+    assert_eq!(s.name, "Aurora Pegasus 41 QXJ");
+    assert_eq!(s.replace_at_m, 900_000.0);
+    assert!(s.is_default);
+    assert!(
+        a.store.run(runs[1].id).unwrap().is_none(),
+        "the later delete wins"
+    );
+    let r0 = c.store.run(runs[0].id).unwrap().unwrap();
+    assert_eq!(r0.notes.as_deref(), Some("tempo, windy"));
+    assert_eq!(r0.rpe, Some(7));
+    assert_eq!(a.store.samples(new_run.id).unwrap().len(), 100);
+    assert_eq!(a.store.pain_entries().unwrap().len(), 1);
+    // Shoe distance is derived on each device from the runs, never synced.
+    let usage = b.store.shoes().unwrap();
+    let pegasus = usage.iter().find(|u| u.shoe.id == shoe.id).unwrap();
+    assert_eq!(pegasus.run_count, 2);
+    assert_eq!(pegasus.distance_m, 20_000.0);
+
+    // Nothing left to do: a further sync moves nothing.
+    let idle = synced(&mut a);
+    assert_eq!((idle.uploaded, idle.downloaded), (0, 0), "{idle:?}");
+}
+
+#[test]
+fn two_devices_choosing_different_default_shoes_agree_on_the_later_choice() {
+    let server = TestServer::start(config());
+    let (mut a, shoe, _runs) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    let trail = b.store.find_shoe("Trail Hoka").unwrap();
+    // A makes nothing new; B chooses the trail shoe as default later than A's choice.
+    b.clock.set(T0 + 60_000);
+    b.store.set_default_shoe(trail.id).unwrap();
+    a.clock.set(T0 + 30_000);
+    a.store
+        .edit_shoe(
+            shoe.id,
+            &ShoeEdit {
+                brand: Some(Some("Nike".into())),
+                ..ShoeEdit::default()
+            },
+        )
+        .unwrap();
+    synced(&mut a);
+    synced(&mut b);
+    synced(&mut a);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    assert_eq!(a.store.default_shoe().unwrap().unwrap().id, trail.id);
+    assert_eq!(
+        a.store.shoe(shoe.id).unwrap().unwrap().brand.as_deref(),
+        Some("Nike")
+    );
+}
+
+/// Delivers each page shuffled with some records twice, and everything again afterwards.
+struct Shuffling<T: Transport> {
+    inner: T,
+    round: u64,
+}
+
+impl<T: Transport> Transport for Shuffling<T> {
+    fn limits(&mut self) -> Result<strideguard_core::sync::wire::Limits, TransportError> {
+        self.inner.limits()
+    }
+    fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError> {
+        let mut page = self.inner.pull(since)?;
+        self.round += 1;
+        let n = page.records.len();
+        if n > 1 {
+            // A deterministic shuffle: rotate, reverse, then duplicate every third record.
+            page.records.rotate_left((self.round as usize * 7) % n);
+            page.records.reverse();
+            let dups: Vec<_> = page.records.iter().step_by(3).cloned().collect();
+            page.records.extend(dups);
+        }
+        Ok(page)
+    }
+    fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
+        self.inner.push(batch)
+    }
+}
+
+#[test]
+fn shuffled_and_duplicated_delivery_gives_the_same_state() {
+    let server = TestServer::start(config());
+    let mut a = Device::new(T0);
+    load_demo(
+        &mut a.store,
+        &history(7, NaiveDate::from_ymd_opt(2026, 5, 10).unwrap()),
+    )
+    .unwrap();
+    register(&mut a.store, &client(&server), "anna", PASS, FAST, "laptop").unwrap();
+    synced(&mut a);
+
+    let mut plain = new_device(&server, "anna", "phone");
+    synced(&mut plain);
+    let mut shuffled = new_device(&server, "anna", "tablet");
+    let account = shuffled.store.sync_account().unwrap().unwrap();
+    let key = DataKey::from_bytes(account.data_key);
+    let mut t = Shuffling {
+        inner: client(&server).transport(&account.token),
+        round: 0,
+    };
+    let summary = sync(&mut shuffled.store, &key, &mut t, &mut |_| {}).unwrap();
+    assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
+    assert_eq!(
+        summary.pending, 0,
+        "runs waiting for their shoe were applied"
+    );
+    // Everything delivered once more, in another order.
+    shuffled.store.reset_sync_pull_cursor().unwrap();
+    sync(&mut shuffled.store, &key, &mut t, &mut |_| {}).unwrap();
+    assert_eq!(snapshot(&a.store), snapshot(&plain.store));
+    assert_eq!(snapshot(&a.store), snapshot(&shuffled.store));
+}
+
+/// Forwards uploads, but loses the server's answer to the second one, as a dropped
+/// connection would.
+struct LosesAnAnswer<T: Transport> {
+    inner: T,
+    pushes: u32,
+}
+
+impl<T: Transport> Transport for LosesAnAnswer<T> {
+    fn limits(&mut self) -> Result<strideguard_core::sync::wire::Limits, TransportError> {
+        self.inner.limits()
+    }
+    fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError> {
+        self.inner.pull(since)
+    }
+    fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
+        self.pushes += 1;
+        let reply = self.inner.push(batch)?;
+        if self.pushes == 2 {
+            return Err(TransportError::Network("connection reset".into()));
+        }
+        Ok(reply)
+    }
+}
+
+#[test]
+fn a_sync_cut_off_mid_batch_resumes_without_duplicates() {
+    let mut cfg = config();
+    cfg.limits.batch_records = 5;
+    let server = TestServer::start(cfg);
+    let (mut a, _, _) = first_device(&server);
+    for day in 10..20 {
+        a.store.add_run(&run_at(day, "more", None), &[]).unwrap();
+    }
+    let account = a.store.sync_account().unwrap().unwrap();
+    let key = DataKey::from_bytes(account.data_key);
+    let mut t = LosesAnAnswer {
+        inner: client(&server).transport(&account.token),
+        pushes: 0,
+    };
+    let err = sync(&mut a.store, &key, &mut t, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, SyncError::Transport(TransportError::Network(_))),
+        "{err}"
+    );
+    let after_cut = a.store.sync_dirty_count().unwrap();
+    assert!(after_cut > 0);
+    let resumed = synced(&mut a);
+    // The batch whose answer was lost is on the server: it comes back in the pull, matches,
+    // and is not sent again.
+    assert_eq!(resumed.uploaded + 5, after_cut, "{resumed:?}");
+    assert_eq!(resumed.rejected, Vec::<String>::new());
+
+    // The server holds each record once.
+    let (status, page) = http(
+        "GET",
+        &format!("{}/v1/records?since=0", server.url()),
+        Some(&account.token),
+        None,
+    );
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len());
+    // 2 shoes + 13 runs + 3 sample chunks.
+    assert_eq!(ids.len(), 2 + 13 + 3);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+}
+
+#[test]
+fn the_server_never_sees_notes_shoe_names_or_the_passphrase() {
+    let server = TestServer::start(config());
+    let (mut a, _, _) = first_device(&server);
+    synced(&mut a);
+    let bytes = server.database_bytes();
+    assert!(bytes.len() > 10_000, "the server stored the records");
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    for secret in [
+        "ZEBRAFINCH",
+        "Aurora Pegasus",
+        "Trail Hoka",
+        "easy with Mia",
+        PASS,
+        "run_samples",
+        "pain_entries",
+    ] {
+        assert!(
+            !contains(secret.as_bytes()),
+            "the server database contains {secret:?}"
+        );
+    }
+    assert!(contains(b"anna"), "the check can see what is there");
+}
+
+#[test]
+fn one_user_can_neither_read_overwrite_nor_delete_anothers_records() {
+    let server = TestServer::start(config());
+    let (mut a, _, _) = first_device(&server);
+    synced(&mut a);
+    let a_token = a.store.sync_account().unwrap().unwrap().token;
+    let mut b = Device::new(T0);
+    register(&mut b.store, &client(&server), "bert", PASS, FAST, "phone").unwrap();
+    synced(&mut b);
+    let b_token = b.store.sync_account().unwrap().unwrap().token;
+    let url = server.url();
+
+    let (_, a_page) = http(
+        "GET",
+        &format!("{url}/v1/records?since=0"),
+        Some(&a_token),
+        None,
+    );
+    let a_records = a_page["records"].as_array().unwrap().clone();
+    assert!(!a_records.is_empty());
+    // Reading: B's pages hold none of A's records, whatever the cursor or collection.
+    let (status, b_page) = http(
+        "GET",
+        &format!("{url}/v1/records?since=0"),
+        Some(&b_token),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(b_page["records"].as_array().unwrap().len(), 0);
+    let tag = a_records[0]["collection"].as_str().unwrap();
+    let (_, b_page) = http(
+        "GET",
+        &format!("{url}/v1/records?since=0&collection={tag}"),
+        Some(&b_token),
+        None,
+    );
+    assert_eq!(b_page["records"].as_array().unwrap().len(), 0);
+
+    // Overwriting and deleting: B's writes under A's ids land in B's own space only.
+    let target = &a_records[0];
+    let forged = json!({"records": [{
+        "collection": target["collection"], "id": target["id"], "deleted": true,
+        "payload": "AAAA"
+    }]});
+    let (status, _) = http(
+        "POST",
+        &format!("{url}/v1/records"),
+        Some(&b_token),
+        Some(&forged),
+    );
+    assert_eq!(status, 200);
+    let (_, a_again) = http(
+        "GET",
+        &format!("{url}/v1/records?since=0"),
+        Some(&a_token),
+        None,
+    );
+    assert_eq!(a_again["records"].as_array().unwrap(), &a_records);
+
+    // Devices: B cannot list or revoke A's.
+    let (_, devices) = http("GET", &format!("{url}/v1/devices"), Some(&a_token), None);
+    let a_device = devices["devices"][0]["id"].as_str().unwrap().to_string();
+    let (_, b_devices) = http("GET", &format!("{url}/v1/devices"), Some(&b_token), None);
+    assert!(
+        b_devices["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["id"] != a_device.as_str())
+    );
+    let (status, body) = http(
+        "DELETE",
+        &format!("{url}/v1/devices/{a_device}"),
+        Some(&b_token),
+        None,
+    );
+    assert_eq!(status, 404, "{body}");
+    // A still syncs and B's forged record never reaches A.
+    let summary = synced(&mut a);
+    assert_eq!(summary.downloaded, 0);
+    // And B's own device refuses the forged record (it does not open).
+    let summary = synced(&mut b);
+    assert_eq!(summary.rejected.len(), 1, "{summary:?}");
+}
+
+#[test]
+fn moved_or_altered_ciphertexts_are_refused_and_the_rest_syncs() {
+    let server = TestServer::start(config());
+    let (mut a, shoe, runs) = first_device(&server);
+    synced(&mut a);
+    let account = a.store.sync_account().unwrap().unwrap();
+    let key = DataKey::from_bytes(account.data_key);
+    let url = server.url();
+    let (_, page) = http(
+        "GET",
+        &format!("{url}/v1/records?since=0"),
+        Some(&account.token),
+        None,
+    );
+    let records = page["records"].as_array().unwrap().clone();
+    let shoe_id = key.record_id("shoes", &shoe.id.to_string());
+    let run_id = key.record_id("runs", &runs[2].id.to_string());
+    let shoe_rec = records
+        .iter()
+        .find(|r| r["id"] == shoe_id.as_str())
+        .unwrap();
+    let run_rec = records.iter().find(|r| r["id"] == run_id.as_str()).unwrap();
+
+    let b64 = |v: &serde_json::Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    let enc = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let mut flipped = b64(&run_rec["payload"]);
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    let forged = json!({"records": [
+        // The shoe's ciphertext under another id of the same collection.
+        {"collection": shoe_rec["collection"], "id": Uuid::new_v4().to_string(),
+         "deleted": false, "payload": shoe_rec["payload"]},
+        // The shoe's ciphertext under the runs' collection.
+        {"collection": run_rec["collection"], "id": Uuid::new_v4().to_string(),
+         "deleted": false, "payload": shoe_rec["payload"]},
+        // The run, with one bit flipped, in place.
+        {"collection": run_rec["collection"], "id": run_rec["id"], "if_seq": run_rec["seq"],
+         "deleted": false, "payload": enc(&flipped)},
+    ]});
+    let (status, body) = http(
+        "POST",
+        &format!("{url}/v1/records"),
+        Some(&account.token),
+        Some(&forged),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let before = snapshot(&a.store);
+    let summary = synced(&mut a);
+    assert_eq!(summary.rejected.len(), 3, "{:?}", summary.rejected);
+    assert_eq!(snapshot(&a.store), before, "nothing changed on the device");
+
+    let mut b = new_device(&server, "anna", "phone");
+    let summary = synced(&mut b);
+    assert_eq!(summary.rejected.len(), 3, "{:?}", summary.rejected);
+    assert!(b.store.shoe(shoe.id).unwrap().is_some());
+    assert!(b.store.run(runs[0].id).unwrap().is_some());
+    assert!(
+        b.store.run(runs[2].id).unwrap().is_none(),
+        "the altered run is refused"
+    );
+}
+
+#[test]
+fn a_wrong_passphrase_is_told_and_a_changed_one_takes_over() {
+    let server = TestServer::start(config());
+    let (mut a, _, _) = first_device(&server);
+    synced(&mut a);
+    let mut b = Device::new(T0);
+    let err = login(
+        &mut b.store,
+        &client(&server),
+        "anna",
+        "wrong horse",
+        "phone",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, SyncError::WrongPassphrase(ref u) if u == "anna"),
+        "{err}"
+    );
+    assert!(b.store.sync_account().unwrap().is_none());
+    let err = login(&mut b.store, &client(&server), "nobody", PASS, "phone").unwrap_err();
+    assert!(matches!(err, SyncError::WrongPassphrase(_)), "{err}");
+
+    let err = change_passphrase(
+        &mut a.store,
+        "not the old one",
+        "a new long passphrase",
+        FAST,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SyncError::Crypto(strideguard_core::crypto::CryptoError::WrongPassphrase)
+        ),
+        "{err}"
+    );
+    change_passphrase(&mut a.store, PASS, "a new long passphrase", FAST).unwrap();
+    let err = login(&mut b.store, &client(&server), "anna", PASS, "phone").unwrap_err();
+    assert!(matches!(err, SyncError::WrongPassphrase(_)), "{err}");
+    login(
+        &mut b.store,
+        &client(&server),
+        "anna",
+        "a new long passphrase",
+        "phone",
+    )
+    .unwrap();
+    synced(&mut b);
+    assert_eq!(
+        snapshot(&a.store),
+        snapshot(&b.store),
+        "the data key did not change"
+    );
+}
+
+#[test]
+fn expired_revoked_and_logged_out_sessions_get_401() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mut cfg = config();
+    cfg.token_ttl_ms = 3_600_000;
+    let server = TestServer::with_clock(cfg, clock.clone());
+    let (mut a, _, _) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    let b_account = b.store.sync_account().unwrap().unwrap();
+
+    // Revoked from A: B's token stops working at once.
+    let a_token = a.store.sync_account().unwrap().unwrap().token;
+    client(&server)
+        .revoke_device(&a_token, &b_account.device_id)
+        .unwrap();
+    let err = sync_now(&mut b.store, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, SyncError::Transport(TransportError::Unauthorized(_))),
+        "{err}"
+    );
+    let devices = client(&server).devices(&a_token).unwrap();
+    assert!(
+        devices
+            .iter()
+            .any(|d| d.id == b_account.device_id && d.revoked)
+    );
+
+    // Expired: an hour later A's session is over too.
+    clock.advance(3_600_001);
+    let err = sync_now(&mut a.store, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(err, SyncError::Transport(TransportError::Unauthorized(_))),
+        "{err}"
+    );
+
+    // Logged out: the token ends on the server.
+    let mut c = new_device(&server, "anna", "tablet");
+    let c_token = c.store.sync_account().unwrap().unwrap().token;
+    assert!(strideguard_core::sync::account::logout(&mut c.store).unwrap());
+    let (status, body) = http(
+        "GET",
+        &format!("{}/v1/records", server.url()),
+        Some(&c_token),
+        None,
+    );
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "unauthorized");
+    let (status, _) = http("GET", &format!("{}/v1/records", server.url()), None, None);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn every_limit_answers_413_or_429_naming_the_limit() {
+    let mut cfg = config();
+    cfg.limits.record_payload_bytes = 2_000;
+    cfg.limits.batch_records = 3;
+    cfg.limits.batch_bytes = 5_000;
+    cfg.limits.body_bytes = 20_000;
+    cfg.limits.quota_bytes = 6_000;
+    cfg.limits.logins_per_minute_per_user = 4;
+    cfg.limits.logins_per_minute_per_ip = 8;
+    cfg.limits.requests_per_minute_per_user = 15;
+    let server = TestServer::start(cfg);
+    let url = server.url();
+    let mut a = Device::new(T0);
+    register(&mut a.store, &client(&server), "anna", PASS, FAST, "laptop").unwrap();
+    let token = a.store.sync_account().unwrap().unwrap().token;
+    let tag = "a".repeat(64);
+    let rec = |size: usize| {
+        use base64::Engine as _;
+        json!({"collection": tag, "id": Uuid::new_v4().to_string(), "deleted": false,
+               "payload": base64::engine::general_purpose::STANDARD.encode(vec![7u8; size])})
+    };
+    let post = |body: serde_json::Value| {
+        http(
+            "POST",
+            &format!("{url}/v1/records"),
+            Some(&token),
+            Some(&body),
+        )
+    };
+    let check = |(status, body): (u16, serde_json::Value), want: u16, limit: &str| {
+        assert_eq!(status, want, "{body}");
+        assert_eq!(body["limit"], limit, "{body}");
+        assert!(body["message"].as_str().unwrap().len() > 10);
+    };
+    check(
+        post(json!({"records": [rec(2_001)]})),
+        413,
+        "record_payload_bytes",
+    );
+    check(
+        post(json!({"records": [rec(10), rec(10), rec(10), rec(10)]})),
+        413,
+        "batch_records",
+    );
+    check(
+        post(json!({"records": [rec(1_900), rec(1_900), rec(1_900)]})),
+        413,
+        "batch_bytes",
+    );
+    let big = serde_json::to_vec(&json!({"records": [], "pad": "x".repeat(30_000)})).unwrap();
+    check(
+        strideguard_tests::sync::http_bytes(
+            "POST",
+            &format!("{url}/v1/records"),
+            Some(&token),
+            Some(big),
+        ),
+        413,
+        "body_bytes",
+    );
+    assert_eq!(
+        post(json!({"records": [rec(1_900), rec(1_900), rec(1_000)]})).0,
+        200
+    );
+    check(post(json!({"records": [rec(1_900)]})), 413, "quota_bytes");
+    // Nothing of the refused batches was stored.
+    let (_, page) = http("GET", &format!("{url}/v1/records"), Some(&token), None);
+    assert_eq!(page["records"].as_array().unwrap().len(), 3);
+    // Requests per minute for one user (15, 7 used so far).
+    let mut last = (200, json!(null));
+    for _ in 0..10 {
+        last = http("GET", &format!("{url}/v1/devices"), Some(&token), None);
+        if last.0 != 200 {
+            break;
+        }
+    }
+    check(last, 429, "requests_per_minute_per_user");
+
+    // Logins: 4 a minute for one username (the registration used none), then the per-IP limit.
+    let login = |user: &str| {
+        http(
+            "POST",
+            &format!("{url}/v1/sessions"),
+            None,
+            Some(
+                &json!({"username": user, "auth_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "device_name": "x"}),
+            ),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(login("anna").0, 401);
+    }
+    check(login("anna"), 429, "logins_per_minute_per_user");
+    let mut last = (0, json!(null));
+    for i in 0..8 {
+        last = login(&format!("other{i}"));
+        if last.0 == 429 {
+            break;
+        }
+    }
+    check(last, 429, "logins_per_minute_per_ip");
+    // The limits are advertised.
+    let (_, limits) = http("GET", &format!("{url}/v1/limits"), None, None);
+    assert_eq!(limits["batch_records"], 3);
+}
+
+#[test]
+fn a_new_device_gets_a_whole_demo_history_and_agrees() {
+    let server = TestServer::start(config());
+    let mut a = Device::new(T0);
+    load_demo(
+        &mut a.store,
+        &history(11, NaiveDate::from_ymd_opt(2026, 5, 10).unwrap()),
+    )
+    .unwrap();
+    register(&mut a.store, &client(&server), "anna", PASS, FAST, "laptop").unwrap();
+    let mut events = 0;
+    let up = sync_now(&mut a.store, &mut |_| events += 1).unwrap();
+    assert!(up.uploaded > 50, "{up:?}");
+    assert!(events >= 3);
+    let mut b = new_device(&server, "anna", "phone");
+    let down = synced(&mut b);
+    assert_eq!(down.downloaded, up.uploaded);
+    assert_eq!(down.pending, 0);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    let as_of = NaiveDate::from_ymd_opt(2026, 5, 10).unwrap();
+    let t = strideguard_core::analysis::Thresholds::default();
+    assert_eq!(
+        serde_json::to_value(a.store.report(as_of, 16, &t).unwrap()).unwrap(),
+        serde_json::to_value(b.store.report(as_of, 16, &t).unwrap()).unwrap(),
+        "both devices give the same report"
+    );
+}
+
+#[test]
+fn an_upload_that_lost_the_race_gets_409_merges_and_retries() {
+    let server = TestServer::start(config());
+    let (mut a, shoe, runs) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    b.clock.set(T0 + 20_000);
+    b.store
+        .edit_run(
+            runs[0].id,
+            &RunEdit {
+                rpe: Some(Some(6)),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    let account = b.store.sync_account().unwrap().unwrap();
+    let key = DataKey::from_bytes(account.data_key);
+    let mut t = client(&server).transport(&account.token);
+    let mut engine = strideguard_core::sync::Engine::new(&mut b.store, &key, &mut t);
+    // B folds and pulls: nothing new yet.
+    engine.step().unwrap();
+    engine.step().unwrap();
+    // Meanwhile A edits the same run's notes and the shoe, and uploads first.
+    a.clock.set(T0 + 10_000);
+    a.store
+        .edit_run(
+            runs[0].id,
+            &RunEdit {
+                notes: Some(Some("from A".into())),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    synced(&mut a);
+    let summary = engine.run(&mut |_| {}).unwrap();
+    assert_eq!(summary.conflicts_resolved, 1, "{summary:?}");
+    assert_eq!(summary.uploaded, 1);
+    synced(&mut a);
+    let r = a.store.run(runs[0].id).unwrap().unwrap();
+    assert_eq!((r.notes.as_deref(), r.rpe), (Some("from A"), Some(6)));
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    assert!(a.store.shoe(shoe.id).unwrap().is_some());
+}
