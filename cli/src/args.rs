@@ -69,6 +69,83 @@ pub enum Command {
     Live(LiveArgs),
     /// Create a fresh database with a realistic 16-week history and show it.
     Demo(DemoArgs),
+    /// Run the sync server: it stores and orders encrypted records it cannot read.
+    Serve(strideguard_server::ServeArgs),
+    /// Create, log in to or leave a sync account; change its passphrase.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Sync with your account: upload this device's changes, download and merge the others'.
+    Sync {
+        /// Print the summary as JSON (documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your account's devices: list them, revoke a lost one.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+/// Where the account lives. The passphrase is read without echo on a terminal, or from
+/// STRIDEGUARD_PASSPHRASE in scripts; it never leaves this computer.
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// The sync server, e.g. https://sync.example.org or http://127.0.0.1:8787.
+    #[arg(long, env = "STRIDEGUARD_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Your username (case and surrounding spaces do not matter).
+    #[arg(long, env = "STRIDEGUARD_USER", value_name = "NAME")]
+    pub user: String,
+    /// What this device is called in `device list`. Default: the computer's host name.
+    #[arg(long, value_name = "NAME")]
+    pub device_name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account and link this database to it (its history is uploaded on `sync`).
+    Register {
+        #[command(flatten)]
+        account: AccountArgs,
+        /// PBKDF2 iterations for the passphrase (more is slower to guess and to log in).
+        #[arg(long, default_value_t = strideguard_core::crypto::DEFAULT_ITERATIONS,
+              value_parser = clap::value_parser!(u32).range(1_000..=100_000_000))]
+        kdf_iterations: u32,
+    },
+    /// Link this database to an existing account, as a new device of it.
+    Login {
+        #[command(flatten)]
+        account: AccountArgs,
+    },
+    /// End this device's session and unlink the database (your data stays here).
+    Logout,
+    /// Change the passphrase (old from STRIDEGUARD_PASSPHRASE, new from
+    /// STRIDEGUARD_NEW_PASSPHRASE, or asked on a terminal). Records are not re-encrypted.
+    Passwd {
+        /// PBKDF2 iterations for the new passphrase. Default: as before.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1_000..=100_000_000))]
+        kdf_iterations: Option<u32>,
+    },
+    /// Which account and server this database syncs with.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// The account's devices, this one marked.
+    List {
+        /// Print JSON (documented in the README) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device (by id or a unique prefix of 4+ characters): its sessions end now.
+    Revoke {
+        /// The device id from `device list`.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

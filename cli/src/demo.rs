@@ -2,15 +2,22 @@
 //! what is in it. Later capabilities (report, live coaching, sync) add their part here, so this
 //! stays the one command that shows the whole product.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::{Datelike, TimeZone};
+use strideguard_core::Store;
+use strideguard_core::clock::SystemClock;
+use strideguard_core::crypto::KdfParams;
 use strideguard_core::demo::{self, LOW_CADENCE_SPM};
 use strideguard_core::export;
 use strideguard_core::model::RunKind;
-use strideguard_core::store::RunEdit;
+use strideguard_core::store::{RunEdit, ShoeEdit};
+use strideguard_core::sync::account;
+use strideguard_core::sync::http::HttpClient;
 use strideguard_sensor::simulate::{Scenario, simulate};
+use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
 
 use crate::args::{DemoArgs, ImportArgs};
 use crate::output::{print_pairs, profile_lines, runs_table};
@@ -200,6 +207,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
         },
     )?;
     live_cmd::print_summary(&store, &outcome.summary)?;
+
+    sync_two_devices(&mut store, &dir)?;
+
     println!();
     println!("Explore it:");
     println!("  strideguard --db {} run list", path.display());
@@ -208,6 +218,109 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "  strideguard --db {} run show {} --samples",
         path.display(),
         &recent[recent.len() - 1].id.to_string()[..8]
+    );
+    println!(
+        "  strideguard --db {} run list   (the phone, synced)",
+        dir.join("phone.db").display()
+    );
+    Ok(())
+}
+
+/// Sync, shown end to end: a server on 127.0.0.1 in this process, the demo database as the
+/// laptop and a second database as the phone. Each edits something offline; after syncing both
+/// hold the same history, and the server held only ciphertext.
+fn sync_two_devices(laptop: &mut Store, dir: &Path) -> Result<()> {
+    println!();
+    println!("Sync between two devices, through a server on 127.0.0.1 that cannot read the data:");
+    let storage = Arc::new(SqliteStorage::open(&dir.join("server"))?);
+    let server = RunningServer::start(
+        "127.0.0.1:0".parse().expect("an address"),
+        storage,
+        ServerConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .context("cannot start the demo sync server")?;
+    let client = HttpClient::new(&server.url())?;
+    let passphrase = "demo: a passphrase that never leaves the device";
+    account::register(
+        laptop,
+        &client,
+        "demo-runner",
+        passphrase,
+        KdfParams::default(),
+        "laptop",
+    )?;
+    let up = account::sync_now(laptop, &mut |_| {})?;
+    println!(
+        "  laptop: registered 'demo-runner' on {}, uploaded {} encrypted records",
+        server.url(),
+        up.uploaded
+    );
+    let mut phone = Store::open(dir.join("phone.db"))?;
+    account::login(&mut phone, &client, "demo-runner", passphrase, "phone")?;
+    let down = account::sync_now(&mut phone, &mut |_| {})?;
+    println!(
+        "  phone:  logged in, downloaded {} records, {} runs",
+        down.downloaded,
+        phone.runs()?.len()
+    );
+
+    // Offline, each device changes something different.
+    let last = phone
+        .runs()?
+        .into_iter()
+        .max_by_key(|r| r.start)
+        .context("runs")?;
+    phone.edit_run(
+        last.id,
+        &RunEdit {
+            notes: Some(Some(
+                "Cadence drifted late; felt fine (noted on the phone)".into(),
+            )),
+            rpe: Some(Some(5)),
+            ..RunEdit::default()
+        },
+    )?;
+    let shoe = laptop.default_shoe()?.context("a default shoe")?;
+    laptop.edit_shoe(
+        shoe.id,
+        &ShoeEdit {
+            replace_at_m: Some(shoe.replace_at_m + 100_000.0),
+            ..ShoeEdit::default()
+        },
+    )?;
+    println!(
+        "  offline: the phone adds notes and RPE to the live run; the laptop moves a shoe's replacement distance"
+    );
+    let p1 = account::sync_now(&mut phone, &mut |_| {})?;
+    let l1 = account::sync_now(laptop, &mut |_| {})?;
+    let p2 = account::sync_now(&mut phone, &mut |_| {})?;
+    println!(
+        "  synced: phone up {} / laptop up {}, down {} / phone down {}",
+        p1.uploaded, l1.uploaded, l1.downloaded, p2.downloaded
+    );
+    let same = serde_json::to_value(laptop.runs()?)? == serde_json::to_value(phone.runs()?)?
+        && serde_json::to_value(laptop.shoes()?)? == serde_json::to_value(phone.shoes()?)?
+        && serde_json::to_value(laptop.profile()?)? == serde_json::to_value(phone.profile()?)?;
+    if !same {
+        anyhow::bail!("the two devices disagree after syncing; this is a bug");
+    }
+    println!(
+        "  both devices agree: {} runs, {} shoes, the same profile and notes",
+        laptop.runs()?.len(),
+        laptop.shoes()?.len()
+    );
+    server.stop();
+    let bytes = std::fs::metadata(dir.join("server/server.db"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+        + std::fs::metadata(dir.join("server/server.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    println!(
+        "  the server kept {} KiB of sealed records in {} (no dates, distances, notes or names)",
+        bytes / 1024,
+        dir.join("server").display()
     );
     Ok(())
 }

@@ -12,6 +12,7 @@ mod profile_cmd;
 mod report_cmd;
 mod run_cmd;
 mod shoe_cmd;
+mod sync_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ fn restore_sigpipe() {
 fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Serve(a) => sync_cmd::serve(&a),
+        Command::Account(c) => sync_cmd::account(&mut open_store(cli.db)?, c),
+        Command::Sync { json } => sync_cmd::sync(&mut open_store(cli.db)?, json),
+        Command::Device(c) => sync_cmd::device(&open_store(cli.db)?, c),
         Command::Import(a) => import_cmd::run(&mut open_store(cli.db)?, a),
         Command::Pain(c) => pain_cmd::pain(&mut open_store(cli.db)?, c),
         Command::Triage(a) => pain_cmd::triage_cmd(&db_path(cli.db)?, a),

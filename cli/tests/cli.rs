@@ -27,7 +27,17 @@ impl Env {
 
     /// Runs the binary on this env's database, with a fixed time zone and no user data dir.
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// Like [`Env::run`], with extra environment variables.
+    fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_strideguard"))
+            .env_remove("STRIDEGUARD_PASSPHRASE")
+            .env_remove("STRIDEGUARD_NEW_PASSPHRASE")
+            .env_remove("STRIDEGUARD_SERVER")
+            .env_remove("STRIDEGUARD_USER")
+            .envs(vars.iter().copied())
             .arg("--db")
             .arg(&self.db)
             .args(args)
@@ -35,6 +45,7 @@ impl Env {
             .env("XDG_DATA_HOME", self.home.join("data"))
             .env_remove("STRIDEGUARD_DB")
             .env("TZ", "UTC")
+            .stdin(std::process::Stdio::null())
             .output()
             .unwrap()
     }
@@ -680,6 +691,22 @@ fn demo_builds_a_fresh_reproducible_history() {
     );
     assert!(dir.path().join("a/imports").read_dir().unwrap().count() == 6);
     assert!(out.contains(&dir.path().join("a/strideguard.db").display().to_string()));
+    // Sync: a second device gets everything and both agree after offline edits.
+    assert!(out.contains("both devices agree: 67 runs"), "{out}");
+    let phone = Env {
+        _dir: tempfile::tempdir().unwrap(),
+        db: dir.path().join("a/phone.db"),
+        home: dir.path().join("a"),
+    };
+    let laptop = Env {
+        _dir: tempfile::tempdir().unwrap(),
+        db: dir.path().join("a/strideguard.db"),
+        home: dir.path().join("a"),
+    };
+    assert_eq!(
+        phone.json(&["run", "list", "--json"]),
+        laptop.json(&["run", "list", "--json"])
+    );
     demo("b");
     let list = |sub: &str| {
         let out = Command::new(bin)
@@ -1358,4 +1385,153 @@ fn thresholds_are_the_runners_to_change() {
     );
     env.ok(&["profile", "set", "--reset-thresholds"]);
     assert!(kinds(&env).contains(&"weekly_increase".to_string()));
+}
+
+#[test]
+fn two_computers_sync_through_a_server_and_manage_devices() {
+    use strideguard_tests::sync::{TestServer, config};
+    let server = TestServer::start(config());
+    let url = server.url();
+    let pass = [("STRIDEGUARD_PASSPHRASE", "correct horse battery")];
+    let ok = |env: &Env, args: &[&str], vars: &[(&str, &str)]| -> String {
+        let out = env.run_with(args, vars);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fails = |env: &Env, args: &[&str], vars: &[(&str, &str)]| -> String {
+        let out = env.run_with(args, vars);
+        assert!(!out.status.success(), "{args:?} should have failed");
+        String::from_utf8(out.stderr).unwrap()
+    };
+
+    let laptop = Env::new();
+    laptop.ok(&["shoe", "add", "--name", "Pegasus", "--default"]);
+    laptop.ok(&[
+        "run",
+        "add",
+        "--date",
+        "2026-11-20",
+        "--distance",
+        "10km",
+        "--duration",
+        "50:00",
+        "--notes",
+        "river loop",
+    ]);
+    let err = fails(&laptop, &["sync"], &[]);
+    assert!(err.contains("not linked to an account"), "{err}");
+    let err = fails(
+        &laptop,
+        &[
+            "account",
+            "register",
+            "--server",
+            &url,
+            "--user",
+            "Anna",
+            "--kdf-iterations",
+            "1000",
+        ],
+        &[],
+    );
+    assert!(err.contains("STRIDEGUARD_PASSPHRASE"), "{err}");
+    ok(
+        &laptop,
+        &[
+            "account",
+            "register",
+            "--server",
+            &url,
+            "--user",
+            "Anna",
+            "--kdf-iterations",
+            "1000",
+            "--device-name",
+            "laptop",
+        ],
+        &pass,
+    );
+    let up: Value = serde_json::from_str(&ok(&laptop, &["sync", "--json"], &[])).unwrap();
+    assert_eq!(up["uploaded"], 3, "profile, shoe and run: {up}");
+    assert_eq!(up["username"], "anna");
+
+    let phone = Env::new();
+    let err = fails(
+        &phone,
+        &["account", "login", "--server", &url, "--user", "anna"],
+        &[("STRIDEGUARD_PASSPHRASE", "not the passphrase")],
+    );
+    assert!(err.contains("wrong username or passphrase"), "{err}");
+    ok(
+        &phone,
+        &[
+            "account",
+            "login",
+            "--server",
+            &url,
+            "--user",
+            "anna",
+            "--device-name",
+            "phone",
+        ],
+        &pass,
+    );
+    let down: Value = serde_json::from_str(&ok(&phone, &["sync", "--json"], &[])).unwrap();
+    assert_eq!(down["downloaded"], 3, "{down}");
+    for key in ["uploaded", "downloaded", "merged", "conflicts_resolved"] {
+        assert!(down[key].is_u64(), "{key} in {down}");
+    }
+    let runs = phone.json(&["run", "list", "--json"]);
+    assert_eq!(runs, laptop.json(&["run", "list", "--json"]));
+    assert_eq!(runs[0]["notes"], "river loop");
+    assert_eq!(phone.shoe("Pegasus")["distance_m"], 10_000.0);
+
+    // Devices: the phone sees both and revokes the laptop by an id prefix.
+    let devices = phone.json(&["device", "list", "--json"]);
+    let devices = devices.as_array().unwrap();
+    assert_eq!(devices.len(), 2);
+    let laptop_id = devices.iter().find(|d| d["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let said = phone.ok(&["device", "revoke", &laptop_id[..8]]);
+    assert!(said.contains("laptop"), "{said}");
+    let err = fails(&laptop, &["sync"], &[]);
+    assert!(err.contains("log in again"), "{err}");
+
+    // A new passphrase: the old one stops working for new logins.
+    ok(
+        &phone,
+        &["account", "passwd"],
+        &[
+            ("STRIDEGUARD_PASSPHRASE", "correct horse battery"),
+            ("STRIDEGUARD_NEW_PASSPHRASE", "a brand new passphrase"),
+        ],
+    );
+    let watch = Env::new();
+    fails(
+        &watch,
+        &["account", "login", "--server", &url, "--user", "anna"],
+        &pass,
+    );
+    ok(
+        &watch,
+        &["account", "login", "--server", &url, "--user", "anna"],
+        &[("STRIDEGUARD_PASSPHRASE", "a brand new passphrase")],
+    );
+    ok(&watch, &["sync"], &[]);
+    assert_eq!(watch.json(&["run", "list", "--json"]), runs);
+
+    ok(&phone, &["account", "logout"], &[]);
+    let status = phone.json(&["account", "status", "--json"]);
+    assert_eq!(status["linked"], false);
+    assert_eq!(
+        phone.json(&["run", "list", "--json"]),
+        runs,
+        "the data stays"
+    );
 }

@@ -308,7 +308,11 @@ impl FromRequestParts<Shared> for Authed {
         let lookup = hash.clone();
         let session = store(s, move |st| st.session(&lookup))
             .await?
-            .ok_or_else(|| ApiError::unauthorized("the token is not valid (logged out?)"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "the token is not valid (logged out, or the device was revoked)",
+                )
+            })?;
         if !bool::from(session.token_hash.ct_eq(&hash)) {
             return Err(ApiError::unauthorized("the token is not valid"));
         }

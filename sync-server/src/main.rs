@@ -20,6 +20,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "strideguard_server=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     strideguard_server::run(&Cli::parse().serve)
 }
