@@ -162,10 +162,14 @@ fn open_raw(key: &[u8; 32], aad: &[u8], envelope: &[u8]) -> Result<Option<Vec<u8
         Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Malformed("nonce"))?;
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"));
     let mut buf = sealed.to_vec();
-    Ok(key
+    let Ok(plain_len) = key
         .open_in_place(nonce, Aad::from(aad), &mut buf)
-        .ok()
-        .map(|p| p.to_vec()))
+        .map(|p| p.len())
+    else {
+        return Ok(None);
+    };
+    buf.truncate(plain_len);
+    Ok(Some(buf))
 }
 
 /// The account's random data key: it seals every record and is kept on the server only wrapped.
@@ -287,13 +291,17 @@ impl DataKey {
             collection: collection.to_string(),
             record_id: record_id.to_string(),
         })?;
-        let (len, rest) = plain
-            .split_at_checked(4)
+        let mut plain = plain;
+        let len = plain
+            .first_chunk::<4>()
+            .map(|b| u32::from_be_bytes(*b) as usize)
             .ok_or(CryptoError::Malformed("no length"))?;
-        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        rest.get(..len)
-            .map(<[u8]>::to_vec)
-            .ok_or(CryptoError::Malformed("length past the end"))
+        if len > plain.len() - 4 {
+            return Err(CryptoError::Malformed("length past the end"));
+        }
+        plain.truncate(4 + len);
+        plain.drain(..4);
+        Ok(plain)
     }
 }
 

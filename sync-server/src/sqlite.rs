@@ -1,12 +1,14 @@
 //! The embedded storage: one SQLite file in the data directory, WAL with `synchronous=FULL`,
 //! so a batch is on disk before its acknowledgement leaves (it survives `kill -9` and power
-//! loss). One connection behind a mutex: SQLite has one writer anyway, and the HTTP layer
-//! calls in from blocking threads.
+//! loss). One writing connection behind a mutex (SQLite has one writer anyway) and a few reading
+//! ones, so token checks and pulls never wait behind a writer's fsync. The HTTP layer calls in
+//! from blocking threads.
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use strideguard_core::sync::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 use uuid::Uuid;
 
@@ -60,7 +62,12 @@ CREATE INDEX IF NOT EXISTS tombstones ON records (updated_at_ms) WHERE deleted =
 
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
+
+/// Reading connections: WAL lets them read while the writer commits.
+const READERS: usize = 4;
 
 impl SqliteStorage {
     /// Opens (creating) `server.db` in `data_dir`.
@@ -74,8 +81,20 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let r = Connection::open_with_flags(
+                    data_dir.join("server.db"),
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                r.busy_timeout(std::time::Duration::from_secs(10))?;
+                Ok(Mutex::new(r))
+            })
+            .collect::<Result<_, StorageError>>()?;
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            readers,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
@@ -83,6 +102,17 @@ impl SqliteStorage {
         // A panic while holding the lock cannot leave SQLite inconsistent: its transactions
         // roll back. Keep serving.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A reading connection: a free one if there is, else the next in turn.
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        for r in &self.readers {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -131,7 +161,7 @@ impl Storage for SqliteStorage {
 
     fn user(&self, username: &str) -> Result<Option<User>, StorageError> {
         Ok(self
-            .conn()
+            .reader()
             .query_row(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
                 [username],
@@ -142,7 +172,7 @@ impl Storage for SqliteStorage {
 
     fn user_by_id(&self, id: i64) -> Result<Option<User>, StorageError> {
         Ok(self
-            .conn()
+            .reader()
             .query_row(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
                 [id],
@@ -177,7 +207,7 @@ impl Storage for SqliteStorage {
     }
 
     fn devices(&self, user_id: i64) -> Result<Vec<DeviceRow>, StorageError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT id, name, created_at_ms, last_seen_ms, revoked_at_ms IS NOT NULL
              FROM devices WHERE user_id = ?1 ORDER BY created_at_ms, id",
@@ -231,7 +261,7 @@ impl Storage for SqliteStorage {
 
     fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StorageError> {
         Ok(self
-            .conn()
+            .reader()
             .query_row(
                 "SELECT s.token_hash, s.user_id, s.device_id, s.expires_at_ms,
                         d.revoked_at_ms IS NOT NULL
@@ -363,7 +393,7 @@ impl Storage for SqliteStorage {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<RecordsPage, StorageError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let purged: i64 = conn.query_row(
             "SELECT purged_seq FROM users WHERE id = ?1",
             [user_id],
@@ -426,7 +456,7 @@ impl Storage for SqliteStorage {
     }
 
     fn totals(&self) -> Result<Totals, StorageError> {
-        Ok(self.conn().query_row(
+        Ok(self.reader().query_row(
             "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM devices),
                     (SELECT count(*) FROM records), (SELECT coalesce(sum(used_bytes), 0) FROM users)",
             [],

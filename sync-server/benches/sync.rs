@@ -1,0 +1,297 @@
+//! Sync benchmarks, each against a baseline measured in the same run:
+//! - records accepted per second: the server over HTTP and its storage alone, against a raw
+//!   rusqlite batched insert of the same blobs with the same durability (WAL, synchronous=FULL);
+//! - p50/p99 latency of uploads and pulls with 64 devices at once on loopback;
+//! - AEAD (AES-256-GCM through `DataKey::seal`/`open`) in MB/s, against `openssl speed` when
+//!   openssl is installed.
+//!
+//! Run: `cargo bench -p strideguard-server --bench sync`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rusqlite::params;
+use serde_json::json;
+use strideguard_core::clock::SystemClock;
+use strideguard_core::crypto::DataKey;
+use strideguard_core::sync::wire::RecordUpload;
+use strideguard_server::{RunningServer, ServerConfig, SqliteStorage, Storage};
+
+const RECORD: usize = 1024 + 29;
+const BATCH: usize = 100;
+const BATCHES: usize = 60;
+
+fn uploads(n: usize) -> Vec<RecordUpload> {
+    (0..n)
+        .map(|i| RecordUpload {
+            collection: "c".repeat(64),
+            id: uuid::Uuid::new_v4().to_string(),
+            if_seq: Some(0),
+            deleted: false,
+            payload: vec![(i % 251) as u8; RECORD],
+        })
+        .collect()
+}
+
+fn raw_rusqlite(batches: &[Vec<RecordUpload>]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE records (user_id INTEGER, collection TEXT, id TEXT, seq INTEGER,
+         deleted INTEGER, payload BLOB, PRIMARY KEY (user_id, collection, id))",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut seq = 0;
+    for batch in batches {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO records VALUES (1, ?1, ?2, ?3, 0, ?4)")
+                .unwrap();
+            for r in batch {
+                seq += 1;
+                stmt.execute(params![r.collection, r.id, seq, r.payload])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    (batches.len() * BATCH) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn storage_only(batches: &[Vec<RecordUpload>]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let st = SqliteStorage::open(dir.path()).unwrap();
+    let user = st
+        .create_user(&strideguard_server::storage::NewUser {
+            username: "bench".into(),
+            auth_salt: vec![0; 16],
+            auth_hash: vec![0; 32],
+            kdf_iterations: 1000,
+            wrapped_key: vec![0; 61],
+            now_ms: 0,
+        })
+        .unwrap();
+    let device = st.add_device(user, "bench", 0).unwrap();
+    let start = Instant::now();
+    for b in batches {
+        st.put_records(user, &device, b, 1, u64::MAX).unwrap();
+    }
+    (batches.len() * BATCH) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+/// Registers `name` and returns a bearer token.
+fn account(url: &str, name: &str) -> String {
+    let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+    let a = agent();
+    let r = a
+        .post(format!("{url}/v1/accounts"))
+        .send_json(
+            json!({"username": name, "auth_key": b64(32), "kdf": {"iterations": 1000},
+                          "wrapped_key": b64(61)}),
+        )
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut r = a
+        .post(format!("{url}/v1/sessions"))
+        .send_json(json!({"username": name, "auth_key": b64(32), "device_name": "bench"}))
+        .unwrap();
+    let v: serde_json::Value = r.body_mut().read_json().unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+fn post(a: &ureq::Agent, url: &str, token: &str, batch: &[RecordUpload]) -> Duration {
+    let body = serde_json::to_vec(&json!({ "records": batch })).unwrap();
+    let start = Instant::now();
+    let r = a
+        .post(format!("{url}/v1/records"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    start.elapsed()
+}
+
+fn server() -> (tempfile::TempDir, RunningServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    let mut config = ServerConfig::default();
+    config.limits.min_kdf_iterations = 1000;
+    config.limits.logins_per_minute_per_ip = 10_000;
+    config.limits.requests_per_minute_per_user = 1_000_000;
+    let s = RunningServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        storage,
+        config,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    (dir, s)
+}
+
+fn over_http(batches: &[Vec<RecordUpload>]) -> f64 {
+    let (_dir, s) = server();
+    let url = s.url();
+    let token = account(&url, "bench");
+    let a = agent();
+    let start = Instant::now();
+    for b in batches {
+        post(&a, &url, &token, b);
+    }
+    (batches.len() * BATCH) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn concurrent_devices(devices: usize, rounds: usize) {
+    let (_dir, s) = server();
+    let url = s.url();
+    let tokens: Vec<String> = (0..devices)
+        .map(|i| account(&url, &format!("dev{i}")))
+        .collect();
+    let start = Instant::now();
+    let threads: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let a = agent();
+                let mut up = Vec::new();
+                let mut down = Vec::new();
+                for _ in 0..rounds {
+                    up.push(post(&a, &url, &token, &uploads(10)));
+                    let t = Instant::now();
+                    let r = a
+                        .get(format!("{url}/v1/records?since=0&limit=50"))
+                        .header("authorization", format!("Bearer {token}"))
+                        .call()
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    down.push(t.elapsed());
+                }
+                (up, down)
+            })
+        })
+        .collect();
+    let (mut up, mut down) = (Vec::new(), Vec::new());
+    for t in threads {
+        let (u, d) = t.join().unwrap();
+        up.extend(u);
+        down.extend(d);
+    }
+    let wall = start.elapsed().as_secs_f64();
+    up.sort();
+    down.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{devices} devices x {rounds} rounds (upload 10 records, then pull 50) on loopback: {:.0} requests/s",
+        (up.len() + down.len()) as f64 / wall
+    );
+    println!(
+        "  upload  p50 {:7.2} ms  p99 {:7.2} ms",
+        ms(percentile(&up, 0.5)),
+        ms(percentile(&up, 0.99))
+    );
+    println!(
+        "  pull    p50 {:7.2} ms  p99 {:7.2} ms",
+        ms(percentile(&down, 0.5)),
+        ms(percentile(&down, 0.99))
+    );
+}
+
+fn aead() {
+    let key = DataKey::generate().unwrap();
+    let payload = vec![42u8; 64 * 1024 - 4];
+    let n = 2_000;
+    let start = Instant::now();
+    let mut sealed = Vec::new();
+    for i in 0..n {
+        sealed = key
+            .seal("run_samples", &i.to_string(), 1, &payload, 65_536)
+            .unwrap();
+    }
+    let seal_mbs = (n * 65_536) as f64 / start.elapsed().as_secs_f64() / 1e6;
+    let start = Instant::now();
+    for _ in 0..n {
+        key.open("run_samples", &(n - 1).to_string(), 1, &sealed)
+            .unwrap();
+    }
+    let open_mbs = (n * 65_536) as f64 / start.elapsed().as_secs_f64() / 1e6;
+    println!("AEAD AES-256-GCM, 64 KiB records: seal {seal_mbs:.0} MB/s, open {open_mbs:.0} MB/s");
+    let openssl = std::process::Command::new("openssl")
+        .args([
+            "speed",
+            "-elapsed",
+            "-seconds",
+            "2",
+            "-bytes",
+            "65536",
+            "-evp",
+            "aes-256-gcm",
+        ])
+        .output();
+    match openssl {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            // The last line: "AES-256-GCM  <rate>k", the rate in thousands of bytes per second.
+            let rate = text
+                .lines()
+                .rev()
+                .find_map(|l| {
+                    l.to_lowercase()
+                        .starts_with("aes-256-gcm")
+                        .then(|| l.split_whitespace().last().map(str::to_string))
+                        .flatten()
+                })
+                .and_then(|v| v.trim_end_matches('k').parse::<f64>().ok());
+            match rate {
+                Some(k) => {
+                    let mbs = k * 1000.0 / 1e6;
+                    println!(
+                        "  openssl speed -evp aes-256-gcm (64 KiB): {mbs:.0} MB/s; seal is {:.2}x, open {:.2}x of it",
+                        seal_mbs / mbs,
+                        open_mbs / mbs
+                    );
+                }
+                None => println!("  openssl speed printed no AES-256-GCM rate"),
+            }
+        }
+        _ => println!("  (openssl not installed: no baseline for AEAD)"),
+    }
+}
+
+fn main() {
+    let batches: Vec<Vec<RecordUpload>> = (0..BATCHES).map(|_| uploads(BATCH)).collect();
+    let raw = raw_rusqlite(&batches);
+    let storage = storage_only(&batches);
+    let http = over_http(&batches);
+    println!(
+        "Accepting {BATCHES} batches of {BATCH} records of {RECORD} bytes (WAL, synchronous=FULL):"
+    );
+    println!("  raw rusqlite batched insert  {raw:8.0} records/s (baseline)");
+    println!(
+        "  server storage (put_records) {storage:8.0} records/s  {:.2}x",
+        storage / raw
+    );
+    println!(
+        "  server over HTTP (loopback)  {http:8.0} records/s  {:.2}x",
+        http / raw
+    );
+    concurrent_devices(64, 20);
+    aead();
+}
