@@ -269,31 +269,37 @@ struct TriageJson<'a> {
 
 /// `triage`: the latest episode from the log, or `--answers FILE` without logging anything.
 pub fn triage_cmd(db: &Path, a: TriageArgs) -> Result<()> {
-    let (answers, entries, store) = match &a.answers {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let answers = strideguard_core::triage::Answers::from_json(&text)
-                .with_context(|| format!("{} is not a valid answers file", file.display()))?;
-            // Stateless: the history is read when there is one, nothing is written.
-            let store = if db.exists() {
-                Some(Store::open(db)?)
-            } else {
-                None
-            };
-            (answers, 1, store)
+    let Some(file) = &a.answers else {
+        let mut store = crate::open_or_create(db)?;
+        let now = match &a.now {
+            Some(s) => parse_time(s, &store)?,
+            None => now_in(&store)?,
+        };
+        let Some(t) = store.triage_log(now)? else {
+            bail!(
+                "the pain log is empty: log a pain with `strideguard pain log`, or check answers with `triage --answers FILE.json`"
+            );
+        };
+        if a.json {
+            return print_json(&TriageJson {
+                triage: &t.triage,
+                answers: &t.answers,
+                episode_entries: t.episode_entries,
+                plan: t.plan.map(|p| p.as_str()),
+            });
         }
-        None => {
-            let store = crate::open_or_create(db)?;
-            let log = store.pain_entries()?;
-            let refs: Vec<&Answers> = log.iter().map(|e| &e.answers).collect();
-            let Some((answers, n)) = triage::latest_episode(&refs) else {
-                bail!(
-                    "the pain log is empty: log a pain with `strideguard pain log`, or check answers with `triage --answers FILE.json`"
-                );
-            };
-            (answers, n, Some(store))
-        }
+        print_triage(&t.triage, t.plan, true);
+        return Ok(());
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let answers = strideguard_core::triage::Answers::from_json(&text)
+        .with_context(|| format!("{} is not a valid answers file", file.display()))?;
+    // Stateless: the history is read when there is one, nothing is written.
+    let store = if db.exists() {
+        Some(Store::open(db)?)
+    } else {
+        None
     };
     let now = match (&a.now, &store) {
         (Some(s), Some(st)) => parse_time(s, st)?,
@@ -303,33 +309,21 @@ pub fn triage_cmd(db: &Path, a: TriageArgs) -> Result<()> {
         (None, Some(st)) => now_in(st)?,
         (None, None) => Utc::now().fixed_offset(),
     };
-    let notes = match &store {
-        Some(st) => {
-            let profile = st.profile()?;
-            let onset_day = answers.onset.with_timezone(&profile.zone()).date_naive();
-            triage::data_notes(&st.runs()?, &st.shoes()?, &profile, onset_day)
-        }
-        None => Vec::new(),
+    let result = match &store {
+        Some(st) => st.triage_answers(&answers, now)?,
+        None => triage::triage(&answers, now, &[]),
     };
-    let result = triage::triage(&answers, now, &notes);
     let plan_for =
         (result.urgency != Urgency::SeeProfessionalNow).then(|| PlanFor::from(result.likely));
-    // The stateful triage makes its plan the active one; the stateless check writes nothing.
-    if a.answers.is_none()
-        && let (Some(p), Some(st)) = (plan_for, store)
-    {
-        let mut st = st;
-        st.start_plan(p, Utc::now())?;
-    }
     if a.json {
         return print_json(&TriageJson {
             triage: &result,
             answers: &answers,
-            episode_entries: entries,
+            episode_entries: 1,
             plan: plan_for.map(|p| p.as_str()),
         });
     }
-    print_triage(&result, plan_for, a.answers.is_none());
+    print_triage(&result, plan_for, false);
     Ok(())
 }
 

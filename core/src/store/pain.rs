@@ -1,13 +1,13 @@
 //! The pain log (append-only) and exercise plans with their daily ticks.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Store, StoreError, changes::ChangeOp, collection};
 use crate::plan::{PlanFor, exercise};
-use crate::triage::Answers;
+use crate::triage::{self, Answers, Triage, Urgency};
 
 /// One logged answer set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,7 +40,57 @@ fn utc_ms(ms: i64, table: &'static str, id: &str) -> Result<DateTime<Utc>, Store
         .ok_or_else(|| corrupt(table, id, "time out of range"))
 }
 
+/// The latest episode of the pain log, triaged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogTriage {
+    #[serde(flatten)]
+    pub triage: Triage,
+    /// The answers judged: the episode's last entry, with `improving` filled in.
+    pub answers: Answers,
+    /// How many log entries the episode has.
+    pub episode_entries: usize,
+    /// The plan that fits (now the active one); none when a professional must see it first.
+    pub plan: Option<PlanFor>,
+}
+
 impl Store {
+    /// Triages the latest episode of the pain log as of `now`, against this runner's training
+    /// before the onset, and makes the fitting plan the active one. `None` when the log is empty.
+    pub fn triage_log(
+        &mut self,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Option<LogTriage>, StoreError> {
+        let log = self.pain_entries()?;
+        let refs: Vec<&Answers> = log.iter().map(|e| &e.answers).collect();
+        let Some((answers, episode_entries)) = triage::latest_episode(&refs) else {
+            return Ok(None);
+        };
+        let result = self.triage_answers(&answers, now)?;
+        let plan =
+            (result.urgency != Urgency::SeeProfessionalNow).then(|| PlanFor::from(result.likely));
+        if let Some(p) = plan {
+            self.start_plan(p, now.with_timezone(&Utc))?;
+        }
+        Ok(Some(LogTriage {
+            triage: result,
+            answers,
+            episode_entries,
+            plan,
+        }))
+    }
+
+    /// Triages `answers` as of `now` against this history, storing nothing.
+    pub fn triage_answers(
+        &self,
+        answers: &Answers,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Triage, StoreError> {
+        let profile = self.profile()?;
+        let onset_day = answers.onset.with_timezone(&profile.zone()).date_naive();
+        let notes = triage::data_notes(&self.runs()?, &self.shoes()?, &profile, onset_day);
+        Ok(triage::triage(answers, now, &notes))
+    }
+
     /// Appends a pain entry.
     pub fn add_pain_entry(&mut self, entry: &PainEntry) -> Result<(), StoreError> {
         entry.answers.validate().map_err(|e| StoreError::Invalid {
