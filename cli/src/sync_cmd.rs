@@ -14,14 +14,7 @@ use crate::args::{AccountArgs, AccountCommand, DeviceCommand};
 use crate::output::{print_json, table};
 
 pub fn serve(args: &strideguard_server::ServeArgs) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "strideguard_server=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    strideguard_server::init_logging();
     strideguard_server::run(args)
 }
 

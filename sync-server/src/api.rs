@@ -73,8 +73,9 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
-    /// 413 for a size limit.
-    fn too_large(limit: &'static str, max: u64, message: String) -> ApiError {
+    /// 413 for a size limit (counted in the metrics).
+    fn too_large(s: &Shared, limit: &'static str, max: u64, message: String) -> ApiError {
+        s.metrics.limited(limit);
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             body: ErrorBody {
@@ -163,8 +164,8 @@ async fn json_body<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let max = s.config.limits.body_bytes;
     let too_large = || {
-        s.metrics.limited("body_bytes");
         ApiError::too_large(
+            s,
             "body_bytes",
             max as u64,
             format!("the request body is larger than the {max}-byte limit"),
@@ -538,8 +539,8 @@ async fn post_records(
     let req: PostRecordsRequest = json_body(&s, &headers, body).await?;
     let l = s.config.limits;
     if req.records.len() > l.batch_records {
-        s.metrics.limited("batch_records");
         return Err(ApiError::too_large(
+            &s,
             "batch_records",
             l.batch_records as u64,
             format!(
@@ -553,8 +554,8 @@ async fn post_records(
     let mut seen = std::collections::HashSet::new();
     for (i, r) in req.records.iter().enumerate() {
         if r.payload.len() > l.record_payload_bytes {
-            s.metrics.limited("record_payload_bytes");
             return Err(ApiError::too_large(
+                &s,
                 "record_payload_bytes",
                 l.record_payload_bytes as u64,
                 format!(
@@ -583,8 +584,8 @@ async fn post_records(
         }
     }
     if total > l.batch_bytes {
-        s.metrics.limited("batch_bytes");
         return Err(ApiError::too_large(
+            &s,
             "batch_bytes",
             l.batch_bytes as u64,
             format!(
@@ -620,14 +621,12 @@ async fn post_records(
             )
                 .into_response())
         }
-        PutOutcome::OverQuota { used, quota } => {
-            s.metrics.limited("quota_bytes");
-            Err(ApiError::too_large(
-                "quota_bytes",
-                quota,
-                format!("the account uses {used} of its {quota} bytes; this batch does not fit"),
-            ))
-        }
+        PutOutcome::OverQuota { used, quota } => Err(ApiError::too_large(
+            &s,
+            "quota_bytes",
+            quota,
+            format!("the account uses {used} of its {quota} bytes; this batch does not fit"),
+        )),
     }
 }
 

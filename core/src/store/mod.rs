@@ -209,15 +209,21 @@ impl Store {
             };
             f(&mut w)?
         };
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('hlc_last', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [hlc.last().to_string()],
-        )?;
+        persist_clock(&tx, &hlc)?;
         tx.commit()?;
         self.hlc = hlc;
         Ok(out)
     }
+}
+
+/// Saves the clock state with the transaction, so stamps never repeat after a restart.
+fn persist_clock(tx: &Transaction<'_>, hlc: &Hlc) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('hlc_last', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [hlc.last().to_string()],
+    )?;
+    Ok(())
 }
 
 /// A write transaction plus the clock that stamps its change-log entries.

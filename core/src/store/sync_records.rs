@@ -363,11 +363,7 @@ impl Store {
         if let Some(cursor) = cursor {
             set_meta(&tx, PULLED, cursor)?;
         }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('hlc_last', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [hlc.last().to_string()],
-        )?;
+        super::persist_clock(&tx, &hlc)?;
         tx.commit()?;
         self.hlc = hlc;
         Ok(stats)
