@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use strideguard_core::crypto::KdfParams;
 use strideguard_core::import::{self, Format, Parsed};
 use strideguard_core::store::{PainEntry, RunEdit};
-use strideguard_core::sync::{account, http::HttpClient};
+use strideguard_core::sync::{SyncError, account, http::HttpClient};
 use strideguard_core::{Store, model};
 use uuid::Uuid;
 
@@ -52,6 +52,10 @@ impl Strideguard {
     fn db(&self) -> MutexGuard<'_, Store> {
         // A panic inside a call leaves SQLite consistent (transactions roll back): carry on.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn linked(&self) -> Result<strideguard_core::store::SyncAccount, StrideguardError> {
+        Ok(self.db().sync_account()?.ok_or(SyncError::NotLinked)?)
     }
 
     fn today(&self) -> Result<NaiveDate, StrideguardError> {
@@ -332,8 +336,7 @@ impl Strideguard {
         kdf_iterations: Option<u32>,
     ) -> Result<AccountInfo, StrideguardError> {
         blocking(move || {
-            let client =
-                HttpClient::new(&server).map_err(strideguard_core::sync::SyncError::from)?;
+            let client = HttpClient::new(&server).map_err(SyncError::from)?;
             let kdf = kdf_iterations
                 .map_or_else(KdfParams::default, |iterations| KdfParams { iterations });
             let a = account::register(
@@ -358,8 +361,7 @@ impl Strideguard {
         device_name: String,
     ) -> Result<AccountInfo, StrideguardError> {
         blocking(move || {
-            let client =
-                HttpClient::new(&server).map_err(strideguard_core::sync::SyncError::from)?;
+            let client = HttpClient::new(&server).map_err(SyncError::from)?;
             let a = account::login(
                 &mut self.db(),
                 &client,
@@ -375,6 +377,30 @@ impl Strideguard {
     /// Uploads this device's changes and merges the others'.
     pub async fn sync_now(self: Arc<Self>) -> Result<SyncSummary, StrideguardError> {
         blocking(move || Ok(account::sync_now(&mut self.db(), &mut |_| {})?.into())).await
+    }
+
+    /// The account's devices, this one marked `current`.
+    pub async fn devices(self: Arc<Self>) -> Result<Vec<DeviceInfo>, StrideguardError> {
+        blocking(move || {
+            let a = self.linked()?;
+            let client = HttpClient::new(&a.server).map_err(SyncError::from)?;
+            let devices = client.devices(&a.token).map_err(SyncError::from)?;
+            Ok(devices.iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    /// Revokes a device of the account (a lost phone): its sessions end at once.
+    pub async fn revoke_device(self: Arc<Self>, device_id: String) -> Result<(), StrideguardError> {
+        blocking(move || {
+            let a = self.linked()?;
+            let client = HttpClient::new(&a.server).map_err(SyncError::from)?;
+            client
+                .revoke_device(&a.token, &device_id)
+                .map_err(SyncError::from)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Ends the session and unlinks the database; the data stays.

@@ -555,6 +555,31 @@ impl From<&store::SyncAccount> for AccountInfo {
     }
 }
 
+/// A device of the account.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub revoked: bool,
+    /// This database's device.
+    pub current: bool,
+}
+
+impl From<&sync::wire::Device> for DeviceInfo {
+    fn from(d: &sync::wire::Device) -> Self {
+        DeviceInfo {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            created_at_ms: d.created_at_ms,
+            last_seen_ms: d.last_seen_ms,
+            revoked: d.revoked,
+            current: d.current,
+        }
+    }
+}
+
 /// What one sync did.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct SyncSummary {

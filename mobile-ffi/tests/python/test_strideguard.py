@@ -52,6 +52,15 @@ def test_version_and_a_fresh_database(app):
     assert app.plan() is None
 
 
+def test_a_file_that_is_not_a_database_is_refused_and_kept(tmp_path):
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"my training notes, not a database" * 100)
+    with pytest.raises(sg.StrideguardError.Store) as e:
+        sg.Strideguard.open(str(notes))
+    assert "not a SQLite database" in str(e.value)
+    assert notes.read_bytes().startswith(b"my training notes")
+
+
 def test_runs_and_shoes(app):
     shoe = app.add_shoe("Pegasus", "Nike", False)
     assert shoe.is_default, "the first shoe becomes the default"
@@ -137,6 +146,7 @@ def test_report_is_records_and_enums(app):
     assert round(weekly.numbers["distance_change_pct"]) == 50
     assert isinstance(r.acwr.zone, sg.AcwrZone)
     assert r.shoes[0].state == sg.ShoeState.OK
+    assert app.report_native_ns("2026-06-07", 5, 3) > 0
     with pytest.raises(sg.StrideguardError.InvalidInput):
         app.report("June", 5)
     with pytest.raises(sg.StrideguardError.InvalidInput):
@@ -268,8 +278,16 @@ def test_sync_between_two_apps(tmp_path):
     assert down.downloaded == up.uploaded
     assert [r.notes for r in watch.runs()] == ["synced from python"]
     assert watch.runs()[0].id == phone.runs()[0].id
+    devices = asyncio.run(phone.devices())
+    assert sorted(d.name for d in devices) == ["phone", "watch"]
+    watch_id = next(d.id for d in devices if not d.current)
+    asyncio.run(phone.revoke_device(watch_id))
+    with pytest.raises(sg.StrideguardError.Unauthorized) as e:
+        asyncio.run(watch.sync_now())
+    assert "log in again" in str(e.value)
     asyncio.run(watch.logout())
     assert watch.account() is None
+    assert len(watch.runs()) == 1, "the data stays"
 
 
 def test_swift_bindings_match_the_library():
