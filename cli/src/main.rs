@@ -108,9 +108,7 @@ pub fn open_or_create(path: &Path) -> Result<Store> {
         && let Ok(tz) = iana_time_zone::get_timezone()
         && parse_time_zone(&tz).is_ok()
     {
-        let mut profile = store.profile()?;
-        profile.time_zone = tz;
-        store.set_profile(&profile)?;
+        store.set_default_time_zone(&tz)?;
     }
     Ok(store)
 }

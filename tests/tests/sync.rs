@@ -836,3 +836,29 @@ fn an_upload_that_lost_the_race_gets_409_merges_and_retries() {
     assert_eq!(snapshot(&a.store), snapshot(&b.store));
     assert!(a.store.shoe(shoe.id).unwrap().is_some());
 }
+
+#[test]
+fn a_new_devices_own_time_zone_never_overrides_the_runners_profile() {
+    let server = TestServer::start(config());
+    let (mut a, _, _) = first_device(&server);
+    let mut profile = a.store.profile().unwrap();
+    profile.time_zone = "Europe/Berlin".into();
+    a.store.set_profile(&profile).unwrap();
+    synced(&mut a);
+    // A phone set up later in New York: its database starts in its own zone.
+    let mut b = Device::new(T0 + 3_600_000);
+    b.store.set_default_time_zone("America/New_York").unwrap();
+    login(&mut b.store, &client(&server), "anna", PASS, "phone").unwrap();
+    synced(&mut b);
+    synced(&mut a);
+    assert_eq!(b.store.profile().unwrap().time_zone, "Europe/Berlin");
+    assert_eq!(a.store.profile().unwrap().time_zone, "Europe/Berlin");
+    // A choice made on the phone does travel.
+    b.clock.set(T0 + 7_200_000);
+    let mut p = b.store.profile().unwrap();
+    p.time_zone = "America/New_York".into();
+    b.store.set_profile(&p).unwrap();
+    synced(&mut b);
+    synced(&mut a);
+    assert_eq!(a.store.profile().unwrap().time_zone, "America/New_York");
+}

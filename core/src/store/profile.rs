@@ -57,6 +57,21 @@ impl Store {
         })
     }
 
+    /// Sets the time zone a new database starts with (the device's own) without logging it as
+    /// an edit: a device default must never override, through sync, the zone the runner chose
+    /// on another device. A profile that arrives by sync replaces it.
+    pub fn set_default_time_zone(&mut self, tz: &str) -> Result<(), StoreError> {
+        let zone = parse_time_zone(tz).map_err(|e| StoreError::Invalid {
+            field: "time zone",
+            reason: e.to_string(),
+        })?;
+        self.conn.execute(
+            "UPDATE profile SET time_zone = ?1 WHERE id = 1",
+            [zone.name()],
+        )?;
+        Ok(())
+    }
+
     /// Saves the profile, logging only the fields that changed (so an edit of the units on one
     /// device and of the time zone on another both survive a sync).
     pub fn set_profile(&mut self, p: &Profile) -> Result<(), StoreError> {
