@@ -598,7 +598,7 @@ async fn post_records(
     let quota = l.quota_bytes;
     let records = req.records;
     let outcome = store(&s, move |st| {
-        st.put_records(auth.user_id, &auth.device_id, &records, now, quota)
+        st.put_records(auth.user_id, &auth.device_id, records, now, quota)
     })
     .await?;
     match outcome {

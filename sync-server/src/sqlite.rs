@@ -1,14 +1,20 @@
 //! The embedded storage: one SQLite file in the data directory, WAL with `synchronous=FULL`,
 //! so a batch is on disk before its acknowledgement leaves (it survives `kill -9` and power
-//! loss). One writing connection behind a mutex (SQLite has one writer anyway) and a few reading
-//! ones, so token checks and pulls never wait behind a writer's fsync. The HTTP layer calls in
-//! from blocking threads.
+//! loss).
+//!
+//! Writes go to one writer thread that owns the writing connection (SQLite has one writer
+//! anyway) and commits in groups: the writes waiting when it starts a transaction go into it,
+//! each in its own savepoint (so one failing write undoes only itself), and one fsync makes
+//! them all durable before any of them is answered. Under load many devices share one fsync
+//! instead of queueing for one each. A few reading connections serve token checks and pulls,
+//! which WAL lets run while the writer commits. Callers are blocking threads, never the async
+//! runtime.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use strideguard_core::sync::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 use uuid::Uuid;
 
@@ -61,9 +67,44 @@ CREATE INDEX IF NOT EXISTS tombstones ON records (updated_at_ms) WHERE deleted =
 ";
 
 pub struct SqliteStorage {
-    conn: Mutex<Connection>,
+    writer: Mutex<mpsc::Sender<Job>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+}
+
+/// Answers a write once its group committed (or failed to).
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A write for the writer thread: run it on the connection, or (`None`) refuse it unrun.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+
+/// Most writes committed together.
+const GROUP: usize = 128;
+
+fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match jobs.try_recv() {
+                Ok(j) => group.push(j),
+                Err(_) => break,
+            }
+        }
+        let began = conn.execute_batch("BEGIN IMMEDIATE");
+        let replies: Vec<Reply> = group
+            .into_iter()
+            .map(|job| job(began.is_ok().then_some(&conn)))
+            .collect();
+        let committed = match began {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
 }
 
 /// Reading connections: WAL lets them read while the writer commits.
@@ -91,17 +132,58 @@ impl SqliteStorage {
                 Ok(Mutex::new(r))
             })
             .collect::<Result<_, StorageError>>()?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("strideguard-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StorageError::Backend(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStorage {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(tx),
             readers,
             next_reader: AtomicUsize::new(0),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent: its transactions
-        // roll back. Keep serving.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` on the writer thread inside the next group's transaction and returns once that
+    /// group is committed: an `Ok` answer means the write is on disk.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let (tx, rx) = mpsc::sync_channel::<Result<T, StorageError>>(1);
+        let job: Job = Box::new(move |conn: Option<&Connection>| -> Reply {
+            let Some(conn) = conn else {
+                return Box::new(move |e: Result<(), String>| {
+                    let _ = tx.send(Err(StorageError::Backend(format!(
+                        "cannot start a write: {}",
+                        e.err().unwrap_or_default()
+                    ))));
+                });
+            };
+            let result = (|| {
+                conn.execute_batch("SAVEPOINT one_write")?;
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StorageError::Backend("a write panicked".into())));
+                match &r {
+                    Ok(_) => conn.execute_batch("RELEASE one_write")?,
+                    Err(_) => conn.execute_batch("ROLLBACK TO one_write; RELEASE one_write")?,
+                }
+                r
+            })();
+            Box::new(move |committed: Result<(), String>| {
+                let _ = tx.send(match committed {
+                    Ok(()) => result,
+                    Err(e) => Err(StorageError::Backend(format!("commit failed: {e}"))),
+                });
+            })
+        });
+        self.writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| StorageError::Backend("the writer thread stopped".into()))?;
+        rx.recv()
+            .map_err(|_| StorageError::Backend("the writer thread stopped".into()))?
     }
 
     /// A reading connection: a free one if there is, else the next in turn.
@@ -144,19 +226,23 @@ fn download(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordDownload> {
 
 impl Storage for SqliteStorage {
     fn create_user(&self, u: &NewUser) -> Result<i64, StorageError> {
-        let conn = self.conn();
-        let res = conn.execute(
-            "INSERT INTO users (username, auth_salt, auth_hash, kdf_iterations, wrapped_key, created_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![u.username, u.auth_salt, u.auth_hash, u.kdf_iterations, u.wrapped_key, u.now_ms],
-        );
-        match res {
-            Ok(_) => Ok(conn.last_insert_rowid()),
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                Err(StorageError::UserExists)
+        let u = u.clone();
+        self.write(move |conn| {
+            let res = conn.execute(
+                "INSERT INTO users (username, auth_salt, auth_hash, kdf_iterations, wrapped_key, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![u.username, u.auth_salt, u.auth_hash, u.kdf_iterations, u.wrapped_key, u.now_ms],
+            );
+            match res {
+                Ok(_) => Ok(conn.last_insert_rowid()),
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    Err(StorageError::UserExists)
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e.into()),
-        }
+        })
     }
 
     fn user(&self, username: &str) -> Result<Option<User>, StorageError> {
@@ -189,21 +275,27 @@ impl Storage for SqliteStorage {
         kdf_iterations: u32,
         wrapped_key: &[u8],
     ) -> Result<(), StorageError> {
-        self.conn().execute(
-            "UPDATE users SET auth_salt = ?2, auth_hash = ?3, kdf_iterations = ?4, wrapped_key = ?5
-             WHERE id = ?1",
-            params![user_id, auth_salt, auth_hash, kdf_iterations, wrapped_key],
-        )?;
-        Ok(())
+        let (salt, hash, wrapped) = (auth_salt.to_vec(), auth_hash.to_vec(), wrapped_key.to_vec());
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE users SET auth_salt = ?2, auth_hash = ?3, kdf_iterations = ?4,
+                 wrapped_key = ?5 WHERE id = ?1",
+                params![user_id, salt, hash, kdf_iterations, wrapped],
+            )?;
+            Ok(())
+        })
     }
 
     fn add_device(&self, user_id: i64, name: &str, now_ms: i64) -> Result<String, StorageError> {
         let id = Uuid::new_v4().to_string();
-        self.conn().execute(
-            "INSERT INTO devices (id, user_id, name, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![id, user_id, name, now_ms],
-        )?;
-        Ok(id)
+        let name = name.to_string();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO devices (id, user_id, name, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id, user_id, name, now_ms],
+            )?;
+            Ok(id)
+        })
     }
 
     fn devices(&self, user_id: i64) -> Result<Vec<DeviceRow>, StorageError> {
@@ -230,19 +322,19 @@ impl Storage for SqliteStorage {
         device_id: &str,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let n = tx.execute(
-            "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?3)
-             WHERE id = ?1 AND user_id = ?2",
-            params![device_id, user_id, now_ms],
-        )?;
-        tx.execute(
-            "DELETE FROM sessions WHERE device_id = ?1 AND user_id = ?2",
-            params![device_id, user_id],
-        )?;
-        tx.commit()?;
-        Ok(n > 0)
+        let device_id = device_id.to_string();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?3)
+                 WHERE id = ?1 AND user_id = ?2",
+                params![device_id, user_id, now_ms],
+            )?;
+            conn.execute(
+                "DELETE FROM sessions WHERE device_id = ?1 AND user_id = ?2",
+                params![device_id, user_id],
+            )?;
+            Ok(n > 0)
+        })
     }
 
     fn add_session(
@@ -252,11 +344,15 @@ impl Storage for SqliteStorage {
         device_id: &str,
         expires_at_ms: i64,
     ) -> Result<(), StorageError> {
-        self.conn().execute(
-            "INSERT INTO sessions (token_hash, user_id, device_id, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![token_hash, user_id, device_id, expires_at_ms],
-        )?;
-        Ok(())
+        let (hash, device) = (token_hash.to_vec(), device_id.to_string());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, device_id, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![hash, user_id, device, expires_at_ms],
+            )?;
+            Ok(())
+        })
     }
 
     fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StorageError> {
@@ -282,21 +378,23 @@ impl Storage for SqliteStorage {
     }
 
     fn delete_session(&self, token_hash: &[u8]) -> Result<(), StorageError> {
-        self.conn()
-            .execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
-        Ok(())
+        let hash = token_hash.to_vec();
+        self.write(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash])?;
+            Ok(())
+        })
     }
 
     fn put_records(
         &self,
         user_id: i64,
         device_id: &str,
-        batch: &[RecordUpload],
+        batch: Vec<RecordUpload>,
         now_ms: i64,
         quota_bytes: u64,
     ) -> Result<PutOutcome, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let device_id = device_id.to_string();
+        self.write(move |tx| {
         let (mut last_seq, used): (i64, i64) = tx.query_row(
             "SELECT last_seq, used_bytes FROM users WHERE id = ?1",
             [user_id],
@@ -311,7 +409,7 @@ impl Storage for SqliteStorage {
                 "SELECT collection, id, seq, deleted, updated_at_ms, payload FROM records
                  WHERE user_id = ?1 AND collection = ?2 AND id = ?3",
             )?;
-            for rec in batch {
+            for rec in &batch {
                 let existing = current
                     .query_row(params![user_id, rec.collection, rec.id], download)
                     .optional()?;
@@ -381,8 +479,8 @@ impl Storage for SqliteStorage {
             "UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1",
             params![device_id, now_ms],
         )?;
-        tx.commit()?;
         Ok(PutOutcome::Accepted(acks))
+        })
     }
 
     fn records(
@@ -431,28 +529,27 @@ impl Storage for SqliteStorage {
     }
 
     fn purge_tombstones(&self, before_ms: i64) -> Result<usize, StorageError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE users SET purged_seq = max(purged_seq, (
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE users SET purged_seq = max(purged_seq, (
                 SELECT max(seq) FROM records r
                 WHERE r.user_id = users.id AND r.deleted = 1 AND r.updated_at_ms < ?1))
              WHERE EXISTS (SELECT 1 FROM records r
                 WHERE r.user_id = users.id AND r.deleted = 1 AND r.updated_at_ms < ?1)",
-            [before_ms],
-        )?;
-        tx.execute(
-            "UPDATE users SET used_bytes = used_bytes - coalesce((
+                [before_ms],
+            )?;
+            tx.execute(
+                "UPDATE users SET used_bytes = used_bytes - coalesce((
                 SELECT sum(length(payload)) FROM records r
                 WHERE r.user_id = users.id AND r.deleted = 1 AND r.updated_at_ms < ?1), 0)",
-            [before_ms],
-        )?;
-        let n = tx.execute(
-            "DELETE FROM records WHERE deleted = 1 AND updated_at_ms < ?1",
-            [before_ms],
-        )?;
-        tx.commit()?;
-        Ok(n)
+                [before_ms],
+            )?;
+            let n = tx.execute(
+                "DELETE FROM records WHERE deleted = 1 AND updated_at_ms < ?1",
+                [before_ms],
+            )?;
+            Ok(n)
+        })
     }
 
     fn totals(&self) -> Result<Totals, StorageError> {
@@ -469,5 +566,50 @@ impl Storage for SqliteStorage {
                 })
             },
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str) -> NewUser {
+        NewUser {
+            username: name.into(),
+            auth_salt: vec![1; 16],
+            auth_hash: vec![2; 32],
+            kdf_iterations: 1000,
+            wrapped_key: vec![3; 61],
+            now_ms: 0,
+        }
+    }
+
+    #[test]
+    fn concurrent_writes_commit_together_and_a_failing_one_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = std::sync::Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        let names = ["a", "b", "c", "d", "same", "same", "e", "f"];
+        let results: Vec<_> = names
+            .iter()
+            .map(|n| {
+                let st = st.clone();
+                let n = n.to_string();
+                std::thread::spawn(move || st.create_user(&user(&n)))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(StorageError::UserExists)))
+            .count();
+        assert_eq!(refused, 1);
+        assert_eq!(st.totals().unwrap().users, 7);
+        // Durable: a new connection (as after a restart) sees them all.
+        drop(st);
+        let again = SqliteStorage::open(dir.path()).unwrap();
+        assert!(again.user("same").unwrap().is_some());
+        assert_eq!(again.totals().unwrap().users, 7);
     }
 }

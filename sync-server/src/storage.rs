@@ -118,7 +118,7 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         user_id: i64,
         device_id: &str,
-        batch: &[RecordUpload],
+        batch: Vec<RecordUpload>,
         now_ms: i64,
         quota_bytes: u64,
     ) -> Result<PutOutcome, StorageError>;
