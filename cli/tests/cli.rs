@@ -51,7 +51,12 @@ impl Env {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.ok_with(args, &[])
+    }
+
+    /// Like [`Env::ok`], with extra environment variables.
+    fn ok_with(&self, args: &[&str], vars: &[(&str, &str)]) -> String {
+        let out = self.run_with(args, vars);
         assert!(
             out.status.success(),
             "{args:?} failed: {}",
@@ -67,7 +72,12 @@ impl Env {
 
     /// Runs a command that must fail; returns stderr.
     fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.fails_with(args, &[])
+    }
+
+    /// Like [`Env::fails`], with extra environment variables.
+    fn fails_with(&self, args: &[&str], vars: &[(&str, &str)]) -> String {
+        let out = self.run_with(args, vars);
         assert!(!out.status.success(), "{args:?} should have failed");
         String::from_utf8(out.stderr).unwrap()
     }
@@ -1393,20 +1403,8 @@ fn two_computers_sync_through_a_server_and_manage_devices() {
     let server = TestServer::start(config());
     let url = server.url();
     let pass = [("STRIDEGUARD_PASSPHRASE", "correct horse battery")];
-    let ok = |env: &Env, args: &[&str], vars: &[(&str, &str)]| -> String {
-        let out = env.run_with(args, vars);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let fails = |env: &Env, args: &[&str], vars: &[(&str, &str)]| -> String {
-        let out = env.run_with(args, vars);
-        assert!(!out.status.success(), "{args:?} should have failed");
-        String::from_utf8(out.stderr).unwrap()
-    };
+    let ok = |env: &Env, args: &[&str], vars: &[(&str, &str)]| env.ok_with(args, vars);
+    let fails = |env: &Env, args: &[&str], vars: &[(&str, &str)]| env.fails_with(args, vars);
 
     let laptop = Env::new();
     laptop.ok(&["shoe", "add", "--name", "Pegasus", "--default"]);

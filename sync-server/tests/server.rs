@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -197,10 +197,16 @@ fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
     for round in 0..3 {
         // Uploads run on four threads until the kill; each keeps the ids the server acknowledged.
         let stop = Arc::new(AtomicBool::new(false));
+        let batches = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..4)
             .map(|_| {
-                let (url, token, tag, stop) =
-                    (server.url.clone(), token.clone(), tag.clone(), stop.clone());
+                let (url, token, tag, stop, batches) = (
+                    server.url.clone(),
+                    token.clone(),
+                    tag.clone(),
+                    stop.clone(),
+                    batches.clone(),
+                );
                 std::thread::spawn(move || {
                     let mut mine = Vec::new();
                     while !stop.load(Ordering::SeqCst) {
@@ -219,7 +225,10 @@ fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
                             .header("authorization", format!("Bearer {token}"))
                             .send_json(json!({ "records": batch }));
                         match res {
-                            Ok(r) if r.status() == 200 => mine.extend(ids),
+                            Ok(r) if r.status() == 200 => {
+                                mine.extend(ids);
+                                batches.fetch_add(1, Ordering::SeqCst);
+                            }
                             _ => break,
                         }
                     }
@@ -227,7 +236,17 @@ fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(if round == 2 { 150 } else { 400 }));
+        // Kill once a few batches (more each round) are acknowledged, whatever the machine's speed.
+        let want = 3 + round * 4;
+        let mut waited = 0;
+        while batches.load(Ordering::SeqCst) < want {
+            assert!(
+                waited < 6_000,
+                "round {round}: the uploads made no progress in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+            waited += 1;
+        }
         if round == 1 {
             // Between batches: stop the uploads first, then kill.
             stop.store(true, Ordering::SeqCst);
