@@ -862,3 +862,37 @@ fn a_new_devices_own_time_zone_never_overrides_the_runners_profile() {
     synced(&mut a);
     assert_eq!(a.store.profile().unwrap().time_zone, "America/New_York");
 }
+
+#[test]
+fn an_edit_made_after_a_delete_brings_the_whole_run_back_everywhere() {
+    let server = TestServer::start(config());
+    let (mut a, _, runs) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    a.clock.set(T0 + 10_000);
+    a.store.delete_run(runs[2].id).unwrap();
+    b.clock.set(T0 + 20_000);
+    b.store
+        .edit_run(
+            runs[2].id,
+            &RunEdit {
+                notes: Some(Some("kept: I still want this one".into())),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    synced(&mut a);
+    synced(&mut b);
+    synced(&mut a);
+    let back = a
+        .store
+        .run(runs[2].id)
+        .unwrap()
+        .expect("the later edit wins");
+    assert_eq!(back.notes.as_deref(), Some("kept: I still want this one"));
+    assert_eq!(back.distance_m, runs[2].distance_m);
+    assert_eq!(back.start, runs[2].start);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    assert_eq!(synced(&mut a).pending, 0);
+}

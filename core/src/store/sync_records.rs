@@ -465,13 +465,14 @@ fn apply_pending(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
         for (local_id, text) in rows {
             let record = from_text(col.name(), &local_id, &text)?;
             tx.execute_batch("SAVEPOINT apply_one")?;
+            // A record edited after it was deleted comes back whole: the merged record still
+            // holds every field's latest value.
             let result = if record.is_deleted() {
                 col.delete(tx, &local_id)
             } else {
                 let values = record
                     .fields
                     .iter()
-                    .filter(|(_, f)| record.deleted.is_none_or(|d| f.stamp > d))
                     .map(|(k, f)| (k.clone(), f.value.clone()))
                     .collect();
                 col.write(tx, &local_id, &values)
