@@ -7,8 +7,8 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use strideguard_core::Store;
-use strideguard_core::import::{self, Format, Parsed};
-use strideguard_core::store::DuplicateReason;
+use strideguard_core::import::Format;
+use strideguard_core::store::{DuplicateReason, Imported};
 use strideguard_core::units::format_distance;
 use uuid::Uuid;
 
@@ -185,37 +185,18 @@ fn import_one(
             };
         }
     };
-    let (mut run, samples) = match import::parse(format, &bytes, zone) {
-        Ok(Parsed::Run { run, samples }) => (run, samples),
-        Ok(Parsed::NotARun { reason }) => return Outcome::Skipped { reason },
-        Err(e) => {
-            return Outcome::Failed {
-                reason: e.to_string(),
-            };
-        }
-    };
-    match store.find_duplicate(&run) {
-        Ok(Some(d)) => {
-            return Outcome::Duplicate {
-                run_id: d.run_id,
-                reason: d.reason,
-            };
-        }
-        Ok(None) => {}
-        Err(e) => {
-            return Outcome::Failed {
-                reason: e.to_string(),
-            };
-        }
-    }
-    run.shoe_id = shoe;
-    match store.add_run(&run, &samples) {
-        Ok(()) => Outcome::Imported {
+    match store.import_activity(format, &bytes, zone, shoe) {
+        Ok(Imported::Run { run, samples }) => Outcome::Imported {
             run_id: run.id,
             start: run.start.to_rfc3339(),
             distance_m: run.distance_m,
-            samples: samples.len(),
+            samples,
         },
+        Ok(Imported::Duplicate(d)) => Outcome::Duplicate {
+            run_id: d.run_id,
+            reason: d.reason,
+        },
+        Ok(Imported::NotARun { reason }) => Outcome::Skipped { reason },
         Err(e) => Outcome::Failed {
             reason: e.to_string(),
         },

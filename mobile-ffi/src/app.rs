@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use strideguard_core::crypto::KdfParams;
-use strideguard_core::import::{self, Format, Parsed};
-use strideguard_core::store::{PainEntry, RunEdit};
+use strideguard_core::import::Format;
+use strideguard_core::store::{DuplicateReason, ImportFailed, Imported, PainEntry, RunEdit};
 use strideguard_core::sync::{SyncError, account, http::HttpClient};
 use strideguard_core::{Store, model};
 use uuid::Uuid;
@@ -193,40 +193,37 @@ impl Strideguard {
             })?;
             let mut db = self.db();
             let zone = db.profile()?.zone();
-            let (mut run, samples) = match import::parse(format, &bytes, zone) {
-                Ok(Parsed::Run { run, samples }) => (run, samples),
-                Ok(Parsed::NotARun { reason }) => {
-                    return Ok(ImportOutcome {
-                        imported: None,
-                        duplicate_of: None,
-                        reason: Some(reason),
-                    });
-                }
-                Err(e) => {
-                    return Err(StrideguardError::Import {
+            let shoe = db.default_shoe()?.map(|s| s.id);
+            let imported = db
+                .import_activity(format, &bytes, zone, shoe)
+                .map_err(|e| match e {
+                    ImportFailed::Store(e) => e.into(),
+                    ImportFailed::Parse(e) => StrideguardError::Import {
                         message: format!("{path}: {e}"),
-                    });
-                }
-            };
-            if let Some(d) = db.find_duplicate(&run)? {
-                return Ok(ImportOutcome {
+                    },
+                })?;
+            Ok(match imported {
+                Imported::Run { run, .. } => ImportOutcome {
+                    imported: Some((&run).into()),
+                    duplicate_of: None,
+                    reason: None,
+                },
+                Imported::Duplicate(d) => ImportOutcome {
                     imported: None,
                     duplicate_of: Some(d.run_id.to_string()),
                     reason: Some(format!(
                         "the same {} as a stored run",
                         match d.reason {
-                            strideguard_core::store::DuplicateReason::SameFile => "file",
-                            strideguard_core::store::DuplicateReason::SameActivity => "activity",
+                            DuplicateReason::SameFile => "file",
+                            DuplicateReason::SameActivity => "activity",
                         }
                     )),
-                });
-            }
-            run.shoe_id = db.default_shoe()?.map(|s| s.id);
-            db.add_run(&run, &samples)?;
-            Ok(ImportOutcome {
-                imported: Some((&run).into()),
-                duplicate_of: None,
-                reason: None,
+                },
+                Imported::NotARun { reason } => ImportOutcome {
+                    imported: None,
+                    duplicate_of: None,
+                    reason: Some(reason),
+                },
             })
         })
         .await

@@ -28,7 +28,7 @@ use crate::samples::CodecError;
 pub use changes::{Change, ChangeOp, collection};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};
 pub use pain::{LogTriage, PainEntry, StoredPlan};
-pub use runs::{Duplicate, DuplicateReason, RunEdit};
+pub use runs::{Duplicate, DuplicateReason, ImportFailed, Imported, RunEdit};
 pub use shoes::ShoeEdit;
 pub use sync_records::{IncomingRecord, MergeStats, OutgoingRecord, SyncAccount};
 

@@ -72,6 +72,26 @@ pub struct RunEdit {
     pub notes: Option<Option<String>>,
 }
 
+/// What [`Store::import_activity`] did with a file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Imported {
+    /// A new run, saved with this many samples.
+    Run { run: Run, samples: usize },
+    /// The store already has it.
+    Duplicate(Duplicate),
+    /// A valid file that holds no run (a course, a bike ride...), and why.
+    NotARun { reason: String },
+}
+
+/// Why a file could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportFailed {
+    #[error(transparent)]
+    Parse(#[from] crate::import::ImportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Why an incoming run is taken to be one the store already has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -389,6 +409,30 @@ impl Store {
                 thresholds,
             },
         ))
+    }
+
+    /// Imports one activity file: parses it (`zone` for formats without an offset), skips it
+    /// when the store already has the same file or activity, otherwise saves the run on `shoe`.
+    pub fn import_activity(
+        &mut self,
+        format: crate::import::Format,
+        bytes: &[u8],
+        zone: chrono_tz::Tz,
+        shoe: Option<Uuid>,
+    ) -> Result<Imported, ImportFailed> {
+        let (mut run, samples) = match crate::import::parse(format, bytes, zone)? {
+            crate::import::Parsed::Run { run, samples } => (run, samples),
+            crate::import::Parsed::NotARun { reason } => return Ok(Imported::NotARun { reason }),
+        };
+        if let Some(d) = self.find_duplicate(&run)? {
+            return Ok(Imported::Duplicate(d));
+        }
+        run.shoe_id = shoe;
+        self.add_run(&run, &samples)?;
+        Ok(Imported::Run {
+            run,
+            samples: samples.len(),
+        })
     }
 
     /// Deletes a run and its samples; the change log keeps a tombstone for sync.
