@@ -275,35 +275,33 @@ impl SyncCollection for Table {
                 }
             }
         }
+        // The key columns come from the id; a field naming one is not written twice.
+        let (value_cols, vals): (Vec<&str>, Vec<SqlValue>) = cols
+            .into_iter()
+            .zip(vals)
+            .filter(|(c, _)| !self.keys.contains(c))
+            .unzip();
         let all_cols: Vec<&str> = self
             .keys
             .iter()
             .copied()
-            .chain(cols.iter().copied())
+            .chain(value_cols.iter().copied())
+            .collect();
+        let params: Vec<SqlValue> = keys
+            .iter()
+            .map(|k| SqlValue::Text(k.to_string()))
+            .chain(vals)
             .collect();
         let placeholders: Vec<String> = (1..=all_cols.len()).map(|i| format!("?{i}")).collect();
-        let update: Vec<String> = cols
-            .iter()
-            .filter(|c| !self.keys.contains(c))
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        let conflict = if update.is_empty() {
+        let conflict = if value_cols.is_empty() {
             "DO NOTHING".to_string()
         } else {
+            let update: Vec<String> = value_cols
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
             format!("DO UPDATE SET {}", update.join(", "))
         };
-        // Key columns named as fields too are written once, from the id.
-        let mut seen = std::collections::HashSet::new();
-        let (all_cols, params): (Vec<&str>, Vec<SqlValue>) = all_cols
-            .into_iter()
-            .zip(
-                keys.iter()
-                    .map(|k| SqlValue::Text(k.to_string()))
-                    .chain(vals),
-            )
-            .filter(|(c, _)| seen.insert(*c))
-            .unzip();
-        let placeholders = &placeholders[..all_cols.len()];
         let sql = format!(
             "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {conflict}",
             self.table,

@@ -186,7 +186,9 @@ impl Store {
                     continue;
                 };
                 for local_id in col.local_ids(&tx, &change.record_id, change.op)? {
-                    let (mut record, _) = load(&tx, col.name(), &local_id)?.unwrap_or_default();
+                    let mut record = load(&tx, col.name(), &local_id)?
+                        .map(|l| l.record)
+                        .unwrap_or_default();
                     match change.op {
                         ChangeOp::Delete => {
                             record.deleted =
@@ -316,16 +318,12 @@ impl Store {
         let mut stats = MergeStats::default();
         for inc in incoming {
             let col = sync_collection(inc.collection).expect("incoming names a known collection");
-            let existing = load(&tx, inc.collection, &inc.local_id)?;
-            let (mine, dirty, known_seq) = match existing {
-                Some((r, d)) => {
-                    let seq: i64 = tx.query_row(
-                        "SELECT server_seq FROM sync_records WHERE collection = ?1 AND local_id = ?2",
-                        params![inc.collection, inc.local_id],
-                        |r| r.get(0),
-                    )?;
-                    (Some(r), d, seq)
-                }
+            let (mine, dirty, known_seq) = match load(&tx, inc.collection, &inc.local_id)? {
+                Some(Loaded {
+                    record,
+                    dirty,
+                    server_seq,
+                }) => (Some(record), dirty, server_seq),
                 None => (None, false, 0),
             };
             let base = mine.clone().unwrap_or_default();
@@ -410,20 +408,35 @@ fn from_text(collection: &str, local_id: &str, text: &str) -> Result<Record, Sto
     })
 }
 
+/// A synced record as stored on this device.
+struct Loaded {
+    record: Record,
+    dirty: bool,
+    server_seq: i64,
+}
+
 fn load(
     conn: &rusqlite::Connection,
     collection: &str,
     local_id: &str,
-) -> Result<Option<(Record, bool)>, StoreError> {
-    let row: Option<(String, bool)> = conn
-        .query_row(
-            "SELECT record, dirty FROM sync_records WHERE collection = ?1 AND local_id = ?2",
-            params![collection, local_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+) -> Result<Option<Loaded>, StoreError> {
+    let row: Option<(String, bool, i64)> = conn
+        .prepare_cached(
+            "SELECT record, dirty, server_seq FROM sync_records
+             WHERE collection = ?1 AND local_id = ?2",
+        )?
+        .query_row(params![collection, local_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
-    row.map(|(t, d)| Ok((from_text(collection, local_id, &t)?, d)))
-        .transpose()
+    row.map(|(t, dirty, server_seq)| {
+        Ok(Loaded {
+            record: from_text(collection, local_id, &t)?,
+            dirty,
+            server_seq,
+        })
+    })
+    .transpose()
 }
 
 fn fill_values(

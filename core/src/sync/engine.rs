@@ -119,7 +119,9 @@ pub struct Engine<'a> {
     store: &'a mut Store,
     key: &'a DataKey,
     transport: &'a mut dyn Transport,
+    /// Collection tags (HMACs, computed once) to collections, and back.
     tags: HashMap<String, &'static dyn SyncCollection>,
+    tag_of: HashMap<&'static str, String>,
     state: State,
     limits: Option<Limits>,
     summary: SyncSummary,
@@ -131,15 +133,20 @@ impl<'a> Engine<'a> {
         key: &'a DataKey,
         transport: &'a mut dyn Transport,
     ) -> Engine<'a> {
+        let tag_of: HashMap<&'static str, String> = COLLECTIONS
+            .iter()
+            .map(|c| (c.name(), key.collection_tag(c.name())))
+            .collect();
         let tags = COLLECTIONS
             .iter()
-            .map(|c| (key.collection_tag(c.name()), *c))
+            .map(|c| (tag_of[c.name()].clone(), *c))
             .collect();
         Engine {
             store,
             key,
             transport,
             tags,
+            tag_of,
             state: State::Fold,
             limits: None,
             summary: SyncSummary::default(),
@@ -291,7 +298,7 @@ impl<'a> Engine<'a> {
                 .seal(rec.collection, &id, version, &plain, col.pad_to())?,
         );
         Ok(RecordUpload {
-            collection: self.key.collection_tag(rec.collection),
+            collection: self.tag_of[rec.collection].clone(),
             id,
             if_seq: Some(rec.server_seq),
             deleted: rec.record.is_deleted(),
