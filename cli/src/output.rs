@@ -1,11 +1,12 @@
 //! How things look on the terminal and in `--json`. The JSON shapes here are a documented
-//! contract (README, "JSON output"): add fields freely, never rename or remove one.
+//! contract (README, "JSON output"): add fields freely, never rename or remove one. Every value
+//! comes from core; this module only arranges it.
 
 use std::collections::HashMap;
 
 use comfy_table::{CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 use serde::Serialize;
-use strideguard_core::model::{CadenceTarget, Profile, Run, Sample, ShoeUsage, Units};
+use strideguard_core::model::{CadenceTarget, Profile, Run, Sample, ShoeUsage, ShoeWear, Units};
 use strideguard_core::units::{format_distance, format_duration, format_pace};
 use uuid::Uuid;
 
@@ -25,6 +26,14 @@ pub fn table(header: &[&str], right_aligned: &[usize]) -> Table {
         }
     }
     t
+}
+
+/// The output choice every command that prints something shares.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct OutputArgs {
+    /// Print JSON (documented in the README) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
@@ -121,22 +130,39 @@ pub fn runs_table(
     t
 }
 
-/// What a shoe's distance means for the runner right now.
-pub fn shoe_status(s: &ShoeUsage) -> String {
-    let mut parts = Vec::new();
-    if s.shoe.retired {
-        parts.push("retired".to_string());
-    } else {
-        if s.shoe.is_default {
-            parts.push("default".to_string());
-        }
-        if s.distance_m >= s.shoe.replace_at_m {
-            parts.push("REPLACE: past its replacement distance".to_string());
-        } else if s.distance_m >= s.shoe.wear_at_m {
-            parts.push("check wear".to_string());
+/// `shoe list --json` item: the shoe, its derived distance and its wear state.
+#[derive(Serialize)]
+pub struct ShoeJson<'a> {
+    #[serde(flatten)]
+    pub usage: &'a ShoeUsage,
+    /// `ok`, `check_wear`, `replace` or `retired`.
+    pub status: ShoeWear,
+}
+
+impl<'a> ShoeJson<'a> {
+    pub fn new(usage: &'a ShoeUsage) -> Self {
+        ShoeJson {
+            usage,
+            status: usage.wear(),
         }
     }
-    parts.join(", ")
+}
+
+/// What a shoe's state means for the runner right now, in words.
+pub fn shoe_status(s: &ShoeUsage) -> String {
+    let state = match s.wear() {
+        ShoeWear::Retired => return "retired".to_string(),
+        ShoeWear::Replace => Some("REPLACE: past its replacement distance"),
+        ShoeWear::CheckWear => Some("check wear"),
+        ShoeWear::Ok => None,
+    };
+    s.shoe
+        .is_default
+        .then_some("default")
+        .into_iter()
+        .chain(state)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn shoes_table(shoes: &[ShoeUsage], units: Units) -> Table {

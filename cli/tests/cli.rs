@@ -515,7 +515,7 @@ fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
                 "--rpe",
                 "11",
             ],
-            "11 is not in 0..=10",
+            "RPE: 11 is outside 0-10",
         ),
         (
             &[
@@ -766,7 +766,7 @@ fn help_explains_every_command() {
 }
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
 #[test]
@@ -812,7 +812,7 @@ fn import_reads_a_folder_of_real_watch_files_once() {
         status_of("activity-filecrc.fit")["reason"]
             .as_str()
             .unwrap()
-            .contains("CRC")
+            .contains("checksum does not match")
     );
     let run = status_of("garmin-fenix-5-run.fit");
     assert_eq!(run["status"], "imported");
@@ -1198,7 +1198,7 @@ fn triage_answers_file_is_stateless_and_bad_answers_name_the_field() {
                 "--severity",
                 "11",
             ],
-            "11 is not in 0..=10",
+            "severity: 11 is outside 0-10",
         ),
         (
             vec!["pain", "log", "--side", "left"],
@@ -1421,7 +1421,11 @@ fn two_computers_sync_through_a_server_and_manage_devices() {
         "river loop",
     ]);
     let err = fails(&laptop, &["sync"], &[]);
-    assert!(err.contains("not linked to an account"), "{err}");
+    assert!(err.contains("not linked to a sync account"), "{err}");
+    assert!(
+        err.contains("hint: link this database first: `strideguard account register`"),
+        "the CLI adds its own hint: {err}"
+    );
     let err = fails(
         &laptop,
         &[

@@ -33,6 +33,10 @@ pub struct CoachConfig {
     pub warmup_s: f64,
     /// Below this speed the runner is stopped or walking: no cues.
     pub min_running_speed_mps: f64,
+    /// Without a speed reading (a cadence-only sensor, such as a watch's accelerometer), below
+    /// this cadence the runner is walking: no cues. Walking is about 100-130 steps/min, running
+    /// 150 and up.
+    pub min_running_cadence_spm: f64,
     /// No cadence reading for this long means the sensor dropped out.
     pub dropout_s: f64,
 }
@@ -47,12 +51,17 @@ impl CoachConfig {
             cooldown_s: 30.0,
             warmup_s: 120.0,
             min_running_speed_mps: 1.5,
+            min_running_cadence_spm: 140.0,
             dropout_s: 5.0,
         }
     }
 }
 
 /// One reading from the sensors: any of them may be missing (an HR strap sends no cadence).
+///
+/// What each input is for: `cadence_spm` is what is coached (without it there are no cues);
+/// `speed_mps` tells running from walking or standing (silent) and gives the distance; without
+/// speed, the cadence alone decides whether the runner is running; `hr_bpm` is only recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Reading {
     /// Seconds since the session started.
@@ -127,6 +136,8 @@ pub struct CadenceCoach {
     distance_m: f64,
     /// Time of the last speed reading.
     last_t: Option<f64>,
+    /// Time of the latest reading of any kind.
+    now_t: Option<f64>,
 }
 
 impl CadenceCoach {
@@ -143,6 +154,7 @@ impl CadenceCoach {
             samples: Vec::new(),
             distance_m: 0.0,
             last_t: None,
+            now_t: None,
         }
     }
 
@@ -175,10 +187,18 @@ impl CadenceCoach {
         self.samples
     }
 
-    fn running(&self) -> bool {
-        self.last_speed
-            .is_some_and(|v| v >= self.cfg.min_running_speed_mps)
-            && self.smoothed_spm().is_some_and(|c| c > 0.0)
+    /// Running, as far as the sensors tell: by speed while speed readings arrive, else (a
+    /// cadence-only sensor) by the cadence alone.
+    pub fn running(&self) -> bool {
+        let Some(cadence) = self.smoothed_spm().filter(|c| *c > 0.0) else {
+            return false;
+        };
+        match (self.last_speed, self.last_t, self.now_t) {
+            (Some(v), Some(at), Some(now)) if now - at <= self.cfg.dropout_s => {
+                v >= self.cfg.min_running_speed_mps
+            }
+            _ => cadence >= self.cfg.min_running_cadence_spm,
+        }
     }
 
     /// Time passes without a reading: reports a dropout once it has lasted `dropout_s`.
@@ -204,6 +224,7 @@ impl CadenceCoach {
     /// Takes one reading and returns the cues it triggers (most readings trigger none).
     pub fn feed(&mut self, r: Reading) -> Vec<Cue> {
         let mut cues = self.tick(r.t_s);
+        self.now_t = Some(self.now_t.map_or(r.t_s, |t| t.max(r.t_s)));
         // Distance from speed over the time since the last speed reading; across a dropout
         // nothing is added (the gap is missing, not invented).
         if let Some(v) = r.speed_mps {
@@ -458,6 +479,34 @@ mod tests {
             "{}",
             coach.distance_m()
         );
+    }
+
+    #[test]
+    fn cadence_alone_is_coached_and_walking_cadence_is_silent() {
+        let mut cfg = CoachConfig::new(170.0);
+        cfg.warmup_s = 0.0;
+        let mut coach = CadenceCoach::new(cfg);
+        let feed = |coach: &mut CadenceCoach, from: u32, to: u32, spm: f64| {
+            (from..to)
+                .flat_map(|t| {
+                    coach.feed(Reading {
+                        t_s: f64::from(t),
+                        cadence_spm: Some(spm),
+                        ..Reading::default()
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(feed(&mut coach, 0, 20, 115.0).is_empty(), "walking");
+        assert_eq!(coach.metronome_bpm(), None);
+        let c = feed(&mut coach, 20, 40, 160.0);
+        assert_eq!(c.first().map(|c| c.kind), Some(CueKind::Quicken));
+        assert_eq!(coach.metronome_bpm(), Some(170.0));
+        // A speed reading, once it stops coming, no longer decides.
+        run(&mut coach, 40.0, 41.0, 160.0, 1.0);
+        assert!(!coach.running(), "walking speed");
+        feed(&mut coach, 41, 60, 160.0);
+        assert!(coach.running(), "the speed is stale: cadence decides again");
     }
 
     #[test]

@@ -10,10 +10,8 @@ use std::num::NonZeroU32;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{hkdf, hmac, pbkdf2};
-use serde::{Deserialize, Serialize};
 
-/// PBKDF2 iterations for new accounts; stored per account so it can rise later.
-pub const DEFAULT_ITERATIONS: u32 = 600_000;
+pub use strideguard_proto::account::{DEFAULT_ITERATIONS, KdfParams, normalize_username};
 
 /// The envelope format this build writes.
 const ENVELOPE_V1: u8 = 1;
@@ -38,26 +36,6 @@ pub enum CryptoError {
     NoIterations,
     #[error("the system random number generator failed")]
     Random,
-}
-
-/// Key-derivation parameters, public (the server hands them out before login).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KdfParams {
-    pub iterations: u32,
-}
-
-impl Default for KdfParams {
-    fn default() -> Self {
-        KdfParams {
-            iterations: DEFAULT_ITERATIONS,
-        }
-    }
-}
-
-/// The username as it enters the salt: trimmed and lower-case, so "Anna " and "anna" are one
-/// account.
-pub fn normalize_username(username: &str) -> String {
-    username.trim().to_lowercase()
 }
 
 /// Derived from the passphrase; never stored, never sent.

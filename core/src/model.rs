@@ -246,6 +246,53 @@ pub struct ShoeUsage {
     pub run_count: u32,
 }
 
+impl ShoeUsage {
+    /// What the shoe's distance means now: the one place its wear marks are read.
+    pub fn wear(&self) -> ShoeWear {
+        if self.shoe.retired {
+            ShoeWear::Retired
+        } else if self.distance_m >= self.shoe.replace_at_m {
+            ShoeWear::Replace
+        } else if self.distance_m >= self.shoe.wear_at_m {
+            ShoeWear::CheckWear
+        } else {
+            ShoeWear::Ok
+        }
+    }
+}
+
+/// A shoe's state by its distance against its own marks (domain.md: check at 300 miles,
+/// replace at 500, per shoe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShoeWear {
+    Ok,
+    /// Past its wear-check mark: look at the midsole.
+    CheckWear,
+    /// Past its replacement mark.
+    Replace,
+    /// Retired: keeps its history, takes no new runs.
+    Retired,
+}
+
+impl ShoeWear {
+    pub const ALL: [ShoeWear; 4] = [
+        ShoeWear::Ok,
+        ShoeWear::CheckWear,
+        ShoeWear::Replace,
+        ShoeWear::Retired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShoeWear::Ok => "ok",
+            ShoeWear::CheckWear => "check_wear",
+            ShoeWear::Replace => "replace",
+            ShoeWear::Retired => "retired",
+        }
+    }
+}
+
 /// How distances are shown to the runner. Storage is always metres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -320,6 +367,12 @@ pub struct Thresholds {
     pub recent_days: i64,
     /// The cadence baseline comes from easy and long runs in this many weeks before that.
     pub baseline_weeks: i64,
+    /// An ACWR below this is under-loaded (Gabbett 2016; zones from team sports, debated).
+    pub acwr_sweet_spot_low: f64,
+    /// An ACWR above this (up to `acwr_danger_above`) is a caution.
+    pub acwr_sweet_spot_high: f64,
+    /// An ACWR above this is the danger zone.
+    pub acwr_danger_above: f64,
 }
 
 impl Default for Thresholds {
@@ -336,6 +389,9 @@ impl Default for Thresholds {
             low_cadence_pct: 5.0,
             recent_days: 14,
             baseline_weeks: 12,
+            acwr_sweet_spot_low: 0.8,
+            acwr_sweet_spot_high: 1.3,
+            acwr_danger_above: 1.5,
         }
     }
 }

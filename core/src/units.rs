@@ -31,6 +31,8 @@ pub enum ParseError {
         "date '{0}' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM (e.g. 2026-03-14 or 2026-03-14T07:30)"
     )]
     BadDate(String),
+    #[error("date '{0}' is not YYYY-MM-DD (e.g. 2026-03-14)")]
+    BadDay(String),
     #[error(
         "time zone '{0}' is unknown: use an IANA name such as Europe/Berlin or America/New_York"
     )]
@@ -167,6 +169,21 @@ pub fn parse_local_datetime(input: &str, tz: Tz) -> Result<DateTime<FixedOffset>
             tz: tz.name().to_string(),
         }),
     }
+}
+
+/// Parses a point in time as runners and apps write it: RFC 3339 (`2026-03-14T07:30:00+01:00`),
+/// or a local `YYYY-MM-DD[THH:MM]` in `tz` as [`parse_local_datetime`] reads it.
+pub fn parse_time(input: &str, tz: Tz) -> Result<DateTime<FixedOffset>, ParseError> {
+    match DateTime::parse_from_rfc3339(input.trim()) {
+        Ok(t) => Ok(t),
+        Err(_) => parse_local_datetime(input, tz),
+    }
+}
+
+/// Parses a calendar day, `YYYY-MM-DD`.
+pub fn parse_day(input: &str) -> Result<NaiveDate, ParseError> {
+    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
+        .map_err(|_| ParseError::BadDay(input.to_string()))
 }
 
 /// A distance in the runner's units with two decimals, e.g. `10.00 km`.

@@ -65,7 +65,7 @@ fn bindings() -> PathBuf {
 }
 
 fn fixtures() -> PathBuf {
-    workspace().join("../shared/fixtures")
+    workspace().join("tests/fixtures")
 }
 
 #[test]

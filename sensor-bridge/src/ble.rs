@@ -50,27 +50,7 @@ pub struct Device {
     pub services: Vec<&'static str>,
 }
 
-/// What a live session sends to its consumer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum SessionItem {
-    Connected {
-        name: Option<String>,
-        address: String,
-        /// From Device Information (0x180A), when the sensor offers it: for device quirks.
-        manufacturer: Option<String>,
-        model: Option<String>,
-    },
-    Notification(Notification),
-    /// The sensor went away; the session is reconnecting.
-    Disconnected {
-        t_s: f64,
-    },
-    Reconnected {
-        t_s: f64,
-        attempt: u32,
-    },
-}
+pub use crate::notify::SessionItem;
 
 async fn adapter() -> Result<Adapter, BleError> {
     let manager = Manager::new()

@@ -17,6 +17,29 @@ pub struct Notification {
     pub bytes: Vec<u8>,
 }
 
+/// What a live session sends to its consumer: from a Bluetooth session, a replay or a
+/// simulated runner alike.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionItem {
+    Connected {
+        name: Option<String>,
+        address: String,
+        /// From Device Information (0x180A), when the sensor offers it: for device quirks.
+        manufacturer: Option<String>,
+        model: Option<String>,
+    },
+    Notification(Notification),
+    /// The sensor went away; the session is reconnecting.
+    Disconnected {
+        t_s: f64,
+    },
+    Reconnected {
+        t_s: f64,
+        attempt: u32,
+    },
+}
+
 /// Something to tell the runner besides cues.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

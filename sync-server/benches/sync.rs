@@ -1,9 +1,10 @@
 //! Sync benchmarks, each against a baseline measured in the same run:
 //! - records accepted per second: the server over HTTP and its storage alone, against a raw
 //!   rusqlite batched insert of the same blobs with the same durability (WAL, synchronous=FULL);
-//! - p50/p99 latency of uploads and pulls with 64 devices at once on loopback;
-//! - AEAD (AES-256-GCM through `DataKey::seal`/`open`) in MB/s, against `openssl speed` when
-//!   openssl is installed.
+//! - p50/p99 latency of uploads and pulls with 64 devices at once on loopback.
+//!
+//! The payloads are opaque bytes, as the server sees them (the encryption's own benchmark is
+//! `cargo bench -p strideguard-core --bench crypto`).
 //!
 //! Run: `cargo bench -p strideguard-server --bench sync`.
 
@@ -13,9 +14,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use rusqlite::params;
 use serde_json::json;
-use strideguard_core::clock::SystemClock;
-use strideguard_core::crypto::DataKey;
-use strideguard_core::sync::wire::RecordUpload;
+use strideguard_proto::clock::SystemClock;
+use strideguard_proto::wire::RecordUpload;
 use strideguard_server::{RunningServer, ServerConfig, SqliteStorage, Storage};
 
 const RECORD: usize = 1024 + 29;
@@ -215,70 +215,7 @@ fn concurrent_devices(devices: usize, rounds: usize) {
     );
 }
 
-fn aead() {
-    let key = DataKey::generate().unwrap();
-    let payload = vec![42u8; 64 * 1024 - 4];
-    let n = 2_000;
-    let start = Instant::now();
-    let mut sealed = Vec::new();
-    for i in 0..n {
-        sealed = key
-            .seal("run_samples", &i.to_string(), 1, &payload, 65_536)
-            .unwrap();
-    }
-    let seal_mbs = (n * 65_536) as f64 / start.elapsed().as_secs_f64() / 1e6;
-    let start = Instant::now();
-    for _ in 0..n {
-        key.open("run_samples", &(n - 1).to_string(), 1, &sealed)
-            .unwrap();
-    }
-    let open_mbs = (n * 65_536) as f64 / start.elapsed().as_secs_f64() / 1e6;
-    println!("AEAD AES-256-GCM, 64 KiB records: seal {seal_mbs:.0} MB/s, open {open_mbs:.0} MB/s");
-    let openssl = std::process::Command::new("openssl")
-        .args([
-            "speed",
-            "-elapsed",
-            "-seconds",
-            "2",
-            "-bytes",
-            "65536",
-            "-evp",
-            "aes-256-gcm",
-        ])
-        .output();
-    match openssl {
-        Ok(out) if out.status.success() => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            // The last line: "AES-256-GCM  <rate>k", the rate in thousands of bytes per second.
-            let rate = text
-                .lines()
-                .rev()
-                .find_map(|l| {
-                    l.to_lowercase()
-                        .starts_with("aes-256-gcm")
-                        .then(|| l.split_whitespace().last().map(str::to_string))
-                        .flatten()
-                })
-                .and_then(|v| v.trim_end_matches('k').parse::<f64>().ok());
-            match rate {
-                Some(k) => {
-                    let mbs = k * 1000.0 / 1e6;
-                    println!(
-                        "  openssl speed -evp aes-256-gcm (64 KiB): {mbs:.0} MB/s; seal is {:.2}x, open {:.2}x of it",
-                        seal_mbs / mbs,
-                        open_mbs / mbs
-                    );
-                }
-                None => println!("  openssl speed printed no AES-256-GCM rate"),
-            }
-        }
-        _ => println!("  (openssl not installed: no baseline for AEAD)"),
-    }
-}
-
 fn main() {
-    // First, while the process's heap is fresh: the AEAD numbers are allocation-sensitive.
-    aead();
     let batches: Vec<Vec<RecordUpload>> = (0..BATCHES).map(|_| uploads(BATCH)).collect();
     let raw = raw_rusqlite(&batches);
     let storage = storage_only(&batches);

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use strideguard_core::sync::wire::Limits;
+use strideguard_proto::wire::Limits;
 
 /// Everything the HTTP layer needs to know besides where to listen and store.
 #[derive(Debug, Clone)]

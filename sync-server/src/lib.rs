@@ -20,7 +20,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use strideguard_core::clock::{Clock, SystemClock};
+use strideguard_proto::clock::{Clock, SystemClock};
 
 pub use config::{ServeArgs, ServerConfig};
 pub use sqlite::SqliteStorage;

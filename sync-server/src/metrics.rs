@@ -17,6 +17,7 @@ pub struct Metrics {
     pub records_served: AtomicU64,
     pub conflicts: AtomicU64,
     pub login_failures: AtomicU64,
+    pub accounts_deleted: AtomicU64,
     limited: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -92,6 +93,11 @@ impl Metrics {
                 "strideguard_login_failures_total",
                 "Logins refused for a wrong username or passphrase.",
                 &self.login_failures,
+            ),
+            (
+                "strideguard_accounts_deleted_total",
+                "Accounts deleted by their owner, with every record, device and session.",
+                &self.accounts_deleted,
             ),
         ] {
             let _ = writeln!(

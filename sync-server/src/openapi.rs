@@ -32,6 +32,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("/v1/openapi.json", "get"),
     ("/v1/limits", "get"),
     ("/v1/accounts", "post"),
+    ("/v1/accounts", "delete"),
     ("/v1/accounts/{user}/kdf", "get"),
     ("/v1/sessions", "post"),
     ("/v1/sessions", "delete"),
@@ -75,6 +76,8 @@ pub fn document() -> Value {
                         "id": { "type": "string", "format": "uuid" },
                         "if_seq": { "type": "integer", "description": "the sequence last seen; a mismatch answers 409" },
                         "deleted": { "type": "boolean" }, "payload": { "type": "string", "format": "byte" } } } } } },
+                "DeleteAccount": { "type": "object", "required": ["auth_key"], "properties": {
+                    "auth_key": { "type": "string", "format": "byte", "description": "proves the passphrase" } } },
                 "NewDevice": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" } } }
             }
         },
@@ -83,7 +86,9 @@ pub fn document() -> Value {
             "/metrics": { "get": op("Prometheus metrics (text)", false, None, ("200", "metrics"), &[]) },
             "/v1/openapi.json": { "get": op("This document", false, None, ("200", "OpenAPI"), &[]) },
             "/v1/limits": { "get": op("The server's limits", false, None, ("200", "limits"), &[]) },
-            "/v1/accounts": { "post": op("Register an account", false, Some("Register"), ("201", "created"), &["400", "409", "413", "429"]) },
+            "/v1/accounts": {
+                "post": op("Register an account", false, Some("Register"), ("201", "created"), &["400", "409", "413", "429"]),
+                "delete": op("Delete the account for good: every record, device and session (the auth key must come with the session)", true, Some("DeleteAccount"), ("200", "deleted"), &limited) },
             "/v1/accounts/{user}/kdf": { "get": {
                 "summary": "Key-derivation parameters for a username (defaults for unknown names)",
                 "parameters": [{ "name": "user", "in": "path", "required": true, "schema": { "type": "string" } }],

@@ -15,15 +15,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use strideguard_core::sync::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
+use strideguard_proto::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 use uuid::Uuid;
 
 use crate::storage::{
-    DeviceRow, NewUser, PutOutcome, SessionRow, Storage, StorageError, Totals, User,
+    Deleted, DeviceRow, NewUser, PutOutcome, SessionRow, Storage, StorageError, Totals, User,
 };
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
+/// The server's schema, as numbered migrations kept in `PRAGMA user_version` (the same way as
+/// the client's store). Never edit a shipped one; add the next.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, devices, sessions and records.
+    "
+CREATE TABLE users (
     id             INTEGER PRIMARY KEY,
     username       TEXT NOT NULL UNIQUE,
     auth_salt      BLOB NOT NULL,
@@ -35,7 +39,7 @@ CREATE TABLE IF NOT EXISTS users (
     purged_seq     INTEGER NOT NULL DEFAULT 0,
     used_bytes     INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE TABLE IF NOT EXISTS devices (
+CREATE TABLE devices (
     id            TEXT PRIMARY KEY,
     user_id       INTEGER NOT NULL REFERENCES users (id),
     name          TEXT NOT NULL,
@@ -43,15 +47,15 @@ CREATE TABLE IF NOT EXISTS devices (
     last_seen_ms  INTEGER,
     revoked_at_ms INTEGER
 ) STRICT;
-CREATE INDEX IF NOT EXISTS devices_by_user ON devices (user_id);
-CREATE TABLE IF NOT EXISTS sessions (
+CREATE INDEX devices_by_user ON devices (user_id);
+CREATE TABLE sessions (
     token_hash    BLOB PRIMARY KEY,
     user_id       INTEGER NOT NULL REFERENCES users (id),
     device_id     TEXT NOT NULL REFERENCES devices (id),
     expires_at_ms INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX IF NOT EXISTS sessions_by_device ON sessions (device_id);
-CREATE TABLE IF NOT EXISTS records (
+CREATE INDEX sessions_by_device ON sessions (device_id);
+CREATE TABLE records (
     user_id       INTEGER NOT NULL REFERENCES users (id),
     collection    TEXT NOT NULL,
     id            TEXT NOT NULL,
@@ -62,9 +66,51 @@ CREATE TABLE IF NOT EXISTS records (
     device_id     TEXT NOT NULL,
     PRIMARY KEY (user_id, collection, id)
 ) STRICT;
-CREATE UNIQUE INDEX IF NOT EXISTS records_by_seq ON records (user_id, seq);
-CREATE INDEX IF NOT EXISTS tombstones ON records (updated_at_ms) WHERE deleted = 1;
-";
+CREATE UNIQUE INDEX records_by_seq ON records (user_id, seq);
+CREATE INDEX tombstones ON records (updated_at_ms) WHERE deleted = 1;
+",
+    // 2: sessions looked up by user when an account is deleted.
+    "CREATE INDEX sessions_by_user ON sessions (user_id);",
+];
+
+/// The schema version this server writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings `conn` to [`SCHEMA_VERSION`], each migration in its own transaction. A database
+/// from before the schema carried a version (its tables exist, `user_version` is 0) is version
+/// 1. A newer database, or another program's, is refused untouched.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, StorageError> {
+    let mut version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let tables: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if version == 0 && !tables.is_empty() {
+        if !tables.iter().any(|t| t == "users") {
+            return Err(StorageError::Backend(format!(
+                "{} is not a Strideguard server database; refusing to change it",
+                path.display()
+            )));
+        }
+        version = 1;
+        conn.pragma_update(None, "user_version", 1)?;
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StorageError::Backend(format!(
+            "{} was written by a newer Strideguard server (schema {version}; this one knows up to {SCHEMA_VERSION})",
+            path.display()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(SCHEMA_VERSION)
+}
 
 pub struct SqliteStorage {
     writer: Mutex<mpsc::Sender<Job>>,
@@ -116,12 +162,13 @@ impl SqliteStorage {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StorageError::Backend(format!("cannot create {}: {e}", data_dir.display()))
         })?;
-        let conn = Connection::open(data_dir.join("server.db"))?;
+        let path = data_dir.join("server.db");
+        let mut conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn, &path)?;
         let readers = (0..READERS)
             .map(|_| {
                 let r = Connection::open_with_flags(
@@ -552,6 +599,20 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn delete_user(&self, user_id: i64) -> Result<Deleted, StorageError> {
+        self.write(move |tx| {
+            let records = tx.execute("DELETE FROM records WHERE user_id = ?1", [user_id])?;
+            let sessions = tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+            let devices = tx.execute("DELETE FROM devices WHERE user_id = ?1", [user_id])?;
+            tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+            Ok(Deleted {
+                records: records as u64,
+                devices: devices as u64,
+                sessions: sessions as u64,
+            })
+        })
+    }
+
     fn totals(&self) -> Result<Totals, StorageError> {
         Ok(self.reader().query_row(
             "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM devices),
@@ -582,6 +643,81 @@ mod tests {
             wrapped_key: vec![3; 61],
             now_ms: 0,
         }
+    }
+
+    #[test]
+    fn a_database_from_before_versioning_migrates_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        {
+            // The schema as it shipped unversioned: migration 1 without `user_version`.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute(
+                "INSERT INTO users (username, auth_salt, auth_hash, kdf_iterations, wrapped_key, created_at_ms)
+                 VALUES ('old', x'01', x'02', 1000, x'03', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let st = SqliteStorage::open(dir.path()).unwrap();
+        assert!(st.user("old").unwrap().is_some(), "the data is kept");
+        drop(st);
+        let conn = Connection::open(&path).unwrap();
+        let v: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let e = SqliteStorage::open(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("newer Strideguard server"), "{e}");
+
+        let other = tempfile::tempdir().unwrap();
+        let conn = Connection::open(other.path().join("server.db")).unwrap();
+        conn.execute_batch("CREATE TABLE notes (t TEXT)").unwrap();
+        drop(conn);
+        let e = SqliteStorage::open(other.path()).err().unwrap().to_string();
+        assert!(e.contains("not a Strideguard server database"), "{e}");
+    }
+
+    #[test]
+    fn deleting_a_user_removes_everything_of_theirs_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SqliteStorage::open(dir.path()).unwrap();
+        let a = st.create_user(&user("a")).unwrap();
+        let b = st.create_user(&user("b")).unwrap();
+        for (u, dev) in [(a, "laptop"), (a, "phone"), (b, "watch")] {
+            let d = st.add_device(u, dev, 0).unwrap();
+            st.add_session(dev.as_bytes(), u, &d, i64::MAX).unwrap();
+            let rec = RecordUpload {
+                collection: "c".repeat(64),
+                id: Uuid::new_v4().to_string(),
+                if_seq: None,
+                deleted: false,
+                payload: vec![1; 10],
+            };
+            st.put_records(u, &d, vec![rec], 0, u64::MAX).unwrap();
+        }
+        let gone = st.delete_user(a).unwrap();
+        assert_eq!(
+            gone,
+            Deleted {
+                records: 2,
+                devices: 2,
+                sessions: 2
+            }
+        );
+        assert!(st.user("a").unwrap().is_none());
+        assert!(st.session(b"laptop").unwrap().is_none());
+        assert_eq!(
+            st.records(b, 0, None, 10, 1 << 20).unwrap().records.len(),
+            1
+        );
+        assert!(st.session(b"watch").unwrap().is_some());
+        // The name is free again.
+        st.create_user(&user("a")).unwrap();
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! a PostgreSQL backend would implement the same trait to serve stateless replicas. Calls are
 //! blocking; the HTTP layer runs them off the async runtime.
 
-use strideguard_core::sync::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
+use strideguard_proto::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -73,6 +73,14 @@ pub enum PutOutcome {
     },
 }
 
+/// What deleting an account removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub records: u64,
+    pub devices: u64,
+    pub sessions: u64,
+}
+
 /// Totals for `/metrics`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Totals {
@@ -134,4 +142,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Drops tombstones last written before `before_ms`; devices behind them resync.
     fn purge_tombstones(&self, before_ms: i64) -> Result<usize, StorageError>;
     fn totals(&self) -> Result<Totals, StorageError>;
+    /// Deletes the user and everything of theirs (records, devices, sessions) in one
+    /// transaction; the username is free again afterwards.
+    fn delete_user(&self, user_id: i64) -> Result<Deleted, StorageError>;
 }

@@ -10,18 +10,105 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde_json::json;
-use strideguard_core::sync::account::{register, sync_now};
-use strideguard_core::sync::http::HttpClient;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use strideguard_proto::clock::SystemClock;
 use strideguard_server::openapi::{ENDPOINTS, document};
-use strideguard_server::{SqliteStorage, Storage};
-use strideguard_tests::sync::{Device, FAST, TestServer, config, http, snapshot};
+use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
 
-const PASS: &str = "correct horse battery staple";
+/// A server on 127.0.0.1 in this process, with its data in a temporary folder.
+struct TestServer {
+    _dir: tempfile::TempDir,
+    server: RunningServer,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        let mut config = ServerConfig::default();
+        config.limits.min_kdf_iterations = 1_000;
+        let server = RunningServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            storage,
+            config,
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        TestServer { _dir: dir, server }
+    }
+
+    fn url(&self) -> String {
+        self.server.url()
+    }
+}
+
+/// One request; the status and the JSON answer (`Value::Null` when it is not JSON).
+fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .new_agent();
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let bytes = body
+        .map(|b| serde_json::to_vec(&b).unwrap())
+        .unwrap_or_default();
+    if !bytes.is_empty() {
+        req = req.header("content-type", "application/json");
+    }
+    let mut resp = match method {
+        // ureq sends a DELETE body only when told to.
+        "DELETE" if !bytes.is_empty() => agent
+            .delete(url)
+            .header(
+                "authorization",
+                format!("Bearer {}", token.unwrap_or_default()),
+            )
+            .header("content-type", "application/json")
+            .force_send_body()
+            .send(&bytes[..])
+            .unwrap(),
+        _ => agent.run(req.body(bytes).unwrap()).unwrap(),
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// An account made the way a client makes one (the server only ever sees these bytes); returns
+/// a session token and the auth key.
+fn account(url: &str, name: &str) -> (String, Vec<u8>) {
+    let auth: Vec<u8> = (0..32).map(|i| i as u8 ^ name.len() as u8).collect();
+    let (status, body) = http(
+        "POST",
+        &format!("{url}/v1/accounts"),
+        None,
+        Some(json!({"username": name, "auth_key": B64.encode(&auth),
+                    "kdf": {"iterations": 1000}, "wrapped_key": B64.encode([7u8; 60])})),
+    );
+    assert_eq!(status, 201, "{body}");
+    (login(url, name, &auth, "laptop"), auth)
+}
+
+fn login(url: &str, name: &str, auth: &[u8], device: &str) -> String {
+    let (status, body) = http(
+        "POST",
+        &format!("{url}/v1/sessions"),
+        None,
+        Some(json!({"username": name, "auth_key": B64.encode(auth), "device_name": device})),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
 
 #[test]
 fn every_documented_endpoint_answers_and_nothing_routed_is_undocumented() {
-    let server = TestServer::start(config());
+    let server = TestServer::start();
     let url = server.url();
     let doc = document();
     let mut documented = HashSet::new();
@@ -54,24 +141,15 @@ fn every_documented_endpoint_answers_and_nothing_routed_is_undocumented() {
 
 #[test]
 fn metrics_count_requests_records_and_refusals() {
-    let server = TestServer::start(config());
-    let mut a = Device::new(0);
-    register(
-        &mut a.store,
-        &HttpClient::new(&server.url()).unwrap(),
-        "anna",
-        PASS,
-        FAST,
-        "laptop",
-    )
-    .unwrap();
-    a.store
-        .add_shoe(&strideguard_core::Shoe::new(
-            uuid::Uuid::new_v4(),
-            "Clifton",
-        ))
-        .unwrap();
-    sync_now(&mut a.store, &mut |_| {}).unwrap();
+    let server = TestServer::start();
+    let (token, _) = account(&server.url(), "anna");
+    let (status, body) = http(
+        "POST",
+        &format!("{}/v1/records", server.url()),
+        Some(&token),
+        Some(json!({"records": [record(&"a".repeat(64))]})),
+    );
+    assert_eq!(status, 200, "{body}");
     http(
         "GET",
         &format!("{}/v1/records", server.url()),
@@ -104,6 +182,13 @@ fn metrics_count_requests_records_and_refusals() {
         ),
         "{text}"
     );
+}
+
+/// Sends `sig` to the server process.
+#[allow(unsafe_code)]
+fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: kill(2) on a pid we spawned and have not reaped; it touches no memory of ours.
+    unsafe { libc::kill(child.id() as i32, sig) };
 }
 
 /// The server binary, its address read from what it prints.
@@ -150,7 +235,7 @@ fn start_binary(data: &Path) -> Process {
     Process { child, url }
 }
 
-fn record(tag: &str) -> serde_json::Value {
+fn record(tag: &str) -> Value {
     json!({"collection": tag, "id": uuid::Uuid::new_v4().to_string(), "deleted": false,
            "payload": "c2VhbGVkIHJlY29yZCBwYXlsb2FkIHBhZGRlZCB0byBhIGZldyBieXRlcw=="})
 }
@@ -180,17 +265,7 @@ fn all_ids(url: &str, token: &str) -> HashSet<String> {
 fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
     let data = tempfile::tempdir().unwrap();
     let mut server = start_binary(data.path());
-    let mut device = Device::new(0);
-    register(
-        &mut device.store,
-        &HttpClient::new(&server.url).unwrap(),
-        "anna",
-        PASS,
-        FAST,
-        "laptop",
-    )
-    .unwrap();
-    let token = device.store.sync_account().unwrap().unwrap().token;
+    let (token, _) = account(&server.url, "anna");
     let tag = "b".repeat(64);
     let mut acked: HashSet<String> = HashSet::new();
 
@@ -255,12 +330,12 @@ fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
             workers.into_iter().map(|w| w.join().unwrap()).collect()
         } else {
             // During batches: kill while requests are in flight.
-            unsafe { libc::kill(server.child.id() as i32, libc::SIGKILL) };
+            signal(&server.child, libc::SIGKILL);
             stop.store(true, Ordering::SeqCst);
             workers.into_iter().map(|w| w.join().unwrap()).collect()
         };
         if round == 1 {
-            unsafe { libc::kill(server.child.id() as i32, libc::SIGKILL) };
+            signal(&server.child, libc::SIGKILL);
         }
         let _ = server.child.wait();
         let n: usize = done.iter().map(Vec::len).sum();
@@ -282,7 +357,7 @@ fn sigterm_stops_the_server_cleanly() {
     let mut server = start_binary(data.path());
     let (status, _) = http("GET", &format!("{}/health", server.url), None, None);
     assert_eq!(status, 200);
-    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    signal(&server.child, libc::SIGTERM);
     let mut waited = 0;
     let status = loop {
         if let Some(s) = server.child.try_wait().unwrap() {
@@ -299,34 +374,72 @@ fn sigterm_stops_the_server_cleanly() {
 }
 
 #[test]
-fn a_device_behind_the_purged_tombstones_resyncs_fully() {
-    let server = TestServer::start(config());
-    let client = HttpClient::new(&server.url()).unwrap();
-    let mut a = Device::new(1_000);
-    register(&mut a.store, &client, "anna", PASS, FAST, "laptop").unwrap();
-    let shoe = strideguard_core::Shoe::new(uuid::Uuid::new_v4(), "Clifton");
-    a.store.add_shoe(&shoe).unwrap();
-    let keep = strideguard_core::Shoe::new(uuid::Uuid::new_v4(), "Kept");
-    a.store.add_shoe(&keep).unwrap();
-    sync_now(&mut a.store, &mut |_| {}).unwrap();
-    let mut b = Device::new(1_000);
-    strideguard_core::sync::account::login(&mut b.store, &client, "anna", PASS, "phone").unwrap();
-    sync_now(&mut b.store, &mut |_| {}).unwrap();
-    // A adds and deletes records; B stays offline.
-    let run = strideguard_core::Run::new(
-        uuid::Uuid::new_v4(),
-        chrono::DateTime::parse_from_rfc3339("2026-05-01T07:00:00+02:00").unwrap(),
-        5_000.0,
-        1_500.0,
+fn deleting_an_account_needs_the_auth_key_and_removes_only_that_account() {
+    let server = TestServer::start();
+    let url = server.url();
+    let (anna, anna_auth) = account(&url, "anna");
+    let phone = login(&url, "anna", &anna_auth, "phone");
+    let (ben, _) = account(&url, "ben");
+    let tag = "c".repeat(64);
+    for t in [&anna, &ben] {
+        let (status, _) = http(
+            "POST",
+            &format!("{url}/v1/records"),
+            Some(t),
+            Some(json!({"records": [record(&tag), record(&tag)]})),
+        );
+        assert_eq!(status, 200);
+    }
+    let delete = |token: &str, key: Value| {
+        http(
+            "DELETE",
+            &format!("{url}/v1/accounts"),
+            Some(token),
+            Some(json!({ "auth_key": key })),
+        )
+    };
+    // A session alone is not enough: the auth key must prove the passphrase.
+    let (status, body) = delete(&anna, json!(B64.encode([9u8; 32])));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
     );
-    a.store.add_run(&run, &[]).unwrap();
-    sync_now(&mut a.store, &mut |_| {}).unwrap();
-    a.store.delete_run(run.id).unwrap();
-    sync_now(&mut a.store, &mut |_| {}).unwrap();
-    // The tombstone is older than the retention: the server drops it.
-    let storage = SqliteStorage::open(server.dir.path()).unwrap();
-    assert_eq!(storage.purge_tombstones(i64::MAX).unwrap(), 1);
-    let summary = sync_now(&mut b.store, &mut |_| {}).unwrap();
-    assert!(summary.full_resync, "{summary:?}");
-    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    let (status, body) = delete(&anna, json!("not base64!"));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("auth_key"),
+        "{body}"
+    );
+    let (status, body) = http("DELETE", &format!("{url}/v1/accounts"), None, None);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = delete(&anna, json!(B64.encode(&anna_auth)));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["records"].as_u64(), body["devices"].as_u64()),
+        (Some(2), Some(2))
+    );
+    // Every session of the account ended; the other account is untouched.
+    for t in [&anna, &phone] {
+        let (status, _) = http("GET", &format!("{url}/v1/records"), Some(t), None);
+        assert_eq!(status, 401);
+    }
+    assert_eq!(all_ids(&url, &ben).len(), 2);
+    // The name can be registered again, and starts empty.
+    let (again, _) = account(&url, "anna");
+    assert!(all_ids(&url, &again).is_empty());
+    let (_, metrics) = {
+        let agent = ureq::Agent::new_with_defaults();
+        let text = agent
+            .get(format!("{url}/metrics"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        (0, text)
+    };
+    assert!(
+        metrics.contains("strideguard_accounts_deleted_total 1"),
+        "{metrics}"
+    );
 }

@@ -187,6 +187,11 @@ pub mod sync {
         }
     }
 
+    /// The store lent the way the sync and account flows borrow it.
+    pub fn access(store: &mut Store) -> std::cell::RefCell<&mut Store> {
+        std::cell::RefCell::new(store)
+    }
+
     /// Everything a runner sees, in a canonical text form, to compare devices.
     pub fn snapshot(store: &Store) -> String {
         let mut runs = store.runs().expect("runs");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::json;
+use strideguard_core::cancel::Cancel;
 use strideguard_core::clock::ManualClock;
 use strideguard_core::crypto::DataKey;
 use strideguard_core::demo::history;
@@ -16,7 +17,7 @@ use strideguard_core::sync::wire::{RecordUpload, RecordsPage};
 use strideguard_core::sync::{PushReply, SyncError, SyncSummary, Transport, TransportError, sync};
 use strideguard_core::triage::Answers;
 use strideguard_tests::load_demo;
-use strideguard_tests::sync::{Device, FAST, TestServer, config, http, snapshot};
+use strideguard_tests::sync::{Device, FAST, TestServer, access, config, http, snapshot};
 use uuid::Uuid;
 
 const T0: i64 = 1_780_000_000_000;
@@ -27,12 +28,12 @@ fn client(server: &TestServer) -> HttpClient {
 }
 
 fn synced(dev: &mut Device) -> SyncSummary {
-    sync_now(&mut dev.store, &mut |_| {}).expect("sync succeeds")
+    sync_now(&access(&mut dev.store), &mut |_| {}, &Cancel::new()).expect("sync succeeds")
 }
 
 fn new_device(server: &TestServer, user: &str, name: &str) -> Device {
     let mut d = Device::new(T0);
-    login(&mut d.store, &client(server), user, PASS, name).expect("login");
+    login(&access(&mut d.store), &client(server), user, PASS, name).expect("login");
     d
 }
 
@@ -76,7 +77,15 @@ fn first_device(server: &TestServer) -> (Device, Shoe, Vec<Run>) {
     a.store.add_run(&runs[0], &samples(5_000)).unwrap();
     a.store.add_run(&runs[1], &samples(600)).unwrap();
     a.store.add_run(&runs[2], &[]).unwrap();
-    register(&mut a.store, &client(server), "Anna", PASS, FAST, "laptop").unwrap();
+    register(
+        &access(&mut a.store),
+        &client(server),
+        "Anna",
+        PASS,
+        FAST,
+        "laptop",
+    )
+    .unwrap();
     (a, shoe, runs)
 }
 
@@ -267,7 +276,15 @@ fn shuffled_and_duplicated_delivery_gives_the_same_state() {
         &history(7, NaiveDate::from_ymd_opt(2026, 5, 10).unwrap()),
     )
     .unwrap();
-    register(&mut a.store, &client(&server), "anna", PASS, FAST, "laptop").unwrap();
+    register(
+        &access(&mut a.store),
+        &client(&server),
+        "anna",
+        PASS,
+        FAST,
+        "laptop",
+    )
+    .unwrap();
     synced(&mut a);
 
     let mut plain = new_device(&server, "anna", "phone");
@@ -279,7 +296,14 @@ fn shuffled_and_duplicated_delivery_gives_the_same_state() {
         inner: client(&server).transport(&account.token),
         round: 0,
     };
-    let summary = sync(&mut shuffled.store, &key, &mut t, &mut |_| {}).unwrap();
+    let summary = sync(
+        &access(&mut shuffled.store),
+        &key,
+        &mut t,
+        &mut |_| {},
+        &Cancel::new(),
+    )
+    .unwrap();
     assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
     assert_eq!(
         summary.pending, 0,
@@ -287,7 +311,14 @@ fn shuffled_and_duplicated_delivery_gives_the_same_state() {
     );
     // Everything delivered once more, in another order.
     shuffled.store.reset_sync_pull_cursor().unwrap();
-    sync(&mut shuffled.store, &key, &mut t, &mut |_| {}).unwrap();
+    sync(
+        &access(&mut shuffled.store),
+        &key,
+        &mut t,
+        &mut |_| {},
+        &Cancel::new(),
+    )
+    .unwrap();
     assert_eq!(snapshot(&a.store), snapshot(&plain.store));
     assert_eq!(snapshot(&a.store), snapshot(&shuffled.store));
 }
@@ -331,7 +362,14 @@ fn a_sync_cut_off_mid_batch_resumes_without_duplicates() {
         inner: client(&server).transport(&account.token),
         pushes: 0,
     };
-    let err = sync(&mut a.store, &key, &mut t, &mut |_| {}).unwrap_err();
+    let err = sync(
+        &access(&mut a.store),
+        &key,
+        &mut t,
+        &mut |_| {},
+        &Cancel::new(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, SyncError::Transport(TransportError::Network(_))),
         "{err}"
@@ -399,7 +437,15 @@ fn one_user_can_neither_read_overwrite_nor_delete_anothers_records() {
     synced(&mut a);
     let a_token = a.store.sync_account().unwrap().unwrap().token;
     let mut b = Device::new(T0);
-    register(&mut b.store, &client(&server), "bert", PASS, FAST, "phone").unwrap();
+    register(
+        &access(&mut b.store),
+        &client(&server),
+        "bert",
+        PASS,
+        FAST,
+        "phone",
+    )
+    .unwrap();
     synced(&mut b);
     let b_token = b.store.sync_account().unwrap().unwrap().token;
     let url = server.url();
@@ -555,7 +601,7 @@ fn a_wrong_passphrase_is_told_and_a_changed_one_takes_over() {
     synced(&mut a);
     let mut b = Device::new(T0);
     let err = login(
-        &mut b.store,
+        &access(&mut b.store),
         &client(&server),
         "anna",
         "wrong horse",
@@ -567,14 +613,21 @@ fn a_wrong_passphrase_is_told_and_a_changed_one_takes_over() {
         "{err}"
     );
     assert!(b.store.sync_account().unwrap().is_none());
-    let err = login(&mut b.store, &client(&server), "nobody", PASS, "phone").unwrap_err();
+    let err = login(
+        &access(&mut b.store),
+        &client(&server),
+        "nobody",
+        PASS,
+        "phone",
+    )
+    .unwrap_err();
     assert!(matches!(err, SyncError::WrongPassphrase(_)), "{err}");
 
     let err = change_passphrase(
-        &mut a.store,
+        &access(&mut a.store),
         "not the old one",
         "a new long passphrase",
-        FAST,
+        Some(FAST),
     )
     .unwrap_err();
     assert!(
@@ -584,11 +637,24 @@ fn a_wrong_passphrase_is_told_and_a_changed_one_takes_over() {
         ),
         "{err}"
     );
-    change_passphrase(&mut a.store, PASS, "a new long passphrase", FAST).unwrap();
-    let err = login(&mut b.store, &client(&server), "anna", PASS, "phone").unwrap_err();
+    change_passphrase(
+        &access(&mut a.store),
+        PASS,
+        "a new long passphrase",
+        Some(FAST),
+    )
+    .unwrap();
+    let err = login(
+        &access(&mut b.store),
+        &client(&server),
+        "anna",
+        PASS,
+        "phone",
+    )
+    .unwrap_err();
     assert!(matches!(err, SyncError::WrongPassphrase(_)), "{err}");
     login(
-        &mut b.store,
+        &access(&mut b.store),
         &client(&server),
         "anna",
         "a new long passphrase",
@@ -620,7 +686,7 @@ fn expired_revoked_and_logged_out_sessions_get_401() {
     client(&server)
         .revoke_device(&a_token, &b_account.device_id)
         .unwrap();
-    let err = sync_now(&mut b.store, &mut |_| {}).unwrap_err();
+    let err = sync_now(&access(&mut b.store), &mut |_| {}, &Cancel::new()).unwrap_err();
     assert!(
         matches!(err, SyncError::Transport(TransportError::Unauthorized(_))),
         "{err}"
@@ -634,7 +700,7 @@ fn expired_revoked_and_logged_out_sessions_get_401() {
 
     // Expired: an hour later A's session is over too.
     clock.advance(3_600_001);
-    let err = sync_now(&mut a.store, &mut |_| {}).unwrap_err();
+    let err = sync_now(&access(&mut a.store), &mut |_| {}, &Cancel::new()).unwrap_err();
     assert!(
         matches!(err, SyncError::Transport(TransportError::Unauthorized(_))),
         "{err}"
@@ -643,7 +709,7 @@ fn expired_revoked_and_logged_out_sessions_get_401() {
     // Logged out: the token ends on the server.
     let mut c = new_device(&server, "anna", "tablet");
     let c_token = c.store.sync_account().unwrap().unwrap().token;
-    assert!(strideguard_core::sync::account::logout(&mut c.store).unwrap());
+    assert!(strideguard_core::sync::account::logout(&access(&mut c.store)).unwrap());
     let (status, body) = http(
         "GET",
         &format!("{}/v1/records", server.url()),
@@ -670,7 +736,15 @@ fn every_limit_answers_413_or_429_naming_the_limit() {
     let server = TestServer::start(cfg);
     let url = server.url();
     let mut a = Device::new(T0);
-    register(&mut a.store, &client(&server), "anna", PASS, FAST, "laptop").unwrap();
+    register(
+        &access(&mut a.store),
+        &client(&server),
+        "anna",
+        PASS,
+        FAST,
+        "laptop",
+    )
+    .unwrap();
     let token = a.store.sync_account().unwrap().unwrap().token;
     let tag = "a".repeat(64);
     let rec = |size: usize| {
@@ -772,9 +846,17 @@ fn a_new_device_gets_a_whole_demo_history_and_agrees() {
         &history(11, NaiveDate::from_ymd_opt(2026, 5, 10).unwrap()),
     )
     .unwrap();
-    register(&mut a.store, &client(&server), "anna", PASS, FAST, "laptop").unwrap();
+    register(
+        &access(&mut a.store),
+        &client(&server),
+        "anna",
+        PASS,
+        FAST,
+        "laptop",
+    )
+    .unwrap();
     let mut events = 0;
-    let up = sync_now(&mut a.store, &mut |_| events += 1).unwrap();
+    let up = sync_now(&access(&mut a.store), &mut |_| events += 1, &Cancel::new()).unwrap();
     assert!(up.uploaded > 50, "{up:?}");
     assert!(events >= 3);
     let mut b = new_device(&server, "anna", "phone");
@@ -811,7 +893,8 @@ fn an_upload_that_lost_the_race_gets_409_merges_and_retries() {
     let account = b.store.sync_account().unwrap().unwrap();
     let key = DataKey::from_bytes(account.data_key);
     let mut t = client(&server).transport(&account.token);
-    let mut engine = strideguard_core::sync::Engine::new(&mut b.store, &key, &mut t);
+    let b_store = access(&mut b.store);
+    let mut engine = strideguard_core::sync::Engine::new(&b_store, &key, &mut t);
     // B folds and pulls: nothing new yet.
     engine.step().unwrap();
     engine.step().unwrap();
@@ -827,7 +910,7 @@ fn an_upload_that_lost_the_race_gets_409_merges_and_retries() {
         )
         .unwrap();
     synced(&mut a);
-    let summary = engine.run(&mut |_| {}).unwrap();
+    let summary = engine.run(&mut |_| {}, &Cancel::new()).unwrap();
     assert_eq!(summary.conflicts_resolved, 1, "{summary:?}");
     assert_eq!(summary.uploaded, 1);
     synced(&mut a);
@@ -848,7 +931,14 @@ fn a_new_devices_own_time_zone_never_overrides_the_runners_profile() {
     // A phone set up later in New York: its database starts in its own zone.
     let mut b = Device::new(T0 + 3_600_000);
     b.store.set_default_time_zone("America/New_York").unwrap();
-    login(&mut b.store, &client(&server), "anna", PASS, "phone").unwrap();
+    login(
+        &access(&mut b.store),
+        &client(&server),
+        "anna",
+        PASS,
+        "phone",
+    )
+    .unwrap();
     synced(&mut b);
     synced(&mut a);
     assert_eq!(b.store.profile().unwrap().time_zone, "Europe/Berlin");
@@ -895,4 +985,40 @@ fn an_edit_made_after_a_delete_brings_the_whole_run_back_everywhere() {
     assert_eq!(back.start, runs[2].start);
     assert_eq!(snapshot(&a.store), snapshot(&b.store));
     assert_eq!(synced(&mut a).pending, 0);
+}
+
+#[test]
+fn a_device_behind_the_purged_tombstones_resyncs_fully() {
+    let server = TestServer::start(config());
+    let client = client(&server);
+    let mut a = Device::new(1_000);
+    register(&access(&mut a.store), &client, "anna", PASS, FAST, "laptop").unwrap();
+    let shoe = Shoe::new(uuid::Uuid::new_v4(), "Clifton");
+    a.store.add_shoe(&shoe).unwrap();
+    let keep = Shoe::new(uuid::Uuid::new_v4(), "Kept");
+    a.store.add_shoe(&keep).unwrap();
+    synced(&mut a);
+    let mut b = Device::new(1_000);
+    login(&access(&mut b.store), &client, "anna", PASS, "phone").unwrap();
+    synced(&mut b);
+    // A adds and deletes records; B stays offline.
+    let run = Run::new(
+        uuid::Uuid::new_v4(),
+        chrono::DateTime::parse_from_rfc3339("2026-05-01T07:00:00+02:00").unwrap(),
+        5_000.0,
+        1_500.0,
+    );
+    a.store.add_run(&run, &[]).unwrap();
+    synced(&mut a);
+    a.store.delete_run(run.id).unwrap();
+    synced(&mut a);
+    // The tombstone is older than the retention: the server drops it.
+    let storage = strideguard_server::SqliteStorage::open(server.dir.path()).unwrap();
+    assert_eq!(
+        strideguard_server::Storage::purge_tombstones(&storage, i64::MAX).unwrap(),
+        1
+    );
+    let summary = synced(&mut b);
+    assert!(summary.full_resync, "{summary:?}");
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
 }

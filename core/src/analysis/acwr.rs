@@ -20,11 +20,11 @@ const CHRONIC_LAMBDA: f64 = 2.0 / 29.0;
 pub enum AcwrZone {
     /// Fewer than 21 days of history: the chronic load means nothing yet.
     BuildingBaseline,
-    /// Below 0.8.
+    /// Below 0.8 (`acwr_sweet_spot_low`).
     UnderLoaded,
-    /// 0.8 to 1.3.
+    /// 0.8 to 1.3 (up to `acwr_sweet_spot_high`).
     SweetSpot,
-    /// Above 1.3 up to 1.5.
+    /// Above 1.3 up to 1.5 (`acwr_danger_above`).
     Caution,
     /// Above 1.5.
     Danger,
@@ -60,9 +60,9 @@ pub fn zone(ratio: Option<f64>, days_of_history: i64, t: &Thresholds) -> AcwrZon
     match ratio {
         _ if days_of_history < t.acwr_baseline_days => AcwrZone::BuildingBaseline,
         None => AcwrZone::BuildingBaseline,
-        Some(r) if r < 0.8 => AcwrZone::UnderLoaded,
-        Some(r) if r <= 1.3 => AcwrZone::SweetSpot,
-        Some(r) if r <= 1.5 => AcwrZone::Caution,
+        Some(r) if r < t.acwr_sweet_spot_low => AcwrZone::UnderLoaded,
+        Some(r) if r <= t.acwr_sweet_spot_high => AcwrZone::SweetSpot,
+        Some(r) if r <= t.acwr_danger_above => AcwrZone::Caution,
         Some(_) => AcwrZone::Danger,
     }
 }

@@ -13,7 +13,7 @@ use super::cadence::{CadenceReport, cadence_report};
 use super::load::{LoadMethod, session_load};
 use super::warnings::{Warning, load_warnings, shoe_warnings};
 use super::weekly::{Totals, WeekTotal, local_date, monday_of, rolling_7_days, weekly_totals};
-use crate::model::{Profile, Run, Sample, ShoeUsage, Units};
+use crate::model::{Profile, Run, Sample, ShoeUsage, ShoeWear, Units};
 
 /// What the report is computed from.
 pub struct ReportInput<'a> {
@@ -33,7 +33,7 @@ pub struct ShoeStatus {
     #[serde(flatten)]
     pub usage: ShoeUsage,
     /// `ok`, `check_wear`, `replace` or `retired`.
-    pub status: &'static str,
+    pub status: ShoeWear,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,15 +122,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Report {
         .shoes
         .iter()
         .map(|u| ShoeStatus {
-            status: if u.shoe.retired {
-                "retired"
-            } else if u.distance_m >= u.shoe.replace_at_m {
-                "replace"
-            } else if u.distance_m >= u.shoe.wear_at_m {
-                "check_wear"
-            } else {
-                "ok"
-            },
+            status: u.wear(),
             usage: u.clone(),
         })
         .collect();
@@ -225,7 +217,7 @@ mod tests {
             report
                 .shoes
                 .iter()
-                .filter(|s| s.status == "replace")
+                .filter(|s| s.status == ShoeWear::Replace)
                 .count(),
             1
         );

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Thresholds;
 use super::acwr::{AcwrDay, AcwrZone};
 use super::weekly::{WeekTotal, local_date};
-use crate::model::{Profile, Run, ShoeUsage, Units};
+use crate::model::{Profile, Run, ShoeUsage, ShoeWear, Units};
 use crate::units::{format_distance, format_duration};
 
 /// Stable names: apps and scripts match on them.
@@ -134,7 +134,7 @@ pub fn load_warnings(
         .filter(|d| matches!(d.zone, AcwrZone::Caution | AcwrZone::Danger))
         .max_by(|a, b| a.ratio.unwrap_or(0.0).total_cmp(&b.ratio.unwrap_or(0.0)));
     if let Some(day) = peak {
-        out.extend(acwr_warning(day));
+        out.extend(acwr_warning(day, t));
     }
     out
 }
@@ -394,18 +394,21 @@ fn single_run_spike(
     })
 }
 
-fn acwr_warning(day: &AcwrDay) -> Option<Warning> {
+fn acwr_warning(day: &AcwrDay, t: &Thresholds) -> Option<Warning> {
     let ratio = day.ratio?;
     let (kind, severity, zone_text) = match day.zone {
         AcwrZone::Caution => (
             WarningKind::AcwrHigh,
             Severity::Caution,
-            "1.3-1.5 (caution)",
+            format!(
+                "{}-{} (caution)",
+                t.acwr_sweet_spot_high, t.acwr_danger_above
+            ),
         ),
         AcwrZone::Danger => (
             WarningKind::AcwrDanger,
             Severity::High,
-            "above 1.5 (danger)",
+            format!("above {} (danger)", t.acwr_danger_above),
         ),
         _ => return None,
     };
@@ -432,12 +435,10 @@ pub fn shoe_warnings(shoes: &[ShoeUsage], units: Units) -> Vec<Warning> {
         .iter()
         .filter(|s| !s.shoe.retired)
         .filter_map(|s| {
-            let (kind, severity, limit, what) = if s.distance_m >= s.shoe.replace_at_m {
-                (WarningKind::ShoeReplace, Severity::High, s.shoe.replace_at_m, "replace")
-            } else if s.distance_m >= s.shoe.wear_at_m {
-                (WarningKind::ShoeWearCheck, Severity::Caution, s.shoe.wear_at_m, "check for wear")
-            } else {
-                return None;
+            let (kind, severity, limit, what) = match s.wear() {
+                ShoeWear::Replace => (WarningKind::ShoeReplace, Severity::High, s.shoe.replace_at_m, "replace"),
+                ShoeWear::CheckWear => (WarningKind::ShoeWearCheck, Severity::Caution, s.shoe.wear_at_m, "check for wear"),
+                ShoeWear::Ok | ShoeWear::Retired => return None,
             };
             Some(Warning {
                 kind,

@@ -24,7 +24,7 @@ pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportE
     let bytes = complete_files(bytes)?;
     let records = fitparser::from_bytes(bytes).map_err(|e| ImportError::Malformed {
         format: "FIT",
-        reason: e.to_string(),
+        reason: readable(&e),
     })?;
     let summary = summary(&records)?;
     let sport = summary.sport.clone().unwrap_or_else(|| "unknown".into());
@@ -79,6 +79,23 @@ pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportE
         });
     }
     Ok(Parsed::Run { run, samples })
+}
+
+/// What went wrong in words a runner can act on: no checksum arithmetic or parser internals.
+fn readable(e: &fitparser::Error) -> String {
+    use fitparser::ErrorKind as K;
+    match e.as_ref() {
+        K::InvalidCrc(..) => "the file is damaged: its checksum does not match its contents".into(),
+        K::UnexpectedEof(_) => "the file ends in the middle of a message (cut short?)".into(),
+        K::TrailingBytes(n) => format!("{n} stray bytes follow the end of the activity"),
+        K::MissingDefinitionMessage(..) | K::MissingDeveloperDefinitionMessage() => {
+            "a message uses a layout the file never defined (damaged, or not written by a watch)"
+                .into()
+        }
+        K::ParseError(pos, _) => format!("unreadable data at byte {pos}"),
+        K::ValueError(v) => format!("an unreadable value ({v})"),
+        K::Io(_) => "the file could not be read".into(),
+    }
 }
 
 /// The header says how many bytes of messages follow; a file shorter than that was cut off (a

@@ -35,12 +35,29 @@ impl Format {
         }
     }
 
+    pub const ALL: [Format; 3] = [Format::Fit, Format::Gpx, Format::Tcx];
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Fit => "FIT",
             Format::Gpx => "GPX",
             Format::Tcx => "TCX",
         }
+    }
+
+    /// The file extension, lower case without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Fit => "fit",
+            Format::Gpx => "gpx",
+            Format::Tcx => "tcx",
+        }
+    }
+
+    /// A format named by its extension or name (`fit`, `.GPX`, `tcx`), for format hints.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let n = name.trim().trim_start_matches('.').to_ascii_lowercase();
+        Format::ALL.into_iter().find(|f| f.extension() == n)
     }
 }
 

@@ -231,7 +231,13 @@ pub(crate) fn migrate_to(conn: &mut Connection, from: u32, to: u32) -> rusqlite:
         .iter()
         .filter(|m| m.version > from && m.version <= to)
     {
-        let tx = conn.transaction()?;
+        // Immediate, and the version read again under the lock: another process opening the
+        // same new file at the same moment may have applied this one already.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now >= m.version {
+            continue;
+        }
         (m.apply)(&tx)?;
         tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;

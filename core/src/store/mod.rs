@@ -6,8 +6,11 @@
 //! being touched; every write is one transaction that also appends to the change log, so a
 //! change is either fully recorded (and will sync) or did not happen.
 
+mod access;
 mod changes;
 pub mod collections;
+mod imports;
+mod live;
 mod migrations;
 mod pain;
 mod profile;
@@ -25,12 +28,18 @@ use crate::clock::{Clock, SystemClock};
 use crate::hlc::{Hlc, Stamp};
 use crate::samples::CodecError;
 
+pub use access::StoreAccess;
 pub use changes::{Change, ChangeOp, collection};
+pub use imports::{
+    FileOutcome, FileReport, ImportProgress, ImportReport, ImportTotals, collect_files,
+    import_bytes, import_files,
+};
+pub use live::{CoachTarget, TargetSource};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};
-pub use pain::{LogTriage, PainEntry, StoredPlan};
+pub use pain::{LogTriage, PainEntry, PlanExercise, PlanToday, StoredPlan, Tick};
 pub use runs::{Duplicate, DuplicateReason, ImportFailed, Imported, RunEdit};
-pub use shoes::ShoeEdit;
-pub use sync_records::{IncomingRecord, MergeStats, OutgoingRecord, SyncAccount};
+pub use shoes::{ShoeChoice, ShoeEdit};
+pub use sync_records::{IncomingRecord, MergeStats, OutgoingRecord, SyncAccount, SyncStatus};
 
 /// Everything that can go wrong with the store, naming the file, record or field involved.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +70,14 @@ pub enum StoreError {
     },
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error(transparent)]
+    OutOfRange(#[from] crate::ranges::OutOfRange),
+    #[error("'{given}' is not in your {plan} plan: one of {expected}")]
+    NotInPlan {
+        given: String,
+        plan: &'static str,
+        expected: String,
+    },
     #[error("a shoe named '{0}' already exists")]
     DuplicateShoeName(String),
     #[error("stored {table} record {id} is damaged: {reason}")]
@@ -112,7 +129,7 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| classify_open_error(&path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
 
         // Read-only checks first: nothing is written to a file we are going to refuse.
         let version: u32 = conn
@@ -146,28 +163,45 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn, version)?;
 
-        let device_id: String =
-            conn.query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
-                r.get(0)
-            })?;
-        let device_id = Uuid::parse_str(&device_id).map_err(|e| StoreError::Corrupt {
-            table: "meta",
-            id: "device_id".into(),
-            reason: e.to_string(),
-        })?;
-        let last: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'hlc_last'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let last = match last {
-            Some(s) => s.parse::<Stamp>().map_err(|e| StoreError::Corrupt {
-                table: "meta",
-                id: "hlc_last".into(),
-                reason: e.to_string(),
-            })?,
-            None => Stamp::ZERO,
-        };
+        let (device_id, last) = load_clock(&conn)?;
+        Ok(Store {
+            conn,
+            path,
+            clock,
+            hlc: Hlc::new(device_id, last),
+        })
+    }
+
+    /// Opens an existing, migrated database for reading only: the second connection an app
+    /// reads through while the writing one is busy (WAL lets readers see the last commit while
+    /// a write is in progress, so a read never waits on a sync).
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify_open_error(&path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let version: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| classify_open_error(&path, e))?;
+        let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        if app_id != APPLICATION_ID {
+            return Err(StoreError::ForeignDatabase { path });
+        }
+        if version != LATEST_VERSION {
+            return Err(StoreError::CannotOpen {
+                path,
+                reason: format!(
+                    "schema version {version}, not {LATEST_VERSION}: open it for writing first"
+                ),
+            });
+        }
+        let (device_id, last) = load_clock(&conn)?;
         Ok(Store {
             conn,
             path,
@@ -178,6 +212,29 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The clock this store reads "now" from.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// Now, by the store's clock: every "now" in the CLI and the apps comes from here.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.clock.now_ms()).unwrap_or_default()
+    }
+
+    /// Now in the runner's time zone (the profile's).
+    pub fn now_local(&self) -> Result<chrono::DateTime<chrono::FixedOffset>, StoreError> {
+        Ok(self
+            .now()
+            .with_timezone(&self.profile()?.zone())
+            .fixed_offset())
+    }
+
+    /// Today in the runner's time zone: the day reports, plans and ticks default to.
+    pub fn today(&self) -> Result<chrono::NaiveDate, StoreError> {
+        Ok(self.now_local()?.date_naive())
     }
 
     /// The schema version of the open file (always [`LATEST_VERSION`] after open).
@@ -200,7 +257,7 @@ impl Store {
     ) -> Result<T, StoreError> {
         let now = self.clock.now_ms();
         let mut hlc = self.hlc;
-        let tx = self.conn.transaction()?;
+        let tx = begin_write(&mut self.conn, &mut hlc, now)?;
         let out = {
             let mut w = Writer {
                 tx: &tx,
@@ -214,6 +271,58 @@ impl Store {
         self.hlc = hlc;
         Ok(out)
     }
+}
+
+/// How long a write waits for another connection's write (another app object, a widget, the
+/// CLI in a second terminal) before giving up with "database is locked".
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// This database's device id and the last clock stamp it persisted.
+fn load_clock(conn: &Connection) -> Result<(Uuid, Stamp), StoreError> {
+    let device_id: String =
+        conn.query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+            r.get(0)
+        })?;
+    let device_id = Uuid::parse_str(&device_id).map_err(|e| StoreError::Corrupt {
+        table: "meta",
+        id: "device_id".into(),
+        reason: e.to_string(),
+    })?;
+    Ok((device_id, persisted_stamp(conn)?))
+}
+
+/// The last stamp any connection to this file committed.
+fn persisted_stamp(conn: &Connection) -> Result<Stamp, StoreError> {
+    let last: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'hlc_last'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match last {
+        Some(s) => s.parse::<Stamp>().map_err(|e| StoreError::Corrupt {
+            table: "meta",
+            id: "hlc_last".into(),
+            reason: e.to_string(),
+        }),
+        None => Ok(Stamp::ZERO),
+    }
+}
+
+/// Starts a write transaction that takes the write lock at once (so two connections queue on
+/// the busy timeout instead of one failing with "database is locked" when it upgrades), and
+/// brings `hlc` past the last stamp any other connection to the file committed, so stamps stay
+/// ordered across two app objects or two processes on one database.
+fn begin_write<'c>(
+    conn: &'c mut Connection,
+    hlc: &mut Hlc,
+    now_ms: i64,
+) -> Result<Transaction<'c>, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let persisted = persisted_stamp(&tx)?;
+    if persisted > hlc.last() {
+        hlc.observe(persisted, now_ms);
+    }
+    Ok(tx)
 }
 
 /// Saves the clock state with the transaction, so stamps never repeat after a restart.

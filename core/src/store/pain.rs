@@ -6,8 +6,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Store, StoreError, changes::ChangeOp, collection};
-use crate::plan::{PlanFor, exercise};
-use crate::triage::{self, Answers, Triage, Urgency};
+use crate::plan::{self, Exercise, PlanFor, exercise};
+use crate::triage::{self, Answers, Triage};
 
 /// One logged answer set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,7 +53,126 @@ pub struct LogTriage {
     pub plan: Option<PlanFor>,
 }
 
+/// The active plan as of a day: each exercise with whether it was done that day and in the
+/// week before (`plan show --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanToday {
+    pub id: Uuid,
+    pub plan_for: PlanFor,
+    pub started: DateTime<Utc>,
+    pub today: NaiveDate,
+    pub exercises: Vec<PlanExercise>,
+    /// The pain-monitoring rule for going back to running.
+    pub return_to_run: &'static str,
+    pub disclaimer: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanExercise {
+    #[serde(flatten)]
+    pub exercise: &'static Exercise,
+    pub done_today: bool,
+    /// Days it was done in the 7 days up to today.
+    pub done_last_7_days: usize,
+}
+
+/// An exercise ticked off.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tick {
+    pub exercise: &'static Exercise,
+    pub day: NaiveDate,
+    /// False when it was already ticked off that day.
+    pub newly_done: bool,
+}
+
 impl Store {
+    /// Logs a pain now (by the store's clock); returns the entry.
+    pub fn log_pain(&mut self, answers: Answers) -> Result<PainEntry, StoreError> {
+        // Stored to the millisecond: keep exactly what will be read back.
+        let logged_at = utc_ms(self.now().timestamp_millis(), "pain_entries", "new")?;
+        let entry = PainEntry {
+            id: Uuid::new_v4(),
+            logged_at,
+            answers,
+        };
+        self.add_pain_entry(&entry)?;
+        Ok(entry)
+    }
+
+    /// The plan followed now, started as general prevention if none was ever started (no pain
+    /// triaged yet): every runner has one.
+    pub fn current_plan(&mut self) -> Result<StoredPlan, StoreError> {
+        match self.active_plan()? {
+            Some(p) => Ok(p),
+            None => self.start_plan(PlanFor::Prevention, self.now()),
+        }
+    }
+
+    /// The current plan as of today (by the store's clock, in the runner's zone).
+    pub fn plan_today(&mut self) -> Result<PlanToday, StoreError> {
+        let plan = self.current_plan()?;
+        let day = self.today()?;
+        let ticks = self.plan_ticks(plan.id)?;
+        let week_from = day - chrono::Days::new(6);
+        let exercises = plan::exercises_for(plan.plan_for)
+            .into_iter()
+            .map(|e| PlanExercise {
+                exercise: e,
+                done_today: ticks.iter().any(|(d, x)| *d == day && x == e.id),
+                done_last_7_days: ticks
+                    .iter()
+                    .filter(|(d, x)| *d >= week_from && *d <= day && x == e.id)
+                    .count(),
+            })
+            .collect();
+        Ok(PlanToday {
+            id: plan.id,
+            plan_for: plan.plan_for,
+            started: plan.created_at,
+            today: day,
+            exercises,
+            return_to_run: plan::RETURN_TO_RUN,
+            disclaimer: plan::disclaimer(),
+        })
+    }
+
+    /// Ticks off an exercise of the current plan on `day` (default today). The id may be
+    /// written with dashes or spaces (`eccentric-heel-drops`); an exercise that is not in the
+    /// plan is refused with the plan's exercises listed.
+    pub fn tick_plan_exercise(
+        &mut self,
+        exercise_id: &str,
+        day: Option<NaiveDate>,
+    ) -> Result<Tick, StoreError> {
+        let plan = self.current_plan()?;
+        let key = exercise_id
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_");
+        let exercises = plan::exercises_for(plan.plan_for);
+        let Some(e) = exercises.iter().copied().find(|e| e.id == key) else {
+            return Err(StoreError::NotInPlan {
+                given: exercise_id.to_string(),
+                plan: plan.plan_for.as_str(),
+                expected: exercises
+                    .iter()
+                    .map(|e| e.id)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let day = match day {
+            Some(d) => d,
+            None => self.today()?,
+        };
+        let newly_done = self.tick_exercise(plan.id, day, e.id)?;
+        Ok(Tick {
+            exercise: e,
+            day,
+            newly_done,
+        })
+    }
+
     /// Triages the latest episode of the pain log as of `now`, against this runner's training
     /// before the onset, and makes the fitting plan the active one. `None` when the log is empty.
     pub fn triage_log(
@@ -66,8 +185,7 @@ impl Store {
             return Ok(None);
         };
         let result = self.triage_answers(&answers, now)?;
-        let plan =
-            (result.urgency != Urgency::SeeProfessionalNow).then(|| PlanFor::from(result.likely));
+        let plan = result.plan();
         if let Some(p) = plan {
             self.start_plan(p, now.with_timezone(&Utc))?;
         }

@@ -230,6 +230,59 @@ impl Store {
             .transpose()
     }
 
+    /// Adds a run the runner made (typed in, recorded live, imported): it goes on `shoe` (the
+    /// default shoe unless another is chosen; a retired one is refused), with its samples, in
+    /// one transaction. Returns the run as stored.
+    pub fn add_run_on(
+        &mut self,
+        run: &Run,
+        samples: &[Sample],
+        shoe: super::ShoeChoice,
+    ) -> Result<Run, StoreError> {
+        let mut run = run.clone();
+        run.shoe_id = self.shoe_for_new_run(shoe)?;
+        self.add_run(&run, samples)?;
+        Ok(run)
+    }
+
+    /// How many runs there are.
+    pub fn run_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get::<_, i64>(0))?
+            .max(0) as u64)
+    }
+
+    /// A page of runs, newest first: `limit` runs after skipping the `offset` most recent. A
+    /// phone's list scrolls through these instead of loading ten years at once.
+    pub fn runs_page(&self, offset: u64, limit: u64) -> Result<Vec<Run>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY start_unix_ms DESC, id DESC LIMIT ?1 OFFSET ?2"
+        ))?;
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let rows = stmt.query_map([clamp(limit), clamp(offset)], run_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// The run's file in `format` (FIT, GPX or TCX), from its summary and samples: for another
+    /// app, a coach, or a backup.
+    pub fn export_run(
+        &self,
+        id: Uuid,
+        format: crate::import::Format,
+    ) -> Result<Vec<u8>, StoreError> {
+        let run = self.run(id)?.ok_or_else(|| StoreError::NotFound {
+            what: "run",
+            key: id.to_string(),
+        })?;
+        let samples = self.samples(id)?;
+        Ok(crate::export::write(&run, &samples, format))
+    }
+
     /// Every run, oldest first.
     pub fn runs(&self) -> Result<Vec<Run>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -411,24 +464,35 @@ impl Store {
         ))
     }
 
-    /// Imports one activity file: parses it (`zone` for formats without an offset), skips it
-    /// when the store already has the same file or activity, otherwise saves the run on `shoe`.
+    /// Imports one activity file: parses it (formats without a UTC offset take the profile's
+    /// time zone), skips it when the store already has the same file or activity, otherwise
+    /// saves the run on `shoe`.
     pub fn import_activity(
         &mut self,
         format: crate::import::Format,
         bytes: &[u8],
-        zone: chrono_tz::Tz,
-        shoe: Option<Uuid>,
+        shoe: super::ShoeChoice,
     ) -> Result<Imported, ImportFailed> {
-        let (mut run, samples) = match crate::import::parse(format, bytes, zone)? {
+        let zone = self.profile()?.zone();
+        let parsed = crate::import::parse(format, bytes, zone)?;
+        self.save_parsed(parsed, shoe)
+    }
+
+    /// Saves what [`crate::import::parse`] read (the second half of [`Store::import_activity`],
+    /// for callers that parse off the store's lock).
+    pub fn save_parsed(
+        &mut self,
+        parsed: crate::import::Parsed,
+        shoe: super::ShoeChoice,
+    ) -> Result<Imported, ImportFailed> {
+        let (run, samples) = match parsed {
             crate::import::Parsed::Run { run, samples } => (run, samples),
             crate::import::Parsed::NotARun { reason } => return Ok(Imported::NotARun { reason }),
         };
         if let Some(d) = self.find_duplicate(&run)? {
             return Ok(Imported::Duplicate(d));
         }
-        run.shoe_id = shoe;
-        self.add_run(&run, &samples)?;
+        let run = self.add_run_on(&run, &samples, shoe)?;
         Ok(Imported::Run {
             run,
             samples: samples.len(),
@@ -481,13 +545,8 @@ fn validate_run(run: &Run) -> Result<(), StoreError> {
             non_negative(field, v)?;
         }
     }
-    if let Some(rpe) = run.rpe
-        && rpe > 10
-    {
-        return Err(StoreError::Invalid {
-            field: "RPE",
-            reason: format!("{rpe} is outside 0-10"),
-        });
+    if let Some(rpe) = run.rpe {
+        crate::ranges::RPE.check(rpe)?;
     }
     Ok(())
 }

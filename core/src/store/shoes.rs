@@ -8,6 +8,18 @@ use crate::model::{Shoe, ShoeUsage};
 
 const SHOE_COLUMNS: &str = "s.id, s.name, s.brand, s.model, s.start_distance_m, s.wear_at_m, s.replace_at_m, s.retired, s.is_default";
 
+/// Which shoe a new run goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShoeChoice {
+    /// The default shoe, if there is one (what a runner with one pair expects).
+    #[default]
+    Default,
+    /// This shoe; a retired one is refused.
+    Shoe(Uuid),
+    /// No shoe.
+    None,
+}
+
 /// What [`Store::edit_shoe`] changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ShoeEdit {
@@ -43,8 +55,16 @@ fn shoe_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Shoe, StoreError>> {
 }
 
 impl Store {
-    /// Adds a shoe. With `is_default` set it becomes the default, replacing the previous one.
-    pub fn add_shoe(&mut self, shoe: &Shoe) -> Result<(), StoreError> {
+    /// Adds a shoe. With `is_default` set it becomes the default, replacing the previous one;
+    /// the first active shoe becomes the default whatever `is_default` says. Returns the shoe as
+    /// stored.
+    pub fn add_shoe(&mut self, shoe: &Shoe) -> Result<Shoe, StoreError> {
+        let mut shoe = shoe.clone();
+        shoe.name = shoe.name.trim().to_string();
+        if !shoe.retired && self.default_shoe()?.is_none() {
+            shoe.is_default = true;
+        }
+        let shoe = &shoe;
         validate_shoe(shoe)?;
         if self
             .shoes()?
@@ -79,7 +99,65 @@ impl Store {
                 ],
             )?;
             w.log(collection::SHOES, &shoe.id.to_string(), ChangeOp::Put, &["*"])
-        })
+        })?;
+        Ok(shoe.clone())
+    }
+
+    /// The shoe with its distance and runs, as [`Store::shoes`] lists it.
+    pub fn shoe_usage(&self, id: Uuid) -> Result<ShoeUsage, StoreError> {
+        self.shoes()?
+            .into_iter()
+            .find(|u| u.shoe.id == id)
+            .ok_or_else(|| StoreError::NotFound {
+                what: "shoe",
+                key: id.to_string(),
+            })
+    }
+
+    /// The shoe id a new run gets for `choice`: the default shoe (or none), or the one named,
+    /// which must exist and not be retired.
+    pub fn shoe_for_new_run(&self, choice: ShoeChoice) -> Result<Option<Uuid>, StoreError> {
+        match choice {
+            ShoeChoice::None => Ok(None),
+            ShoeChoice::Default => Ok(self.default_shoe()?.map(|s| s.id)),
+            ShoeChoice::Shoe(id) => {
+                let s = self.shoe(id)?.ok_or_else(|| StoreError::NotFound {
+                    what: "shoe",
+                    key: id.to_string(),
+                })?;
+                if s.retired {
+                    return Err(StoreError::Invalid {
+                        field: "shoe",
+                        reason: format!("'{}' is retired and takes no new runs", s.name),
+                    });
+                }
+                Ok(Some(s.id))
+            }
+        }
+    }
+
+    /// Deletes a shoe. Its runs keep their history but are on no shoe any more (each logged,
+    /// so every device unassigns them); if it was the default, there is none until the runner
+    /// picks one.
+    pub fn delete_shoe(&mut self, id: Uuid) -> Result<Shoe, StoreError> {
+        let shoe = self.shoe(id)?.ok_or_else(|| StoreError::NotFound {
+            what: "shoe",
+            key: id.to_string(),
+        })?;
+        let key = id.to_string();
+        self.write(|w| {
+            let runs: Vec<String> =
+                w.tx.prepare("SELECT id FROM runs WHERE shoe_id = ?1")?
+                    .query_map([&key], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+            w.tx.execute("UPDATE runs SET shoe_id = NULL WHERE shoe_id = ?1", [&key])?;
+            for run in &runs {
+                w.log(collection::RUNS, run, ChangeOp::Put, &["shoe_id"])?;
+            }
+            w.tx.execute("DELETE FROM shoes WHERE id = ?1", [&key])?;
+            w.log(collection::SHOES, &key, ChangeOp::Delete, &["*"])
+        })?;
+        Ok(shoe)
     }
 
     pub fn shoe(&self, id: Uuid) -> Result<Option<Shoe>, StoreError> {

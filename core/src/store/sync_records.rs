@@ -40,6 +40,9 @@ pub struct OutgoingRecord {
     pub record: Record,
     /// The server sequence this device last saw the record at (0: never).
     pub server_seq: i64,
+    /// The record as stored when it was read for upload: acknowledging clears its local
+    /// changes only if nothing changed it meanwhile (another connection folding or merging).
+    pub stored: String,
 }
 
 /// A record received from the server, opened.
@@ -50,6 +53,9 @@ pub struct IncomingRecord {
     pub record: Record,
     pub server_seq: i64,
 }
+
+/// Change-log entries folded in one step.
+const FOLD_STEP: usize = 2_000;
 
 /// What merging a set of remote records did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,6 +68,20 @@ pub struct MergeStats {
 
 const FOLDED: &str = "sync_folded_seq";
 const PULLED: &str = "sync_pull_cursor";
+const LAST_SYNC: &str = "sync_last_ms";
+
+/// This device's sync as an app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncStatus {
+    pub linked: bool,
+    pub server: Option<String>,
+    pub username: Option<String>,
+    pub device_id: Option<String>,
+    /// Records with local changes not uploaded yet (folded or still in the change log).
+    pub pending_changes: usize,
+    /// When the last sync finished, by this device's clock (Unix milliseconds).
+    pub last_sync_ms: Option<i64>,
+}
 
 impl Store {
     pub fn sync_account(&self) -> Result<Option<SyncAccount>, StoreError> {
@@ -135,11 +155,13 @@ impl Store {
     /// Forgets the account and all sync state: the next account this database links to gets
     /// its whole history uploaded again. Local data is kept.
     pub fn clear_sync_account(&mut self) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(
             "DELETE FROM sync_account;
              DELETE FROM sync_records;
-             DELETE FROM meta WHERE key IN ('sync_folded_seq', 'sync_pull_cursor');",
+             DELETE FROM meta WHERE key IN ('sync_folded_seq', 'sync_pull_cursor', 'sync_last_ms');",
         )?;
         tx.commit()?;
         Ok(())
@@ -174,13 +196,27 @@ impl Store {
     pub fn sync_fold(&mut self) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let from = self.meta_i64(FOLDED)?;
-            let changes = self.changes_since(from, 2_000)?;
-            let Some(last) = changes.last().map(|c| c.seq) else {
+            let n = self.sync_fold_step(FOLD_STEP)?;
+            if n == 0 {
                 return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// Folds up to `max` change-log entries in one transaction; 0 when none are left. Long
+    /// folds go in steps so that other calls on the database wait for one step at most.
+    pub fn sync_fold_step(&mut self, max: usize) -> Result<usize, StoreError> {
+        {
+            let from = self.meta_i64(FOLDED)?;
+            let changes = self.changes_since(from, max)?;
+            let Some(last) = changes.last().map(|c| c.seq) else {
+                return Ok(0);
             };
-            total += changes.len();
-            let tx = self.conn.transaction()?;
+            let total = changes.len();
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for change in &changes {
                 let Some(col) = sync_collection(&change.collection) else {
                     continue;
@@ -236,7 +272,39 @@ impl Store {
             }
             set_meta(&tx, FOLDED, last)?;
             tx.commit()?;
+            Ok(total)
         }
+    }
+
+    /// Notes that a sync finished now, by the store's clock.
+    pub fn set_last_sync(&mut self) -> Result<(), StoreError> {
+        set_meta(&self.conn, LAST_SYNC, self.clock.now_ms())
+    }
+
+    /// Which account, how many changes wait to upload, when the last sync finished. Reads
+    /// only, so an app can show it from its reading connection while a sync runs.
+    pub fn sync_status(&self) -> Result<SyncStatus, StoreError> {
+        let account = self.sync_account()?;
+        let folded = self.meta_i64(FOLDED)?;
+        // Records dirty already, plus those with changes not folded yet (counted once).
+        let pending: i64 = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM sync_records WHERE dirty = 1)
+                  + (SELECT count(*) FROM (SELECT DISTINCT collection, record_id FROM changes c
+                     WHERE c.seq > ?1 AND NOT EXISTS (SELECT 1 FROM sync_records r
+                        WHERE r.collection = c.collection AND r.local_id = c.record_id
+                          AND r.dirty = 1)))",
+            [folded],
+            |r| r.get(0),
+        )?;
+        let last = self.meta_i64(LAST_SYNC)?;
+        Ok(SyncStatus {
+            linked: account.is_some(),
+            server: account.as_ref().map(|a| a.server.clone()),
+            username: account.as_ref().map(|a| a.username.clone()),
+            device_id: account.as_ref().map(|a| a.device_id.clone()),
+            pending_changes: pending.max(0) as usize,
+            last_sync_ms: (last > 0).then_some(last),
+        })
     }
 
     /// Up to `limit` records with local changes, oldest collection first, values filled in.
@@ -261,6 +329,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             for (local_id, text, server_seq) in rows {
                 let mut record = from_text(col.name(), &local_id, &text)?;
+                let stored = text;
                 if col.immutable() && !record.is_deleted() {
                     fill_values(*col, &self.conn, &local_id, &mut record)?;
                 }
@@ -269,6 +338,7 @@ impl Store {
                     local_id,
                     record,
                     server_seq,
+                    stored,
                 });
             }
         }
@@ -290,15 +360,19 @@ impl Store {
             .iter()
             .enumerate()
             .all(|(i, s)| *s == cursor + 1 + i as i64);
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if contiguous && let Some(last) = fresh.last() {
             set_meta(&tx, PULLED, *last)?;
         }
         for (rec, seq) in acked {
+            // Still dirty when another connection changed the record since it was read.
             tx.execute(
-                "UPDATE sync_records SET server_seq = ?3, dirty = 0
+                "UPDATE sync_records SET server_seq = max(server_seq, ?3),
+                    dirty = CASE WHEN record = ?4 THEN 0 ELSE dirty END
                  WHERE collection = ?1 AND local_id = ?2",
-                params![rec.collection, rec.local_id, seq],
+                params![rec.collection, rec.local_id, seq, rec.stored],
             )?;
         }
         tx.commit()?;
@@ -314,7 +388,7 @@ impl Store {
     ) -> Result<MergeStats, StoreError> {
         let now = self.clock.now_ms();
         let mut hlc = self.hlc;
-        let tx = self.conn.transaction()?;
+        let tx = super::begin_write(&mut self.conn, &mut hlc, now)?;
         let mut stats = MergeStats::default();
         for inc in incoming {
             let col = sync_collection(inc.collection).expect("incoming names a known collection");

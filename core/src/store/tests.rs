@@ -11,6 +11,7 @@ use super::migrations::{LATEST_VERSION, MIGRATIONS, migrate_to};
 use super::*;
 use crate::clock::ManualClock;
 use crate::model::{CadenceTarget, Profile, Run, RunKind, RunSource, Sample, Shoe, Units};
+use crate::ranges;
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -383,7 +384,10 @@ fn a_failed_write_leaves_nothing_behind() {
     rpe.rpe = Some(11);
     assert!(matches!(
         store.add_run(&rpe, &[]),
-        Err(StoreError::Invalid { field: "RPE", .. })
+        Err(StoreError::OutOfRange(ranges::OutOfRange {
+            what: "RPE",
+            ..
+        }))
     ));
     assert!(store.runs().unwrap().is_empty());
     assert!(store.changes_since(0, 10).unwrap().is_empty());
@@ -593,7 +597,10 @@ fn editing_a_run_changes_and_logs_only_its_metadata() {
                 ..RunEdit::default()
             }
         ),
-        Err(StoreError::Invalid { field: "RPE", .. })
+        Err(StoreError::OutOfRange(ranges::OutOfRange {
+            what: "RPE",
+            ..
+        }))
     ));
     assert!(matches!(
         store.edit_run(Uuid::new_v4(), &RunEdit::default()),

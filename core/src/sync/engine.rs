@@ -1,7 +1,12 @@
 //! The sync engine: a state machine that folds local changes into records, pulls the server's
 //! records from the persisted cursor, merges them, and pushes what is left, over any
 //! [`Transport`]. Every step commits before the next, so a sync stopped anywhere (a lost
-//! connection, a killed process) resumes where it stopped, and repeating a step is harmless.
+//! connection, a killed process, a cancel) resumes where it stopped, and repeating a step is
+//! harmless.
+//!
+//! The store is borrowed through [`StoreAccess`] for each commit only: the network exchange,
+//! sealing and opening happen without it, so other calls on the same database (an app's list,
+//! its report) never wait for the network.
 
 use std::collections::HashMap;
 
@@ -9,9 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Record;
 use super::wire::{Ack, Limits, RecordDownload, RecordUpload, RecordsPage};
+use crate::cancel::Cancel;
 use crate::crypto::{CryptoError, DataKey};
 use crate::store::collections::{COLLECTIONS, SyncCollection};
-use crate::store::{IncomingRecord, OutgoingRecord, Store, StoreError};
+use crate::store::{IncomingRecord, OutgoingRecord, StoreAccess, StoreError};
 
 /// The server's answer to an upload.
 #[derive(Debug, Clone)]
@@ -22,16 +28,18 @@ pub enum PushReply {
 }
 
 /// How records reach the server. One HTTP implementation ships ([`super::http`]); tests wrap
-/// it to lose responses or shuffle pages.
+/// it to lose responses, shuffle pages or hold an answer.
 pub trait Transport {
     fn limits(&mut self) -> Result<Limits, TransportError>;
     fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError>;
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError>;
 }
 
+/// What went wrong between this device and the server. The messages name no command: the CLI
+/// and the apps add their own hint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    #[error("the server refused the session ({0}); log in again with `strideguard account login`")]
+    #[error("the server refused the session ({0}); log in again")]
     Unauthorized(String),
     #[error("the server no longer keeps changes that old; a full resync is needed")]
     CursorExpired,
@@ -41,10 +49,14 @@ pub enum TransportError {
         code: String,
         /// The limit broken, for 413 and 429 answers.
         limit: Option<String>,
+        /// Seconds the server asked to wait before trying again (429, 503).
+        retry_after_s: Option<u64>,
         message: String,
     },
-    #[error("cannot reach the server: {0}")]
+    #[error("{0}")]
     Network(String),
+    #[error("'{0}' is not a server address; give one like https://sync.example.org")]
+    InvalidUrl(String),
     #[error("the server's answer made no sense: {0}")]
     Protocol(String),
 }
@@ -57,14 +69,28 @@ pub enum SyncError {
     Transport(#[from] TransportError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    #[error("this database is not linked to an account; run `strideguard account login` first")]
+    #[error("this database is not linked to a sync account")]
     NotLinked,
+    #[error("this database already syncs as '{username}' with {server}; log out first")]
+    AlreadyLinked { username: String, server: String },
     #[error("wrong username or passphrase for {0}")]
     WrongPassphrase(String),
-    #[error("{0}")]
-    Account(String),
+    /// Something the runner typed is not acceptable; `field` names it.
+    #[error("{reason}")]
+    InvalidInput { field: &'static str, reason: String },
+    #[error("the username '{0}' is taken on this server; choose another")]
+    UsernameTaken(String),
+    #[error("no device of this account matches '{0}'")]
+    NoSuchDevice(String),
+    #[error("'{key}' matches {} devices: {}; give more of the id", candidates.len(), candidates.join(", "))]
+    AmbiguousDevice {
+        key: String,
+        candidates: Vec<String>,
+    },
     #[error("the server answered {0} uploads in a row with conflicts; try again later")]
     ConflictLoop(u32),
+    #[error("the sync was cancelled; what was done is kept and the next sync goes on from there")]
+    Cancelled,
 }
 
 /// What one sync did.
@@ -115,8 +141,15 @@ struct Sealed {
 /// Uploads that keep conflicting give up after this many rounds.
 const MAX_CONFLICT_ROUNDS: u32 = 8;
 
-pub struct Engine<'a> {
-    store: &'a mut Store,
+/// Change-log entries folded per borrow of the store.
+const FOLD_STEP: usize = 500;
+
+/// Downloaded records merged per borrow of the store (a page holds up to 1,000).
+const MERGE_STEP: usize = 100;
+
+/// The sync of one store with one account, step by step.
+pub struct Engine<'a, A: StoreAccess> {
+    store: &'a A,
     key: &'a DataKey,
     transport: &'a mut dyn Transport,
     /// Collection tags (HMACs, computed once) to collections, and back.
@@ -127,12 +160,8 @@ pub struct Engine<'a> {
     summary: SyncSummary,
 }
 
-impl<'a> Engine<'a> {
-    pub fn new(
-        store: &'a mut Store,
-        key: &'a DataKey,
-        transport: &'a mut dyn Transport,
-    ) -> Engine<'a> {
+impl<'a, A: StoreAccess> Engine<'a, A> {
+    pub fn new(store: &'a A, key: &'a DataKey, transport: &'a mut dyn Transport) -> Self {
         let tag_of: HashMap<&'static str, String> = COLLECTIONS
             .iter()
             .map(|c| (c.name(), key.collection_tag(c.name())))
@@ -153,13 +182,21 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Runs to the end, reporting progress.
-    pub fn run(mut self, on_event: &mut dyn FnMut(SyncEvent)) -> Result<SyncSummary, SyncError> {
+    /// Runs to the end, reporting progress and stopping at the next step once `cancel` is set.
+    pub fn run(
+        mut self,
+        on_event: &mut dyn FnMut(SyncEvent),
+        cancel: &Cancel,
+    ) -> Result<SyncSummary, SyncError> {
         while self.state != State::Done {
+            if cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
             if let Some(event) = self.step()? {
                 on_event(event);
             }
         }
+        self.store.with_store(|s| s.set_last_sync())?;
         Ok(self.summary)
     }
 
@@ -167,16 +204,19 @@ impl<'a> Engine<'a> {
     pub fn step(&mut self) -> Result<Option<SyncEvent>, SyncError> {
         match self.state {
             State::Fold => {
-                let changes = self.store.sync_fold()?;
-                self.state = State::Pull {
-                    since: self.store.sync_pull_cursor()?,
-                };
+                let (changes, since) = self.store.with_store(|s| {
+                    let n = s.sync_fold_step(FOLD_STEP)?;
+                    Ok::<_, StoreError>((n, s.sync_pull_cursor()?))
+                })?;
+                if changes < FOLD_STEP {
+                    self.state = State::Pull { since };
+                }
                 Ok(Some(SyncEvent::Folded { changes }))
             }
             State::Pull { since } => {
                 let page = match self.transport.pull(since) {
                     Err(TransportError::CursorExpired) if since > 0 => {
-                        self.store.reset_sync_pull_cursor()?;
+                        self.store.with_store(|s| s.reset_sync_pull_cursor())?;
                         self.summary.full_resync = true;
                         self.state = State::Pull { since: 0 };
                         return Ok(None);
@@ -191,10 +231,22 @@ impl<'a> Engine<'a> {
                     .into());
                 }
                 let incoming = self.open_all(&page.records);
-                let stats = self.store.sync_merge_remote(&incoming, Some(page.next))?;
+                // In steps; only the last moves the cursor, so a sync stopped between them pulls
+                // the page again and merges it again, which changes nothing.
+                let mut chunks = incoming.chunks(MERGE_STEP).peekable();
+                if chunks.peek().is_none() {
+                    self.store
+                        .with_store(|s| s.sync_merge_remote(&[], Some(page.next)))?;
+                }
+                while let Some(chunk) = chunks.next() {
+                    let cursor = chunks.peek().is_none().then_some(page.next);
+                    let stats = self
+                        .store
+                        .with_store(|s| s.sync_merge_remote(chunk, cursor))?;
+                    self.summary.merged += stats.changed;
+                    self.summary.pending = stats.pending;
+                }
                 self.summary.downloaded += page.records.len();
-                self.summary.merged += stats.changed;
-                self.summary.pending = stats.pending;
                 self.state = if page.done || page.records.is_empty() {
                     State::Push {
                         conflicts_in_a_row: 0,
@@ -223,7 +275,9 @@ impl<'a> Engine<'a> {
 
     fn push(&mut self, conflicts_in_a_row: u32) -> Result<Option<SyncEvent>, SyncError> {
         let limits = self.limits()?;
-        let outgoing = self.store.sync_outgoing(limits.batch_records.max(1))?;
+        let outgoing = self
+            .store
+            .with_store(|s| s.sync_outgoing(limits.batch_records.max(1)))?;
         if outgoing.is_empty() {
             self.state = State::Done;
             return Ok(None);
@@ -256,14 +310,17 @@ impl<'a> Engine<'a> {
                     })?;
                     acked.push((*rec, seq));
                 }
-                self.store.sync_acknowledge(&acked)?;
+                let remaining = self.store.with_store(|s| {
+                    s.sync_acknowledge(&acked)?;
+                    s.sync_dirty_count()
+                })?;
                 self.summary.uploaded += acked.len();
                 self.state = State::Push {
                     conflicts_in_a_row: 0,
                 };
                 Ok(Some(SyncEvent::Pushed {
                     records: acked.len(),
-                    remaining: self.store.sync_dirty_count()?,
+                    remaining,
                 }))
             }
             PushReply::Conflict(current) => {
@@ -271,7 +328,8 @@ impl<'a> Engine<'a> {
                     return Err(SyncError::ConflictLoop(conflicts_in_a_row + 1));
                 }
                 let incoming = self.open_all(&current);
-                self.store.sync_merge_remote(&incoming, None)?;
+                self.store
+                    .with_store(|s| s.sync_merge_remote(&incoming, None))?;
                 self.summary.conflicts_resolved += current.len();
                 self.state = State::Push {
                     conflicts_in_a_row: conflicts_in_a_row + 1,
@@ -354,12 +412,13 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// Syncs `store` over `transport` with the account's data key.
+/// Syncs the store over `transport` with the account's data key, until done or cancelled.
 pub fn sync(
-    store: &mut Store,
+    store: &impl StoreAccess,
     key: &DataKey,
     transport: &mut dyn Transport,
     on_event: &mut dyn FnMut(SyncEvent),
+    cancel: &Cancel,
 ) -> Result<SyncSummary, SyncError> {
-    Engine::new(store, key, transport).run(on_event)
+    Engine::new(store, key, transport).run(on_event, cancel)
 }

@@ -11,9 +11,9 @@ use ureq::http::{Method, Request};
 
 use super::engine::{PushReply, Transport, TransportError};
 use super::wire::{
-    ConflictResponse, Device, DevicesResponse, ErrorBody, KdfResponse, KeysResponse, Limits,
-    LoginRequest, NewDeviceRequest, PostRecordsRequest, PostRecordsResponse, PutKeysRequest,
-    RecordUpload, RecordsPage, RegisterRequest, SessionResponse,
+    ConflictResponse, DeleteAccountRequest, Device, DevicesResponse, ErrorBody, KdfResponse,
+    KeysResponse, Limits, LoginRequest, NewDeviceRequest, PostRecordsRequest, PostRecordsResponse,
+    PutKeysRequest, RecordUpload, RecordsPage, RegisterRequest, SessionResponse,
 };
 use crate::crypto::KdfParams;
 
@@ -39,17 +39,60 @@ impl std::fmt::Debug for HttpClient {
 
 struct Answer {
     status: u16,
+    retry_after_s: Option<u64>,
     body: Vec<u8>,
+}
+
+/// A failed request in words a runner can act on: no socket error numbers.
+fn network_error(base: &str, e: &ureq::Error) -> TransportError {
+    use std::io::ErrorKind as K;
+    let why = match e {
+        ureq::Error::HostNotFound => {
+            "the server's name was not found (check the address, or the network)".to_string()
+        }
+        ureq::Error::ConnectionFailed => {
+            "the connection failed (is the server running, and the network up?)".to_string()
+        }
+        ureq::Error::Timeout(_) => "the server did not answer in time".to_string(),
+        ureq::Error::Io(io) => match io.kind() {
+            K::ConnectionRefused => {
+                "the connection was refused (is the server running?)".to_string()
+            }
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                "the connection was cut off".to_string()
+            }
+            K::TimedOut => "the server did not answer in time".to_string(),
+            K::NetworkUnreachable | K::HostUnreachable => "the network is unreachable".to_string(),
+            _ => {
+                let text = io.to_string();
+                match text.find(" (os error") {
+                    Some(i) => text[..i].to_string(),
+                    None => text,
+                }
+            }
+        },
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
+            "the secure connection failed (is the certificate valid?)".to_string()
+        }
+        ureq::Error::BodyExceedsLimit(_) => "the server's answer was too large".to_string(),
+        other => other.to_string(),
+    };
+    TransportError::Network(format!("cannot reach the server at {base}: {why}"))
 }
 
 impl HttpClient {
     /// A client for the server at `base_url` (`http://` or `https://`).
     pub fn new(base_url: &str) -> Result<HttpClient, TransportError> {
         let base = base_url.trim().trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
-            return Err(TransportError::Protocol(format!(
-                "'{base_url}' is not a server address; give one like https://sync.example.org"
-            )));
+        let host = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .unwrap_or_default();
+        if host.is_empty()
+            || host.contains(['/', '?', '#', ' '])
+            || host.parse::<ureq::http::Uri>().is_err()
+        {
+            return Err(TransportError::InvalidUrl(base_url.to_string()));
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -120,8 +163,12 @@ impl HttpClient {
             };
             if !retryable || attempt >= self.retries {
                 return match outcome {
-                    Ok((status, _, body)) => Ok(Answer { status, body }),
-                    Err(e) => Err(TransportError::Network(format!("{}: {e}", self.base))),
+                    Ok((status, retry_after_s, body)) => Ok(Answer {
+                        status,
+                        retry_after_s,
+                        body,
+                    }),
+                    Err(e) => Err(network_error(&self.base, &e)),
                 };
             }
             if let Ok((_, Some(secs), _)) = &outcome {
@@ -170,6 +217,42 @@ impl HttpClient {
     pub fn logout(&self, token: &str) -> Result<(), TransportError> {
         self.call::<serde_json::Value>(Method::DELETE, "/v1/sessions", Some(token), None::<&()>)
             .map(|_| ())
+    }
+
+    /// Deletes the account for good (every record, device and session); `req` proves the
+    /// passphrase.
+    pub fn delete_account(
+        &self,
+        token: &str,
+        req: &DeleteAccountRequest,
+    ) -> Result<(), TransportError> {
+        // ureq sends a body with DELETE only when told to, which `send` cannot say.
+        let body = serde_json::to_vec(req).expect("requests serialise");
+        let result = self
+            .agent
+            .delete(format!("{}/v1/accounts", self.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .force_send_body()
+            .send(&body[..]);
+        let mut resp = result.map_err(|e| network_error(&self.base, &e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_vec()
+            .map_err(|e| network_error(&self.base, &e))?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(error_of(&Answer {
+                status,
+                retry_after_s: None,
+                body,
+            }))
+        }
     }
 
     pub fn keys(&self, token: &str) -> Result<KeysResponse, TransportError> {
@@ -284,6 +367,7 @@ fn error_of(answer: &Answer) -> TransportError {
             status,
             code,
             limit,
+            retry_after_s: answer.retry_after_s,
             message,
         },
     }

@@ -11,7 +11,8 @@
 pub mod account;
 pub mod engine;
 pub mod http;
-pub mod wire;
+/// The API's JSON bodies, shared with the server (they live in `strideguard-proto`).
+pub use strideguard_proto::wire;
 
 pub use engine::{
     Engine, PushReply, SyncError, SyncEvent, SyncSummary, Transport, TransportError, sync,

@@ -201,6 +201,15 @@ pub struct Triage {
     pub disclaimer: &'static str,
 }
 
+impl Triage {
+    /// The exercise plan that fits: the likely pattern's, or general prevention when none is
+    /// clear; none at all after a red flag, when a professional must see it first.
+    pub fn plan(&self) -> Option<crate::plan::PlanFor> {
+        (self.urgency != Urgency::SeeProfessionalNow)
+            .then(|| crate::plan::PlanFor::from(self.likely))
+    }
+}
+
 /// The latest episode of a pain log (answers in the order they were logged): the last entry, and
 /// the earlier ones for the same place and side that began within a week of it. When the last
 /// entry does not say whether it is improving, the episode does: lower severity than at its

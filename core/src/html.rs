@@ -1,12 +1,16 @@
 //! The HTML report: one self-contained page (inline CSS, inline SVG charts drawn with plotters'
 //! SVG backend, no scripts, no network resources), so it opens anywhere and can be mailed to a
-//! coach or physiotherapist.
+//! coach or physiotherapist. Pure: a report in, a page out. Every mark on the charts (the
+//! weekly guide, the ACWR zones, the shoes' marks, the low-cadence cut) is the runner's own
+//! number from the report's thresholds and shoes, never a number repeated here.
 
 use std::fmt::Write;
 
 use plotters::prelude::*;
-use strideguard_core::analysis::{Report, Severity};
-use strideguard_core::units::{format_distance, format_duration};
+
+use crate::analysis::{Report, Severity};
+use crate::model::ShoeWear;
+use crate::units::{format_distance, format_duration};
 
 const W: u32 = 760;
 const H: u32 = 320;
@@ -20,6 +24,7 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The report as one self-contained HTML page.
 pub fn page(r: &Report) -> String {
     let u = r.units;
     let mut h = String::new();
@@ -83,17 +88,18 @@ figure {{ margin: 1em 0; }} figcaption {{ color: #555; font-size: 0.9em; }}
             escape(&w.explanation)
         );
     }
+    let t = &r.thresholds;
+    let weekly_caption = format!(
+        "Weekly distance; the dash over each bar is the +{}% guide from the week before.",
+        t.weekly_increase_pct
+    );
+    let acwr_caption = format!(
+        "Acute:chronic load ratio by day; the green band is {}-{}, the red line {}.",
+        t.acwr_sweet_spot_low, t.acwr_sweet_spot_high, t.acwr_danger_above
+    );
     let figures: [(&str, &str, Chart); 4] = [
-        (
-            "weekly",
-            "Weekly distance; the dash over each bar is the +10% guide from the week before.",
-            weekly_chart(r),
-        ),
-        (
-            "acwr",
-            "Acute:chronic load ratio by day; the green band is 0.8-1.3, the red line 1.5.",
-            acwr_chart(r),
-        ),
+        ("weekly", &weekly_caption, weekly_chart(r)),
+        ("acwr", &acwr_caption, acwr_chart(r)),
         (
             "shoes",
             "Distance on each shoe against its wear-check (orange) and replace (red) marks.",
@@ -136,8 +142,13 @@ figure {{ margin: 1em 0; }} figcaption {{ color: #555; font-size: 0.9em; }}
     }
     let _ = writeln!(
         h,
-        r#"<p class="note">Strideguard is not a diagnosis tool. Rules and numbers: the 10% guide (Buist et al. 2008), the two-week 30% rule (Nielsen et al. 2014), ACWR zones (Gabbett 2016; debated, Impellizzeri et al. 2020), cadence +5-10% (Heiderscheit et al. 2011).</p>
-</body></html>"#
+        r#"<p class="note">Strideguard is not a diagnosis tool. Rules and numbers, as set in your profile: weekly growth above {}% (the 10% guide, Buist et al. 2008), the last two weeks above {}% (Nielsen et al. 2014), ACWR zones {}-{} and above {} (Gabbett 2016; debated, Impellizzeri et al. 2020), cadence +5-10% (Heiderscheit et al. 2011).</p>
+</body></html>"#,
+        t.weekly_increase_pct,
+        t.two_week_increase_pct,
+        t.acwr_sweet_spot_low,
+        t.acwr_sweet_spot_high,
+        t.acwr_danger_above
     );
     h
 }
@@ -182,9 +193,10 @@ fn weekly_chart(r: &Report) -> Chart {
                 RGBColor(66, 133, 244).filled(),
             )
         }))?;
+        let growth = 1.0 + r.thresholds.weekly_increase_pct / 100.0;
         chart.draw_series(km.windows(2).enumerate().map(|(i, w)| {
             let x = (i + 1) as f64;
-            let guide = w[0] * 1.1;
+            let guide = w[0] * growth;
             PathElement::new(
                 vec![(x - 0.45, guide), (x + 0.45, guide)],
                 RED.stroke_width(2),
@@ -203,7 +215,12 @@ fn acwr_chart(r: &Report) -> Chart {
         .filter_map(|(i, d)| d.ratio.map(|x| (i as f64, x)))
         .collect();
     let n = r.acwr_series.len().max(2) as f64;
-    let max = days.iter().map(|d| d.1).fold(2.0, f64::max) * 1.1;
+    let t = &r.thresholds;
+    let max = days
+        .iter()
+        .map(|d| d.1)
+        .fold(t.acwr_danger_above + 0.5, f64::max)
+        * 1.1;
     let dates: Vec<String> = r
         .acwr_series
         .iter()
@@ -219,7 +236,10 @@ fn acwr_chart(r: &Report) -> Chart {
             .y_label_area_size(48)
             .build_cartesian_2d(0f64..(n - 1.0), 0f64..max)?;
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(0.0, 0.8), (n - 1.0, 1.3)],
+            [
+                (0.0, t.acwr_sweet_spot_low),
+                (n - 1.0, t.acwr_sweet_spot_high),
+            ],
             RGBColor(200, 235, 200).filled(),
         )))?;
         chart
@@ -229,7 +249,7 @@ fn acwr_chart(r: &Report) -> Chart {
             .y_desc("acute / chronic")
             .draw()?;
         chart.draw_series(std::iter::once(PathElement::new(
-            vec![(0.0, 1.5), (n - 1.0, 1.5)],
+            vec![(0.0, t.acwr_danger_above), (n - 1.0, t.acwr_danger_above)],
             RED.stroke_width(1),
         )))?;
         chart.draw_series(LineSeries::new(days.iter().copied(), BLACK.stroke_width(2)))?;
@@ -269,10 +289,10 @@ fn shoes_chart(r: &Report) -> Chart {
         for (i, s) in shoes.iter().enumerate() {
             let y = i as f64;
             let color = match s.status {
-                "replace" => RGBColor(198, 40, 40),
-                "check_wear" => RGBColor(224, 160, 0),
-                "retired" => RGBColor(170, 170, 170),
-                _ => RGBColor(66, 133, 244),
+                ShoeWear::Replace => RGBColor(198, 40, 40),
+                ShoeWear::CheckWear => RGBColor(224, 160, 0),
+                ShoeWear::Retired => RGBColor(170, 170, 170),
+                ShoeWear::Ok => RGBColor(66, 133, 244),
             };
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(0.0, y - 0.3), (s.usage.distance_m / unit, y + 0.3)],

@@ -1,28 +1,51 @@
 //! `strideguard demo`: a fresh database with the synthetic runner's 16 weeks, then a tour of
 //! what is in it. Later capabilities (report, live coaching, sync) add their part here, so this
-//! stays the one command that shows the whole product.
+//! stays the one command that shows the whole product. It calls core (and the sensor bridge and
+//! the server), and prints with the same helpers as the other commands.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::{Datelike, TimeZone};
+use chrono::{Datelike, NaiveDate, TimeZone};
+use clap::Args;
 use strideguard_core::Store;
+use strideguard_core::cancel::Cancel;
 use strideguard_core::clock::SystemClock;
+use strideguard_core::coach::CoachConfig;
 use strideguard_core::crypto::KdfParams;
 use strideguard_core::demo::{self, LOW_CADENCE_SPM};
 use strideguard_core::export;
+use strideguard_core::import::Format;
+use strideguard_core::live::LiveSession;
 use strideguard_core::model::RunKind;
-use strideguard_core::store::{RunEdit, ShoeEdit};
+use strideguard_core::ranges::DEFAULT_REPORT_WEEKS;
+use strideguard_core::store::{RunEdit, ShoeChoice, ShoeEdit};
 use strideguard_core::sync::account;
 use strideguard_core::sync::http::HttpClient;
+use strideguard_sensor::Bridge;
 use strideguard_sensor::simulate::{Scenario, simulate};
 use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
 
-use crate::args::{DemoArgs, ImportArgs};
+use super::run::shoe_names;
+use super::{import, live, report};
 use crate::output::{print_pairs, profile_lines, runs_table};
-use crate::run_cmd::shoe_names;
-use crate::{import_cmd, live_cmd, report_cmd};
+use crate::values;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the demo database (created if missing; must not already hold one).
+    /// Default: a new temporary folder.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Seed of the synthetic runner: the same seed gives the same history.
+    #[arg(long, default_value_t = strideguard_core::demo::DEFAULT_SEED)]
+    pub seed: u64,
+    /// The history covers the 16 full weeks before this date's week (default: today).
+    #[arg(long, value_parser = values::day)]
+    pub end: Option<NaiveDate>,
+}
 
 pub fn run(a: DemoArgs) -> Result<()> {
     let dir = match a.dir {
@@ -57,7 +80,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     );
     println!("Database: {}", path.display());
     println!();
-    let mut store = strideguard_core::Store::open(&path)?;
+    let mut store = Store::open_with_clock(&path, crate::clock()?)?;
     store.set_profile(&history.profile)?;
     for shoe in &history.shoes {
         store.add_shoe(shoe)?;
@@ -88,17 +111,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .with_context(|| format!("cannot create the folder {}", import_dir.display()))?;
     for (i, (run, samples)) in from_files.iter().enumerate() {
         let name = format!("{}-{}", run.start.format("%Y-%m-%d"), run.kind);
-        let (file, bytes) = if i % 2 == 0 {
-            (format!("{name}.fit"), export::fit::write(run, samples, 1))
-        } else {
-            (
-                format!("{name}.tcx"),
-                export::tcx::write(run, samples, "Running"),
-            )
-        };
-        std::fs::write(import_dir.join(file), bytes)?;
+        let format = if i % 2 == 0 { Format::Fit } else { Format::Tcx };
+        let file = format!("{name}.{}", format.extension());
+        std::fs::write(import_dir.join(file), export::write(run, samples, format))?;
         if run.kind == RunKind::Long {
-            let gpx = export::gpx::write(run, samples, "running");
+            let gpx = export::write(run, samples, Format::Gpx);
             std::fs::write(import_dir.join(format!("{name}.other-app.gpx")), gpx)?;
         }
     }
@@ -106,15 +123,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "Importing last week's watch files from {}",
         import_dir.display()
     );
-    let totals = import_cmd::import_paths(
+    let report = import::import(
         &mut store,
-        &ImportArgs {
-            paths: vec![import_dir.clone()],
-            shoe: None,
-            json: false,
-        },
+        std::slice::from_ref(&import_dir),
+        ShoeChoice::Default,
+        false,
     )?;
-    if totals.failed > 0 {
+    if report.totals.failed > 0 {
         anyhow::bail!("the demo's own files failed to import");
     }
     // What the runner adds by hand after a sync from the watch: kind, effort, notes, shoe.
@@ -164,12 +179,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
         LOW_CADENCE_SPM
     );
     println!();
-    println!("The report ({} weeks as of {}):", 8, end);
+    println!("The report ({} weeks as of {}):", DEFAULT_REPORT_WEEKS, end);
     println!();
-    let report = report_cmd::load(&store, Some(end), 8)?;
-    report_cmd::print_text(&report);
+    let report = report::load(&store, Some(end), DEFAULT_REPORT_WEEKS)?;
+    report::print_text(&report);
     let html = dir.join("report.html");
-    std::fs::write(&html, crate::html::page(&report))
+    std::fs::write(&html, strideguard_core::html::page(&report))
         .with_context(|| format!("cannot write {}", html.display()))?;
     println!();
     println!("HTML report with charts: {}", html.display());
@@ -182,31 +197,25 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .earliest()
         .expect("07:00 exists")
         .fixed_offset();
-    let notifications = simulate(Scenario::LowCadence, 170.0);
-    let outcome = live_cmd::session(
-        &mut store,
-        live_cmd::from_notifications(notifications),
-        &live_cmd::SessionOptions {
-            target_spm: 170.0,
-            unit: None,
-            realtime: false,
-            json: false,
-            beep: false,
-            quiet: false,
-            // Reproducible for the same seed and end date, in the v4 format every id has.
-            run_id: Some(
-                uuid::Builder::from_random_bytes(
-                    (u128::from(a.seed).rotate_left(64)
-                        ^ u128::from(end.num_days_from_ce() as u32)
-                        ^ 0x5EED_0000_0000_0000_1111_2222_3333_4444)
-                        .to_le_bytes(),
-                )
-                .into_uuid(),
-            ),
-            start: Some(start),
-        },
+    let driven = live::drive(
+        LiveSession::new(CoachConfig::new(170.0)),
+        Bridge::new(None),
+        live::from_notifications(simulate(Scenario::LowCadence, 170.0)),
+        &live::Display::default(),
     )?;
-    live_cmd::print_summary(&store, &outcome.summary)?;
+    // Reproducible for the same seed and end date, in the v4 format every id has.
+    let run_id = uuid::Builder::from_random_bytes(
+        (u128::from(a.seed).rotate_left(64)
+            ^ u128::from(end.num_days_from_ce() as u32)
+            ^ 0x5EED_0000_0000_0000_1111_2222_3333_4444)
+            .to_le_bytes(),
+    )
+    .into_uuid();
+    let mut summary = driven.session.summary();
+    summary.run_id = store
+        .save_live_session(&driven.session, Some(run_id), Some(start))?
+        .map(|r| r.id);
+    live::print_summary(&store, &summary, &driven.packets)?;
 
     sync_two_devices(&mut store, &dir)?;
 
@@ -242,36 +251,40 @@ fn sync_two_devices(laptop: &mut Store, dir: &Path) -> Result<()> {
     .context("cannot start the demo sync server")?;
     let client = HttpClient::new(&server.url())?;
     let passphrase = "demo: a passphrase that never leaves the device";
+    let laptop = RefCell::new(laptop);
+    let sync = |store: &RefCell<&mut Store>| account::sync_now(store, &mut |_| {}, &Cancel::new());
     account::register(
-        laptop,
+        &laptop,
         &client,
         "demo-runner",
         passphrase,
         KdfParams::default(),
         "laptop",
     )?;
-    let up = account::sync_now(laptop, &mut |_| {})?;
+    let up = sync(&laptop)?;
     println!(
         "  laptop: registered 'demo-runner' on {}, uploaded {} encrypted records",
         server.url(),
         up.uploaded
     );
-    let mut phone = Store::open(dir.join("phone.db"))?;
-    account::login(&mut phone, &client, "demo-runner", passphrase, "phone")?;
-    let down = account::sync_now(&mut phone, &mut |_| {})?;
+    let mut phone_store = Store::open_with_clock(dir.join("phone.db"), crate::clock()?)?;
+    let phone = RefCell::new(&mut phone_store);
+    account::login(&phone, &client, "demo-runner", passphrase, "phone")?;
+    let down = sync(&phone)?;
     println!(
         "  phone:  logged in, downloaded {} records, {} runs",
         down.downloaded,
-        phone.runs()?.len()
+        phone.borrow().runs()?.len()
     );
 
     // Offline, each device changes something different.
     let last = phone
+        .borrow()
         .runs()?
         .into_iter()
         .max_by_key(|r| r.start)
         .context("runs")?;
-    phone.edit_run(
+    phone.borrow_mut().edit_run(
         last.id,
         &RunEdit {
             notes: Some(Some(
@@ -281,8 +294,8 @@ fn sync_two_devices(laptop: &mut Store, dir: &Path) -> Result<()> {
             ..RunEdit::default()
         },
     )?;
-    let shoe = laptop.default_shoe()?.context("a default shoe")?;
-    laptop.edit_shoe(
+    let shoe = laptop.borrow().default_shoe()?.context("a default shoe")?;
+    laptop.borrow_mut().edit_shoe(
         shoe.id,
         &ShoeEdit {
             replace_at_m: Some(shoe.replace_at_m + 100_000.0),
@@ -292,23 +305,24 @@ fn sync_two_devices(laptop: &mut Store, dir: &Path) -> Result<()> {
     println!(
         "  offline: the phone adds notes and RPE to the live run; the laptop moves a shoe's replacement distance"
     );
-    let p1 = account::sync_now(&mut phone, &mut |_| {})?;
-    let l1 = account::sync_now(laptop, &mut |_| {})?;
-    let p2 = account::sync_now(&mut phone, &mut |_| {})?;
+    let p1 = sync(&phone)?;
+    let l1 = sync(&laptop)?;
+    let p2 = sync(&phone)?;
     println!(
         "  synced: phone up {} / laptop up {}, down {} / phone down {}",
         p1.uploaded, l1.uploaded, l1.downloaded, p2.downloaded
     );
-    let same = serde_json::to_value(laptop.runs()?)? == serde_json::to_value(phone.runs()?)?
-        && serde_json::to_value(laptop.shoes()?)? == serde_json::to_value(phone.shoes()?)?
-        && serde_json::to_value(laptop.profile()?)? == serde_json::to_value(phone.profile()?)?;
+    let (l, p) = (laptop.borrow(), phone.borrow());
+    let same = serde_json::to_value(l.runs()?)? == serde_json::to_value(p.runs()?)?
+        && serde_json::to_value(l.shoes()?)? == serde_json::to_value(p.shoes()?)?
+        && serde_json::to_value(l.profile()?)? == serde_json::to_value(p.profile()?)?;
     if !same {
         anyhow::bail!("the two devices disagree after syncing; this is a bug");
     }
     println!(
         "  both devices agree: {} runs, {} shoes, the same profile and notes",
-        laptop.runs()?.len(),
-        laptop.shoes()?.len()
+        l.runs()?.len(),
+        l.shoes()?.len()
     );
     server.stop();
     let bytes = std::fs::metadata(dir.join("server/server.db"))

@@ -1,38 +1,55 @@
 //! `strideguard report`: the analysis as text, JSON or an HTML page with charts.
 
 use anyhow::{Context, Result};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
+use clap::Args;
 use strideguard_core::Store;
 use strideguard_core::analysis::{LoadMethod, Report, Severity};
+use strideguard_core::ranges::{DEFAULT_REPORT_WEEKS, REPORT_WEEKS};
 use strideguard_core::units::{format_distance, format_duration};
 
-use crate::args::ReportArgs;
-use crate::output::{print_json, short_id, table};
+use crate::output::{OutputArgs, print_json, short_id, table};
+use crate::values;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// How many weeks the tables and charts cover (1-520).
+    #[arg(long, default_value_t = DEFAULT_REPORT_WEEKS, value_parser = values::in_range(REPORT_WEEKS))]
+    pub weeks: u16,
+    /// The day to report on (default: today in the profile's time zone).
+    #[arg(long, value_parser = values::day)]
+    pub as_of: Option<NaiveDate>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Also write a self-contained HTML report with charts to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+}
 
 pub fn run(store: &Store, a: &ReportArgs) -> Result<()> {
-    let report = load(store, a.as_of, usize::from(a.weeks))?;
+    let report = load(store, a.as_of, a.weeks)?;
     if let Some(path) = &a.html {
-        std::fs::write(path, crate::html::page(&report))
+        std::fs::write(path, strideguard_core::html::page(&report))
             .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
-        if !a.json {
+        if !a.out.json {
             println!("HTML report written to {}", path.display());
         }
     }
-    if a.json {
+    if a.out.json {
         return print_json(&report);
     }
     print_text(&report);
     Ok(())
 }
 
-/// The report as of `as_of` (default: today in the profile's time zone).
-pub fn load(store: &Store, as_of: Option<NaiveDate>, weeks: usize) -> Result<Report> {
+/// The report as of `as_of` (default: today in the profile's time zone, by the store's clock).
+pub fn load(store: &Store, as_of: Option<NaiveDate>, weeks: u16) -> Result<Report> {
     let profile = store.profile()?;
     let as_of = match as_of {
         Some(d) => d,
-        None => Utc::now().with_timezone(&profile.zone()).date_naive(),
+        None => store.today()?,
     };
-    Ok(store.report(as_of, weeks, &profile.thresholds)?)
+    Ok(store.report(as_of, usize::from(weeks), &profile.thresholds)?)
 }
 
 pub fn print_text(r: &Report) {
@@ -163,7 +180,7 @@ pub fn print_text(r: &Report) {
                 format_distance(s.usage.distance_m, u),
                 format_distance(s.usage.shoe.wear_at_m, u),
                 format_distance(s.usage.shoe.replace_at_m, u),
-                s.status.replace('_', " "),
+                s.status.as_str().replace('_', " "),
             ]);
         }
         println!("{t}");

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::KdfParams;
+use crate::account::KdfParams;
 
 /// Base64 (standard, padded) for byte fields.
 pub mod b64 {
@@ -32,6 +32,15 @@ pub struct RegisterRequest {
     pub kdf: KdfParams,
     #[serde(with = "b64")]
     pub wrapped_key: Vec<u8>,
+}
+
+/// Deleting the account for good: the auth key proves the passphrase, so a stolen session
+/// token alone cannot wipe a runner's history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    #[serde(with = "b64")]
+    pub auth_key: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,65 @@
+//! Accounts as both sides see them: the key-derivation parameters the server hands out before
+//! login, and what a username looks like.
+
+use serde::{Deserialize, Serialize};
+
+/// PBKDF2 iterations for new accounts; stored per account so it can rise later.
+pub const DEFAULT_ITERATIONS: u32 = 600_000;
+
+/// The most PBKDF2 iterations an account may use (more would make a login take minutes).
+pub const MAX_ITERATIONS: u32 = 100_000_000;
+
+/// The longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// Key-derivation parameters, public (the server hands them out before login).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    pub iterations: u32,
+}
+
+impl Default for KdfParams {
+    fn default() -> Self {
+        KdfParams {
+            iterations: DEFAULT_ITERATIONS,
+        }
+    }
+}
+
+/// The username as it enters the key salt and the server: trimmed and lower-case, so "Anna "
+/// and "anna" are one account.
+pub fn normalize_username(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+/// Why a (normalised) username is not acceptable, or `None` when it is: 1 to 64 printable
+/// characters without '/' (it is a path segment of the API).
+pub fn username_problem(normalized: &str) -> Option<&'static str> {
+    if normalized.is_empty() {
+        Some("the username is empty")
+    } else if normalized.chars().count() > MAX_USERNAME_CHARS {
+        Some("the username is longer than 64 characters")
+    } else if normalized != normalized.trim() || normalized != normalized.to_lowercase() {
+        Some("the username must be lower case without spaces around it")
+    } else if normalized.chars().any(|c| c.is_control() || c == '/') {
+        Some("the username may not hold '/' or control characters")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_normalised_and_checked() {
+        assert_eq!(normalize_username("  Anna "), "anna");
+        assert_eq!(username_problem("anna"), None);
+        assert!(username_problem("").is_some());
+        assert!(username_problem("a/b").is_some());
+        assert!(username_problem("Anna").is_some());
+        assert!(username_problem(&"x".repeat(65)).is_some());
+        assert_eq!(username_problem(&"x".repeat(64)), None);
+    }
+}

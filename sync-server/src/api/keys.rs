@@ -1,0 +1,58 @@
+//! `/v1/keys`: the wrapped data key, and re-wrapping it on a passphrase change.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use strideguard_proto::KdfParams;
+use strideguard_proto::wire::{KeysResponse, PutKeysRequest};
+
+use super::auth::{Authed, auth_matches, hash_auth_key, login_rate};
+use super::errors::ApiError;
+use super::validation::{self, json_body};
+use super::{Shared, store};
+use crate::metrics::Metrics;
+
+pub async fn get(State(s): State<Shared>, auth: Authed) -> Result<Json<KeysResponse>, ApiError> {
+    let user = store(&s, move |st| st.user_by_id(auth.user_id))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the account is gone"))?;
+    Ok(Json(KeysResponse {
+        wrapped_key: user.wrapped_key,
+        kdf: KdfParams {
+            iterations: user.kdf_iterations,
+        },
+    }))
+}
+
+pub async fn put(
+    State(s): State<Shared>,
+    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    auth: Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req: PutKeysRequest = json_body(&s, &headers, body).await?;
+    validation::auth_key(&req.old_auth_key, "old_auth_key")?;
+    validation::auth_key(&req.new_auth_key, "new_auth_key")?;
+    validation::kdf(&s, req.kdf)?;
+    validation::wrapped_key(&req.wrapped_key)?;
+    let user_id = auth.user_id;
+    let user = store(&s, move |st| st.user_by_id(user_id))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the account is gone"))?;
+    login_rate(&s, &ip, Some(&user.username))?;
+    if !auth_matches(&user.auth_salt, &user.auth_hash, &req.old_auth_key) {
+        Metrics::add(&s.metrics.login_failures, 1);
+        return Err(ApiError::unauthorized("the old passphrase is wrong"));
+    }
+    let (salt, hash) = hash_auth_key(&req.new_auth_key);
+    store(&s, move |st| {
+        st.set_keys(user_id, &salt, &hash, req.kdf.iterations, &req.wrapped_key)
+    })
+    .await?;
+    tracing::info!(user = %user.username, "passphrase changed");
+    Ok(Json(serde_json::json!({})))
+}
