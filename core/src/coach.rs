@@ -83,6 +83,14 @@ pub enum CueKind {
 }
 
 impl CueKind {
+    pub const ALL: [CueKind; 5] = [
+        CueKind::Quicken,
+        CueKind::OnTarget,
+        CueKind::EaseOff,
+        CueKind::SensorLost,
+        CueKind::SensorBack,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CueKind::Quicken => "quicken",

@@ -1,411 +1,507 @@
-//! The `Strideguard` object: one per database file, safe to call from any thread (calls take
-//! turns on the database). Importing and sync are async: their work runs on tokio's blocking
-//! pool, so an app's UI thread never waits on the disk or the network.
+//! The `Strideguard` object: one per database file, safe to call from any thread.
+//!
+//! Reads go through their own read-only connections (WAL lets them read the last commit while
+//! a write is in progress), so they never wait for a sync or an import. Local writes take the
+//! writing connection for one transaction. Sync, import and the account calls are async (run on
+//! a blocking thread pool) and borrow the writing connection only per step, never across
+//! network IO or key derivation. Every write starts with the database's write lock taken at
+//! once and a busy timeout, so two objects, a widget and the app, or two processes can share
+//! one file.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
-use strideguard_core::crypto::KdfParams;
-use strideguard_core::import::Format;
-use strideguard_core::store::{DuplicateReason, ImportFailed, Imported, PainEntry, RunEdit};
-use strideguard_core::sync::{SyncError, account, http::HttpClient};
-use strideguard_core::{Store, model};
+use strideguard_core::clock::{Clock, SystemClock};
+use strideguard_core::model as core;
+use strideguard_core::ranges::{MAX_HR_BPM, REPORT_WEEKS, RESTING_HR_BPM, RPE, RUN_HR_BPM};
+use strideguard_core::store::{RunEdit, ShoeChoice, ShoeEdit};
+use strideguard_core::units::{parse_day, parse_time_zone};
+use strideguard_core::{Store, StoreError};
 use uuid::Uuid;
 
-use crate::StrideguardError;
+use crate::error::StrideguardError;
+use crate::listeners::{AppClock, Failures, WallClock};
 use crate::records::*;
+use crate::report::Report;
+
+/// Reading connections per object: a list, a chart and a report can read at once.
+const READERS: usize = 2;
 
 #[derive(uniffi::Object)]
 pub struct Strideguard {
-    store: Mutex<Store>,
+    clock: Arc<dyn Clock>,
+    pub(crate) clock_failures: Arc<Failures>,
+    writer: Mutex<Store>,
+    readers: Vec<Mutex<Store>>,
+    /// One sync or account call at a time per object (a second waits for the first).
+    pub(crate) sync_gate: Mutex<()>,
+    /// The cancellation of the sync or import running now, for `cancel_sync`.
+    pub(crate) running: Mutex<Vec<strideguard_core::cancel::Cancel>>,
 }
 
-fn parse_id(what: &str, id: &str) -> Result<Uuid, StrideguardError> {
-    Uuid::parse_str(id.trim())
-        .map_err(|_| StrideguardError::invalid(format!("{what} id '{id}' is not a UUID")))
+impl Strideguard {
+    /// The writing connection, for one step.
+    pub(crate) fn writer(&self) -> &Mutex<Store> {
+        &self.writer
+    }
+
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StrideguardError>,
+    ) -> Result<T, StrideguardError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// A free reading connection, or the first in turn.
+    fn reader(&self) -> MutexGuard<'_, Store> {
+        for r in &self.readers {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        self.readers[0].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StrideguardError>,
+    ) -> Result<T, StrideguardError> {
+        f(&self.reader())
+    }
 }
 
-fn parse_time(field: &str, s: &str) -> Result<DateTime<FixedOffset>, StrideguardError> {
-    DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
-        StrideguardError::invalid(format!("{field}: '{s}' is not an RFC 3339 time ({e})"))
+fn weeks(weeks: i32) -> Result<usize, StrideguardError> {
+    let w = u16::try_from(weeks)
+        .ok()
+        .filter(|w| REPORT_WEEKS.contains(*w))
+        .ok_or_else(|| {
+            StrideguardError::invalid(
+                "weeks",
+                format!(
+                    "weeks: {weeks} is outside {}-{}",
+                    REPORT_WEEKS.min, REPORT_WEEKS.max
+                ),
+            )
+        })?;
+    Ok(usize::from(w))
+}
+
+pub(crate) fn day(field: &str, s: &str) -> Result<chrono::NaiveDate, StrideguardError> {
+    parse_day(s).map_err(|e| StrideguardError::invalid(field, format!("{field}: {e}")))
+}
+
+fn shoe_choice(store: &Store, key: Option<&str>) -> Result<ShoeChoice, StrideguardError> {
+    Ok(match key {
+        Some(k) => ShoeChoice::Shoe(store.find_shoe(k)?.id),
+        None => ShoeChoice::Default,
     })
 }
 
-fn parse_day(field: &str, s: &str) -> Result<NaiveDate, StrideguardError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| StrideguardError::invalid(format!("{field}: '{s}' is not a YYYY-MM-DD date")))
-}
-
-/// Runs blocking work off the caller's thread.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StrideguardError> + Send + 'static,
-) -> Result<T, StrideguardError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StrideguardError::Store {
-            message: format!("the background task failed: {e}"),
-        })?
-}
-
+#[uniffi::export]
 impl Strideguard {
-    fn db(&self) -> MutexGuard<'_, Store> {
-        // A panic inside a call leaves SQLite consistent (transactions roll back): carry on.
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn linked(&self) -> Result<strideguard_core::store::SyncAccount, StrideguardError> {
-        Ok(self.db().sync_account()?.ok_or(SyncError::NotLinked)?)
-    }
-
-    fn today(&self) -> Result<NaiveDate, StrideguardError> {
-        let zone = self.db().profile()?.zone();
-        Ok(Utc::now().with_timezone(&zone).date_naive())
-    }
-}
-
-#[uniffi::export(async_runtime = "tokio")]
-impl Strideguard {
-    /// Opens (creating and migrating) the database at `path`.
-    #[uniffi::constructor]
-    pub fn open(path: String) -> Result<Arc<Self>, StrideguardError> {
+    /// Opens (creating and migrating) the database at `path`. A new database starts in
+    /// `time_zone` (the device's IANA zone, e.g. `TimeZone.getDefault().id`); that is a device
+    /// default, which the zone the runner chose on another device replaces through sync.
+    /// `clock` replaces the system clock (for an app's tests and "as of" screens).
+    #[uniffi::constructor(default(time_zone = None, clock = None))]
+    pub fn open(
+        path: String,
+        time_zone: Option<String>,
+        clock: Option<Arc<dyn WallClock>>,
+    ) -> Result<Arc<Self>, StrideguardError> {
+        let failures = Arc::new(Failures::default());
+        let clock: Arc<dyn Clock> = match clock {
+            Some(c) => Arc::new(AppClock {
+                clock: c,
+                failures: failures.clone(),
+            }),
+            None => Arc::new(SystemClock),
+        };
+        let path = PathBuf::from(path);
+        let zone = time_zone
+            .map(|z| {
+                parse_time_zone(&z)
+                    .map(|tz| tz.name().to_string())
+                    .map_err(|e| StrideguardError::invalid("time_zone", e.to_string()))
+            })
+            .transpose()?;
+        let is_new = !path.exists();
+        let mut writer = Store::open_with_clock(&path, clock.clone())?;
+        if is_new && let Some(z) = zone {
+            writer.set_default_time_zone(&z)?;
+        }
+        let readers = (0..READERS)
+            .map(|_| Store::open_read_only(&path, clock.clone()).map(Mutex::new))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Arc::new(Strideguard {
-            store: Mutex::new(Store::open(&path)?),
+            clock,
+            clock_failures: failures,
+            writer: Mutex::new(writer),
+            readers,
+            sync_gate: Mutex::new(()),
+            running: Mutex::new(Vec::new()),
         }))
     }
 
+    /// Now by this object's clock, Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Today in the runner's time zone, `YYYY-MM-DD`.
+    pub fn today(&self) -> Result<String, StrideguardError> {
+        self.read(|s| Ok(s.today()?.to_string()))
+    }
+
+    /// How many times the app's clock threw (its time was replaced by the system's).
+    pub fn clock_errors(&self) -> i64 {
+        self.clock_failures.count()
+    }
+
+    // Runs.
+
     /// Every run, oldest first.
-    pub fn runs(&self) -> Result<Vec<RunInfo>, StrideguardError> {
-        Ok(self.db().runs()?.iter().map(Into::into).collect())
+    pub fn runs(&self) -> Result<Vec<Run>, StrideguardError> {
+        self.read(|s| Ok(Run::list(&s.runs()?, &s.sample_counts()?)))
     }
 
-    /// How many runs there are: a cheap call.
-    pub fn run_count(&self) -> Result<u64, StrideguardError> {
-        Ok(self.db().runs()?.len() as u64)
+    /// Runs newest first: `limit` of them after skipping the `offset` most recent.
+    #[uniffi::method(default(offset = 0, limit = 50))]
+    pub fn runs_page(&self, offset: i64, limit: i64) -> Result<RunsPage, StrideguardError> {
+        if offset < 0 || !(1..=10_000).contains(&limit) {
+            return Err(StrideguardError::invalid(
+                "limit",
+                "offset must be 0 or more and limit 1 to 10000",
+            ));
+        }
+        self.read(|s| {
+            let runs = s.runs_page(offset as u64, limit as u64)?;
+            Ok(RunsPage {
+                runs: Run::list(&runs, &s.sample_counts()?),
+                total: s.run_count()? as i64,
+            })
+        })
     }
 
-    pub fn add_run(&self, run: NewRun) -> Result<RunInfo, StrideguardError> {
-        let offset = FixedOffset::east_opt(run.utc_offset_s)
-            .ok_or_else(|| StrideguardError::invalid("utc_offset_s is out of range"))?;
-        let start = offset
-            .timestamp_millis_opt(run.start_unix_ms)
-            .single()
-            .ok_or_else(|| StrideguardError::invalid("start_unix_ms is out of range"))?;
-        let mut r = model::Run::new(Uuid::new_v4(), start, run.distance_m, run.duration_s);
-        r.kind = run.kind.into();
-        r.rpe = run.rpe;
-        r.notes = run.notes;
-        let mut db = self.db();
-        r.shoe_id = match run.shoe_id {
-            Some(s) => Some(parse_id("shoe", &s)?),
-            None => db.default_shoe()?.map(|s| s.id),
-        };
-        db.add_run(&r, &[])?;
-        Ok((&r).into())
+    /// How many runs there are.
+    pub fn run_count(&self) -> Result<i64, StrideguardError> {
+        self.read(|s| Ok(s.run_count()? as i64))
     }
 
-    /// Changes kind, RPE and notes (`None` leaves a field; an empty note removes it).
+    /// One run (by id or a unique id prefix of 4+ characters) with its samples, for charts.
+    pub fn run(&self, id: String) -> Result<RunDetail, StrideguardError> {
+        self.read(|s| {
+            let run = s.find_run(&id)?;
+            let samples = s.samples(run.id)?;
+            Ok(RunDetail {
+                run: Run::new(&run, samples.len() as u64),
+                samples: Samples::from(samples.as_slice()),
+            })
+        })
+    }
+
+    /// Records a run by hand; without a shoe it goes on the default one (a retired shoe is
+    /// refused).
+    pub fn add_run(&self, run: NewRun) -> Result<Run, StrideguardError> {
+        self.write(|s| {
+            let zone = s.profile()?.zone();
+            let start =
+                chrono::DateTime::from_timestamp_millis(run.start_unix_ms).ok_or_else(|| {
+                    StrideguardError::invalid("start_unix_ms", "start_unix_ms is out of range")
+                })?;
+            let start = match run.utc_offset_seconds {
+                Some(o) => {
+                    let offset = chrono::FixedOffset::east_opt(o).ok_or_else(|| {
+                        StrideguardError::invalid(
+                            "utc_offset_seconds",
+                            "utc_offset_seconds is out of range",
+                        )
+                    })?;
+                    start.with_timezone(&offset)
+                }
+                None => start.with_timezone(&zone).fixed_offset(),
+            };
+            let mut r = core::Run::new(
+                Uuid::new_v4(),
+                start,
+                run.distance_meters,
+                run.duration_seconds,
+            );
+            r.kind = run.kind.map(Into::into).unwrap_or_default();
+            r.rpe = run.rpe.map(|v| in_range(RPE, "rpe", v)).transpose()?;
+            r.notes = run.notes.filter(|n| !n.trim().is_empty());
+            r.avg_hr_bpm = run
+                .avg_heart_rate_bpm
+                .map(|v| {
+                    let ok = v.is_finite()
+                        && v >= f64::from(RUN_HR_BPM.min)
+                        && v <= f64::from(RUN_HR_BPM.max);
+                    ok.then_some(v).ok_or_else(|| {
+                        StrideguardError::invalid(
+                            "avg_heart_rate_bpm",
+                            format!(
+                                "average heart rate: {v} bpm is outside {}-{} bpm",
+                                RUN_HR_BPM.min, RUN_HR_BPM.max
+                            ),
+                        )
+                    })
+                })
+                .transpose()?;
+            r.avg_cadence_spm = run.avg_cadence_spm;
+            r.elevation_gain_m = run.elevation_gain_meters;
+            let shoe = shoe_choice(s, run.shoe.as_deref())?;
+            let saved = s.add_run_on(&r, &[], shoe)?;
+            Ok(Run::new(&saved, 0))
+        })
+    }
+
+    /// Changes a run's kind, RPE or notes (`None` leaves a field; `clear_rpe` removes the RPE;
+    /// an empty note removes the notes).
+    #[uniffi::method(default(kind = None, rpe = None, clear_rpe = false, notes = None))]
     pub fn edit_run(
         &self,
         id: String,
         kind: Option<RunKind>,
-        rpe: Option<u8>,
+        rpe: Option<i32>,
+        clear_rpe: bool,
         notes: Option<String>,
-    ) -> Result<RunInfo, StrideguardError> {
+    ) -> Result<Run, StrideguardError> {
+        let rpe = match (rpe, clear_rpe) {
+            (Some(_), true) => {
+                return Err(StrideguardError::invalid(
+                    "rpe",
+                    "give an RPE or clear it, not both",
+                ));
+            }
+            (Some(v), false) => Some(Some(in_range(RPE, "rpe", v)?)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
         let edit = RunEdit {
             kind: kind.map(Into::into),
-            rpe: rpe.map(Some),
+            rpe,
             notes: notes.map(|n| (!n.trim().is_empty()).then_some(n)),
         };
-        let run = self.db().edit_run(parse_id("run", &id)?, &edit)?;
-        Ok((&run).into())
+        self.write(|s| {
+            let run = s.find_run(&id)?;
+            let run = s.edit_run(run.id, &edit)?;
+            let n = s.samples(run.id)?.len() as u64;
+            Ok(Run::new(&run, n))
+        })
     }
 
+    /// Deletes a run and its samples (on every device, through sync).
     pub fn delete_run(&self, id: String) -> Result<(), StrideguardError> {
-        Ok(self.db().delete_run(parse_id("run", &id)?)?)
+        self.write(|s| {
+            let run = s.find_run(&id)?;
+            Ok(s.delete_run(run.id)?)
+        })
     }
 
-    pub fn shoes(&self) -> Result<Vec<ShoeInfo>, StrideguardError> {
-        Ok(self.db().shoes()?.iter().map(Into::into).collect())
+    /// The run as a FIT, GPX or TCX file, for another app, a coach or a backup.
+    pub fn export_run(
+        &self,
+        id: String,
+        format: ActivityFormat,
+    ) -> Result<Vec<u8>, StrideguardError> {
+        self.read(|s| {
+            let run = s.find_run(&id)?;
+            Ok(s.export_run(run.id, format.into())?)
+        })
     }
 
-    /// Adds a pair of shoes with the default wear (300 mi) and replacement (500 mi) distances.
-    pub fn add_shoe(
+    // Shoes.
+
+    /// Every shoe with its distance and wear state: active shoes first, then by name.
+    pub fn shoes(&self) -> Result<Vec<Shoe>, StrideguardError> {
+        self.read(|s| Ok(s.shoes()?.iter().map(Into::into).collect()))
+    }
+
+    /// Adds a pair of shoes; the first one becomes the default.
+    pub fn add_shoe(&self, shoe: NewShoe) -> Result<Shoe, StrideguardError> {
+        let mut new = core::Shoe::new(Uuid::new_v4(), shoe.name);
+        new.brand = shoe.brand.filter(|b| !b.trim().is_empty());
+        new.model = shoe.model.filter(|m| !m.trim().is_empty());
+        new.start_distance_m = shoe.start_distance_meters;
+        new.wear_at_m = shoe.wear_at_meters;
+        new.replace_at_m = shoe.replace_at_meters;
+        new.is_default = shoe.make_default;
+        self.write(|s| {
+            let added = s.add_shoe(&new)?;
+            Ok((&s.shoe_usage(added.id)?).into())
+        })
+    }
+
+    /// Changes a shoe (by id, id prefix or name): name, brand, model, start distance, marks.
+    pub fn edit_shoe(&self, shoe: String, changes: ShoeChanges) -> Result<Shoe, StrideguardError> {
+        let blank =
+            |v: Option<String>| v.map(|v| Some(v.trim().to_string()).filter(|v| !v.is_empty()));
+        let edit = ShoeEdit {
+            name: changes.name,
+            brand: blank(changes.brand),
+            model: blank(changes.model),
+            start_distance_m: changes.start_distance_meters,
+            wear_at_m: changes.wear_at_meters,
+            replace_at_m: changes.replace_at_meters,
+        };
+        self.write(|s| {
+            let found = s.find_shoe(&shoe)?;
+            s.edit_shoe(found.id, &edit)?;
+            Ok((&s.shoe_usage(found.id)?).into())
+        })
+    }
+
+    /// Retires a shoe: it keeps its history, takes no new runs, stops being the default.
+    pub fn retire_shoe(&self, shoe: String) -> Result<Shoe, StrideguardError> {
+        self.write(|s| {
+            let found = s.find_shoe(&shoe)?;
+            s.retire_shoe(found.id)?;
+            Ok((&s.shoe_usage(found.id)?).into())
+        })
+    }
+
+    /// Makes a shoe the default for new runs.
+    pub fn set_default_shoe(&self, shoe: String) -> Result<Shoe, StrideguardError> {
+        self.write(|s| {
+            let found = s.find_shoe(&shoe)?;
+            s.set_default_shoe(found.id)?;
+            Ok((&s.shoe_usage(found.id)?).into())
+        })
+    }
+
+    /// Puts a run on a shoe, or (`None`) on none.
+    #[uniffi::method(default(shoe = None))]
+    pub fn assign_shoe(
+        &self,
+        run_id: String,
+        shoe: Option<String>,
+    ) -> Result<Run, StrideguardError> {
+        self.write(|s| {
+            let run = s.find_run(&run_id)?;
+            let shoe = shoe.map(|k| s.find_shoe(&k)).transpose()?;
+            s.assign_shoe(run.id, shoe.map(|x| x.id))?;
+            let run = s.find_run(&run.id.to_string())?;
+            let n = s.samples(run.id)?.len() as u64;
+            Ok(Run::new(&run, n))
+        })
+    }
+
+    /// Deletes a shoe; its runs stay, on no shoe.
+    pub fn delete_shoe(&self, shoe: String) -> Result<(), StrideguardError> {
+        self.write(|s| {
+            let found = s.find_shoe(&shoe)?;
+            s.delete_shoe(found.id)?;
+            Ok(())
+        })
+    }
+
+    // Profile and thresholds.
+
+    pub fn profile(&self) -> Result<Profile, StrideguardError> {
+        self.read(|s| Ok((&s.profile()?).into()))
+    }
+
+    /// Saves the profile (only what changed is synced); the thresholds are left as they are.
+    pub fn set_profile(&self, p: Profile) -> Result<Profile, StrideguardError> {
+        let resting = p
+            .resting_heart_rate_bpm
+            .map(|v| in_range(RESTING_HR_BPM, "resting_heart_rate_bpm", v))
+            .transpose()?;
+        let max = p
+            .max_heart_rate_bpm
+            .map(|v| in_range(MAX_HR_BPM, "max_heart_rate_bpm", v))
+            .transpose()?;
+        let zone = parse_time_zone(&p.time_zone)
+            .map_err(|e| StrideguardError::invalid("time_zone", e.to_string()))?;
+        self.write(|s| {
+            let mut profile = s.profile()?;
+            profile.units = p.units.into();
+            profile.time_zone = zone.name().to_string();
+            profile.cadence_target = match p.fixed_cadence_spm {
+                Some(spm) => core::CadenceTarget::Fixed { spm },
+                None => core::CadenceTarget::Auto {
+                    increase_pct: p.cadence_increase_pct,
+                },
+            };
+            profile.resting_hr_bpm = resting;
+            profile.max_hr_bpm = max;
+            profile.height_m = p.height_meters;
+            s.set_profile(&profile)?;
+            Ok((&s.profile()?).into())
+        })
+    }
+
+    /// The analysis rules' numbers with their defaults.
+    pub fn thresholds(&self) -> Result<Vec<Threshold>, StrideguardError> {
+        self.read(|s| Ok(thresholds(&s.profile()?.thresholds)))
+    }
+
+    /// Changes one threshold by its name (see `thresholds()` for the names).
+    pub fn set_threshold(
         &self,
         name: String,
-        brand: Option<String>,
-        make_default: bool,
-    ) -> Result<ShoeInfo, StrideguardError> {
-        let mut db = self.db();
-        let mut shoe = model::Shoe::new(Uuid::new_v4(), name);
-        shoe.brand = brand;
-        shoe.is_default = make_default || db.default_shoe()?.is_none();
-        db.add_shoe(&shoe)?;
-        let usage = db
-            .shoes()?
-            .into_iter()
-            .find(|u| u.shoe.id == shoe.id)
-            .ok_or_else(|| StrideguardError::Store {
-                message: "the new shoe was not found after saving".into(),
-            })?;
-        Ok((&usage).into())
-    }
-
-    pub fn profile(&self) -> Result<ProfileInfo, StrideguardError> {
-        Ok((&self.db().profile()?).into())
-    }
-
-    pub fn set_profile(&self, p: ProfileInfo) -> Result<(), StrideguardError> {
-        let mut db = self.db();
-        let mut profile = db.profile()?;
-        profile.units = match p.units {
-            Units::Km => model::Units::Km,
-            Units::Mi => model::Units::Mi,
-        };
-        profile.time_zone = strideguard_core::units::parse_time_zone(&p.time_zone)
-            .map_err(|e| StrideguardError::invalid(e.to_string()))?
-            .name()
-            .to_string();
-        profile.cadence_target = match p.fixed_cadence_spm {
-            Some(spm) => model::CadenceTarget::Fixed { spm },
-            None => model::CadenceTarget::Auto {
-                increase_pct: p.cadence_increase_pct,
-            },
-        };
-        profile.resting_hr_bpm = p.resting_hr_bpm;
-        profile.max_hr_bpm = p.max_hr_bpm;
-        profile.height_m = p.height_m;
-        Ok(db.set_profile(&profile)?)
-    }
-
-    /// Imports a FIT, GPX or TCX file; the same file or activity twice is recognised.
-    pub async fn import_file(
-        self: Arc<Self>,
-        path: String,
-    ) -> Result<ImportOutcome, StrideguardError> {
-        blocking(move || {
-            let p = Path::new(&path);
-            let format = Format::from_path(p).ok_or_else(|| StrideguardError::Import {
-                message: format!("{path}: not a .fit, .gpx or .tcx file"),
-            })?;
-            let bytes = std::fs::read(p).map_err(|e| StrideguardError::Import {
-                message: format!("cannot read {path}: {e}"),
-            })?;
-            let mut db = self.db();
-            let zone = db.profile()?.zone();
-            let shoe = db.default_shoe()?.map(|s| s.id);
-            let imported = db
-                .import_activity(format, &bytes, zone, shoe)
-                .map_err(|e| match e {
-                    ImportFailed::Store(e) => e.into(),
-                    ImportFailed::Parse(e) => StrideguardError::Import {
-                        message: format!("{path}: {e}"),
-                    },
-                })?;
-            Ok(match imported {
-                Imported::Run { run, .. } => ImportOutcome {
-                    imported: Some((&run).into()),
-                    duplicate_of: None,
-                    reason: None,
-                },
-                Imported::Duplicate(d) => ImportOutcome {
-                    imported: None,
-                    duplicate_of: Some(d.run_id.to_string()),
-                    reason: Some(format!(
-                        "the same {} as a stored run",
-                        match d.reason {
-                            DuplicateReason::SameFile => "file",
-                            DuplicateReason::SameActivity => "activity",
-                        }
-                    )),
-                },
-                Imported::NotARun { reason } => ImportOutcome {
-                    imported: None,
-                    duplicate_of: None,
-                    reason: Some(reason),
-                },
-            })
+        value: f64,
+    ) -> Result<Vec<Threshold>, StrideguardError> {
+        self.write(|s| {
+            let mut profile = s.profile()?;
+            profile
+                .thresholds
+                .set(&name, value)
+                .map_err(|e| StrideguardError::invalid("name", e))?;
+            s.set_profile(&profile)?;
+            Ok(thresholds(&profile.thresholds))
         })
-        .await
     }
 
-    /// The report of the `weeks` weeks up to `as_of` (`YYYY-MM-DD`; default today).
-    pub fn report(&self, as_of: Option<String>, weeks: u32) -> Result<Report, StrideguardError> {
-        if !(1..=104).contains(&weeks) {
-            return Err(StrideguardError::invalid("weeks must be 1 to 104"));
-        }
-        let day = match as_of {
-            Some(d) => parse_day("as_of", &d)?,
-            None => self.today()?,
-        };
-        let db = self.db();
-        let thresholds = db.profile()?.thresholds;
-        Ok((&db.report(day, weeks as usize, &thresholds)?).into())
+    /// Puts every threshold back to domain.md's defaults.
+    pub fn reset_thresholds(&self) -> Result<Vec<Threshold>, StrideguardError> {
+        self.write(|s| {
+            let mut profile = s.profile()?;
+            profile.thresholds = core::Thresholds::default();
+            s.set_profile(&profile)?;
+            Ok(thresholds(&profile.thresholds))
+        })
     }
 
-    /// For measuring the bindings' overhead: builds the same report `repeat` times inside Rust
-    /// (no conversion, no crossing) and returns the mean time in nanoseconds.
-    pub fn report_native_ns(
+    // The report.
+
+    /// The training report of the `weeks` weeks up to `as_of` (`YYYY-MM-DD`; default today).
+    #[uniffi::method(default(as_of = None, weeks = 8))]
+    pub fn report(&self, as_of: Option<String>, weeks: i32) -> Result<Report, StrideguardError> {
+        let n = self::weeks(weeks)?;
+        let as_of = as_of.map(|d| day("as_of", &d)).transpose()?;
+        self.read(|s| {
+            let day = match as_of {
+                Some(d) => d,
+                None => s.today()?,
+            };
+            let thresholds = s.profile()?.thresholds;
+            Ok((&s.report(day, n, &thresholds)?).into())
+        })
+    }
+
+    /// The report as one self-contained HTML page with its charts (no scripts, no network), to
+    /// show in a web view or share.
+    #[uniffi::method(default(as_of = None, weeks = 8))]
+    pub fn report_html(
         &self,
-        as_of: String,
-        weeks: u32,
-        repeat: u32,
-    ) -> Result<u64, StrideguardError> {
-        let day = parse_day("as_of", &as_of)?;
-        let db = self.db();
-        let thresholds = db.profile()?.thresholds;
-        let start = std::time::Instant::now();
-        for _ in 0..repeat.max(1) {
-            std::hint::black_box(db.report(day, weeks as usize, &thresholds)?);
-        }
-        Ok((start.elapsed().as_nanos() / u128::from(repeat.max(1))) as u64)
-    }
-
-    /// Logs a pain; returns the entry's id.
-    pub fn log_pain(&self, answers: PainAnswers) -> Result<String, StrideguardError> {
-        let entry = PainEntry {
-            id: Uuid::new_v4(),
-            logged_at: Utc::now(),
-            answers: answers.to_core()?,
-        };
-        self.db().add_pain_entry(&entry)?;
-        Ok(entry.id.to_string())
-    }
-
-    pub fn pain_entries(&self) -> Result<Vec<PainEntryInfo>, StrideguardError> {
-        Ok(self.db().pain_entries()?.iter().map(Into::into).collect())
-    }
-
-    /// Triages the latest pain episode as of `now` (RFC 3339; default now) and makes the
-    /// fitting plan active. `None` when nothing is logged.
-    pub fn triage(&self, now: Option<String>) -> Result<Option<TriageResult>, StrideguardError> {
-        let now = match now {
-            Some(s) => parse_time("now", &s)?,
-            None => Utc::now().fixed_offset(),
-        };
-        Ok(self.db().triage_log(now)?.as_ref().map(Into::into))
-    }
-
-    /// The active plan with today's ticks.
-    pub fn plan(&self) -> Result<Option<PlanInfo>, StrideguardError> {
-        let today = self.today()?;
-        let db = self.db();
-        let Some(plan) = db.active_plan()? else {
-            return Ok(None);
-        };
-        let ticks: Vec<String> = db
-            .plan_ticks(plan.id)?
-            .into_iter()
-            .filter(|(d, _)| *d == today)
-            .map(|(_, e)| e)
-            .collect();
-        Ok(Some(plan_info(&plan, &ticks)))
-    }
-
-    /// Ticks an exercise of the active plan off on `day` (`YYYY-MM-DD`); false if it already was.
-    pub fn tick_exercise(
-        &self,
-        exercise_id: String,
-        day: String,
-    ) -> Result<bool, StrideguardError> {
-        let day = parse_day("day", &day)?;
-        let mut db = self.db();
-        let plan = db
-            .active_plan()?
-            .ok_or_else(|| StrideguardError::NotFound {
-                message: "there is no active plan: triage a pain first".into(),
-            })?;
-        Ok(db.tick_exercise(plan.id, day, &exercise_id)?)
-    }
-
-    /// The linked sync account, if any.
-    pub fn account(&self) -> Result<Option<AccountInfo>, StrideguardError> {
-        Ok(self.db().sync_account()?.as_ref().map(Into::into))
-    }
-
-    /// Creates a sync account and links this database (`kdf_iterations`: default 600,000).
-    pub async fn register(
-        self: Arc<Self>,
-        server: String,
-        username: String,
-        passphrase: String,
-        device_name: String,
-        kdf_iterations: Option<u32>,
-    ) -> Result<AccountInfo, StrideguardError> {
-        blocking(move || {
-            let client = HttpClient::new(&server).map_err(SyncError::from)?;
-            let kdf = kdf_iterations
-                .map_or_else(KdfParams::default, |iterations| KdfParams { iterations });
-            let a = account::register(
-                &mut self.db(),
-                &client,
-                &username,
-                &passphrase,
-                kdf,
-                &device_name,
-            )?;
-            Ok((&a).into())
+        as_of: Option<String>,
+        weeks: i32,
+    ) -> Result<String, StrideguardError> {
+        let n = self::weeks(weeks)?;
+        let as_of = as_of.map(|d| day("as_of", &d)).transpose()?;
+        self.read(|s| {
+            let day = match as_of {
+                Some(d) => d,
+                None => s.today()?,
+            };
+            let thresholds = s.profile()?.thresholds;
+            Ok(strideguard_core::html::page(&s.report(
+                day,
+                n,
+                &thresholds,
+            )?))
         })
-        .await
-    }
-
-    /// Logs this database in to an existing account as a new device.
-    pub async fn login(
-        self: Arc<Self>,
-        server: String,
-        username: String,
-        passphrase: String,
-        device_name: String,
-    ) -> Result<AccountInfo, StrideguardError> {
-        blocking(move || {
-            let client = HttpClient::new(&server).map_err(SyncError::from)?;
-            let a = account::login(
-                &mut self.db(),
-                &client,
-                &username,
-                &passphrase,
-                &device_name,
-            )?;
-            Ok((&a).into())
-        })
-        .await
-    }
-
-    /// Uploads this device's changes and merges the others'.
-    pub async fn sync_now(self: Arc<Self>) -> Result<SyncSummary, StrideguardError> {
-        blocking(move || Ok(account::sync_now(&mut self.db(), &mut |_| {})?.into())).await
-    }
-
-    /// The account's devices, this one marked `current`.
-    pub async fn devices(self: Arc<Self>) -> Result<Vec<DeviceInfo>, StrideguardError> {
-        blocking(move || {
-            let a = self.linked()?;
-            let client = HttpClient::new(&a.server).map_err(SyncError::from)?;
-            let devices = client.devices(&a.token).map_err(SyncError::from)?;
-            Ok(devices.iter().map(Into::into).collect())
-        })
-        .await
-    }
-
-    /// Revokes a device of the account (a lost phone): its sessions end at once.
-    pub async fn revoke_device(self: Arc<Self>, device_id: String) -> Result<(), StrideguardError> {
-        blocking(move || {
-            let a = self.linked()?;
-            let client = HttpClient::new(&a.server).map_err(SyncError::from)?;
-            client
-                .revoke_device(&a.token, &device_id)
-                .map_err(SyncError::from)?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Ends the session and unlinks the database; the data stays.
-    pub async fn logout(self: Arc<Self>) -> Result<(), StrideguardError> {
-        blocking(move || {
-            account::logout(&mut self.db())?;
-            Ok(())
-        })
-        .await
     }
 }

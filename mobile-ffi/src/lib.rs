@@ -1,96 +1,62 @@
 //! Strideguard's core for iOS, Android and watch apps, through uniffi (proc-macros, library
-//! mode). A thin layer: every rule lives in `strideguard-core`; this crate turns its types into
-//! records and enums the generated Kotlin, Swift and Python understand, and its errors into one
-//! enum with readable messages.
+//! mode). A thin layer, like mozilla/application-services' components: each exported method is
+//! one call into `strideguard-core`, and this crate only turns core's types into records and
+//! enums that Kotlin, Swift and Python understand, and its errors into [`StrideguardError`].
 //!
-//! - [`Strideguard`] ([`app`]): one object per database: runs, shoes, profile, import, the
-//!   report, the pain log, triage and plans, and sync (async).
-//! - [`CadenceCoach`] ([`coach`]): the live coach, fed readings, cues delivered to a
-//!   [`CueListener`] the app implements (speech, haptics).
-//! - [`records`]: the data types.
+//! - [`Strideguard`] ([`app`]): one object per database. Reads go through their own
+//!   connections and local writes take the writer for a moment; sync, import and account calls
+//!   are async and borrow the database only per step, so no call waits for the network.
+//! - [`import`], [`pain`], [`sync`], [`report`]: the rest of its methods and their records.
+//! - [`live`]: `LiveSession` (coach plus recording, saved as a run) and `CadenceCoach`, with
+//!   cues to a `CueListener`; [`sensors`]: GATT parsers and the footpod bridge for apps that
+//!   talk to a sensor themselves.
+//! - [`listeners`]: the foreign callbacks; one that throws is counted, never a panic.
+//! - [`records`]: runs, shoes, the profile.
 
 uniffi::setup_scaffolding!("strideguard");
 
 pub mod app;
-pub mod coach;
+pub mod error;
+pub mod import;
+pub mod listeners;
+pub mod live;
+pub mod pain;
 pub mod records;
+pub mod report;
+pub mod sensors;
+pub mod sync;
 
 pub use app::Strideguard;
-pub use coach::{CadenceCoach, CueListener};
+pub use error::StrideguardError;
+pub use live::{CadenceCoach, LiveSession};
 
-use strideguard_core::StoreError;
-use strideguard_core::sync::{SyncError, TransportError};
-
-/// Every failure, with a message fit to show a runner. Flat: in Kotlin, Swift and Python each
-/// variant is an exception whose message is the text below.
-#[derive(Debug, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
-pub enum StrideguardError {
-    /// The database could not be opened, read or written.
-    #[error("{message}")]
-    Store { message: String },
-    /// An argument was not acceptable; the message names it.
-    #[error("{message}")]
-    InvalidInput { message: String },
-    /// No run, shoe, plan or exercise matches.
-    #[error("{message}")]
-    NotFound { message: String },
-    /// A file could not be imported.
-    #[error("{message}")]
-    Import { message: String },
-    /// The passphrase (or username) is not the account's.
-    #[error("{message}")]
-    WrongPassphrase { message: String },
-    /// The server refused the session: log in again.
-    #[error("{message}")]
-    Unauthorized { message: String },
-    /// Sync failed (network, server, or not logged in); nothing was lost.
-    #[error("{message}")]
-    Sync { message: String },
-}
-
-impl StrideguardError {
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        StrideguardError::InvalidInput {
-            message: message.into(),
-        }
-    }
-}
-
-impl From<StoreError> for StrideguardError {
-    fn from(e: StoreError) -> Self {
-        let message = e.to_string();
-        match e {
-            StoreError::NotFound { .. } | StoreError::Ambiguous { .. } => {
-                StrideguardError::NotFound { message }
-            }
-            StoreError::Invalid { .. } | StoreError::DuplicateShoeName(_) => {
-                StrideguardError::InvalidInput { message }
-            }
-            _ => StrideguardError::Store { message },
-        }
-    }
-}
-
-impl From<SyncError> for StrideguardError {
-    fn from(e: SyncError) -> Self {
-        let message = e.to_string();
-        match e {
-            SyncError::Store(s) => s.into(),
-            SyncError::WrongPassphrase(_)
-            | SyncError::Crypto(strideguard_core::crypto::CryptoError::WrongPassphrase) => {
-                StrideguardError::WrongPassphrase { message }
-            }
-            SyncError::Transport(TransportError::Unauthorized(_)) => {
-                StrideguardError::Unauthorized { message }
-            }
-            _ => StrideguardError::Sync { message },
-        }
-    }
-}
-
-/// The library's version: also the cheapest call there is (the per-call overhead benchmark).
+/// The library's version.
 #[uniffi::export]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+/// Declares a uniffi enum that mirrors one of core's, with conversions both ways, so a new
+/// variant in core fails to compile here instead of being mapped wrongly.
+macro_rules! mirror_enum {
+    ($(#[$m:meta])* $name:ident = $core:path { $($(#[$vm:meta])* $v:ident),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+        pub enum $name { $($(#[$vm])* $v),+ }
+
+        impl From<$core> for $name {
+            fn from(v: $core) -> Self {
+                use $core as C;
+                match v { $(C::$v => $name::$v),+ }
+            }
+        }
+
+        impl From<$name> for $core {
+            fn from(v: $name) -> Self {
+                use $core as C;
+                match v { $($name::$v => C::$v),+ }
+            }
+        }
+    };
+}
+pub(crate) use mirror_enum;

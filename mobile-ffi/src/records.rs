@@ -1,667 +1,320 @@
-//! The data the apps see: uniffi records and enums mirroring core's types. Times are Unix
-//! milliseconds (plus the UTC offset where local time matters) or ISO dates; distances metres.
+//! Runs, shoes and the profile as the apps see them. Times are Unix milliseconds (runs also
+//! carry the UTC offset the runner was in), days `YYYY-MM-DD`, distances metres, durations
+//! seconds; integers are signed (Kotlin `Int`/`Long`, Swift `Int32`/`Int64`).
 
 use std::collections::HashMap;
 
-use strideguard_core::analysis::{self, acwr, warnings};
+use strideguard_core::import::Format;
 use strideguard_core::model as core;
-use strideguard_core::{coach, plan, store, sync, triage};
+use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum RunKind {
-    Easy,
-    Long,
-    Tempo,
-    Interval,
-    Hills,
-    Race,
-    Unknown,
-}
+use crate::error::StrideguardError;
+use crate::mirror_enum;
 
-impl From<core::RunKind> for RunKind {
-    fn from(k: core::RunKind) -> Self {
-        match k {
-            core::RunKind::Easy => RunKind::Easy,
-            core::RunKind::Long => RunKind::Long,
-            core::RunKind::Tempo => RunKind::Tempo,
-            core::RunKind::Interval => RunKind::Interval,
-            core::RunKind::Hills => RunKind::Hills,
-            core::RunKind::Race => RunKind::Race,
-            core::RunKind::Unknown => RunKind::Unknown,
-        }
-    }
-}
+mirror_enum!(
+    /// What kind of session a run was.
+    RunKind = core::RunKind { Easy, Long, Tempo, Interval, Hills, Race, Unknown }
+);
 
-impl From<RunKind> for core::RunKind {
-    fn from(k: RunKind) -> Self {
-        match k {
-            RunKind::Easy => core::RunKind::Easy,
-            RunKind::Long => core::RunKind::Long,
-            RunKind::Tempo => core::RunKind::Tempo,
-            RunKind::Interval => core::RunKind::Interval,
-            RunKind::Hills => core::RunKind::Hills,
-            RunKind::Race => core::RunKind::Race,
-            RunKind::Unknown => core::RunKind::Unknown,
-        }
-    }
-}
+mirror_enum!(
+    /// Where a run came from.
+    RunSource = core::RunSource { Manual, Fit, Gpx, Tcx, Live }
+);
+
+mirror_enum!(
+    /// How distances are shown (storage is always metres).
+    Units = core::Units { Km, Mi }
+);
+
+mirror_enum!(
+    /// A shoe's state by its distance against its own marks.
+    ShoeWear = core::ShoeWear { Ok, CheckWear, Replace, Retired }
+);
+
+mirror_enum!(
+    /// Activity file formats, for import hints and export.
+    ActivityFormat = Format { Fit, Gpx, Tcx }
+);
 
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct RunInfo {
+pub struct Run {
     pub id: String,
     pub start_unix_ms: i64,
-    /// The UTC offset the runner was in, seconds.
-    pub utc_offset_s: i32,
-    pub duration_s: f64,
-    pub distance_m: f64,
-    pub elevation_gain_m: Option<f64>,
-    pub avg_hr_bpm: Option<f64>,
+    /// The UTC offset the runner was in at the start.
+    pub utc_offset_seconds: i32,
+    pub duration_seconds: f64,
+    pub moving_time_seconds: Option<f64>,
+    pub distance_meters: f64,
+    pub elevation_gain_meters: Option<f64>,
+    pub elevation_loss_meters: Option<f64>,
+    pub avg_heart_rate_bpm: Option<f64>,
+    pub max_heart_rate_bpm: Option<f64>,
+    /// Steps per minute, both feet.
     pub avg_cadence_spm: Option<f64>,
     pub kind: RunKind,
-    pub rpe: Option<u8>,
+    pub rpe: Option<i32>,
     pub shoe_id: Option<String>,
     pub notes: Option<String>,
-    /// `manual`, `fit`, `gpx`, `tcx` or `live`.
-    pub source: String,
+    pub source: RunSource,
+    /// How many samples its stream has (0: no stream).
+    pub sample_count: i64,
 }
 
-impl From<&core::Run> for RunInfo {
-    fn from(r: &core::Run) -> Self {
-        RunInfo {
+impl Run {
+    pub(crate) fn new(r: &core::Run, sample_count: u64) -> Run {
+        Run {
             id: r.id.to_string(),
             start_unix_ms: r.start.timestamp_millis(),
-            utc_offset_s: r.start.offset().local_minus_utc(),
-            duration_s: r.duration_s,
-            distance_m: r.distance_m,
-            elevation_gain_m: r.elevation_gain_m,
-            avg_hr_bpm: r.avg_hr_bpm,
+            utc_offset_seconds: r.start.offset().local_minus_utc(),
+            duration_seconds: r.duration_s,
+            moving_time_seconds: r.moving_time_s,
+            distance_meters: r.distance_m,
+            elevation_gain_meters: r.elevation_gain_m,
+            elevation_loss_meters: r.elevation_loss_m,
+            avg_heart_rate_bpm: r.avg_hr_bpm,
+            max_heart_rate_bpm: r.max_hr_bpm,
             avg_cadence_spm: r.avg_cadence_spm,
             kind: r.kind.into(),
-            rpe: r.rpe,
+            rpe: r.rpe.map(i32::from),
             shoe_id: r.shoe_id.map(|s| s.to_string()),
             notes: r.notes.clone(),
-            source: r.source.as_str().to_string(),
+            source: r.source.into(),
+            sample_count: sample_count as i64,
+        }
+    }
+
+    pub(crate) fn list(runs: &[core::Run], counts: &HashMap<Uuid, u64>) -> Vec<Run> {
+        runs.iter()
+            .map(|r| Run::new(r, counts.get(&r.id).copied().unwrap_or(0)))
+            .collect()
+    }
+}
+
+/// A run entered by hand. Without a shoe it goes on the default shoe.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct NewRun {
+    pub start_unix_ms: i64,
+    /// The runner's UTC offset at the start; `None`: their profile's time zone then.
+    #[uniffi(default = None)]
+    pub utc_offset_seconds: Option<i32>,
+    pub distance_meters: f64,
+    pub duration_seconds: f64,
+    #[uniffi(default = None)]
+    pub kind: Option<RunKind>,
+    #[uniffi(default = None)]
+    pub rpe: Option<i32>,
+    /// A shoe's id, id prefix or name; `None`: the default shoe.
+    #[uniffi(default = None)]
+    pub shoe: Option<String>,
+    #[uniffi(default = None)]
+    pub notes: Option<String>,
+    #[uniffi(default = None)]
+    pub avg_heart_rate_bpm: Option<f64>,
+    #[uniffi(default = None)]
+    pub avg_cadence_spm: Option<f64>,
+    #[uniffi(default = None)]
+    pub elevation_gain_meters: Option<f64>,
+}
+
+/// A page of runs, newest first, and how many there are in all.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RunsPage {
+    pub runs: Vec<Run>,
+    pub total: i64,
+}
+
+/// A run's sample stream, one list per channel (every list as long as `elapsed_seconds`), ready
+/// for a chart.
+#[derive(Debug, Clone, PartialEq, Default, uniffi::Record)]
+pub struct Samples {
+    pub elapsed_seconds: Vec<f64>,
+    pub latitude_degrees: Vec<Option<f64>>,
+    pub longitude_degrees: Vec<Option<f64>>,
+    pub altitude_meters: Vec<Option<f64>>,
+    pub distance_meters: Vec<Option<f64>>,
+    pub speed_mps: Vec<Option<f64>>,
+    pub heart_rate_bpm: Vec<Option<i32>>,
+    pub cadence_spm: Vec<Option<f64>>,
+    pub stride_meters: Vec<Option<f64>>,
+}
+
+impl From<&[core::Sample]> for Samples {
+    fn from(s: &[core::Sample]) -> Self {
+        Samples {
+            elapsed_seconds: s.iter().map(|x| x.t_s).collect(),
+            latitude_degrees: s.iter().map(|x| x.lat_deg).collect(),
+            longitude_degrees: s.iter().map(|x| x.lon_deg).collect(),
+            altitude_meters: s.iter().map(|x| x.altitude_m).collect(),
+            distance_meters: s.iter().map(|x| x.distance_m).collect(),
+            speed_mps: s.iter().map(|x| x.speed_mps).collect(),
+            heart_rate_bpm: s.iter().map(|x| x.hr_bpm.map(i32::from)).collect(),
+            cadence_spm: s.iter().map(|x| x.cadence_spm).collect(),
+            stride_meters: s.iter().map(|x| x.stride_m).collect(),
         }
     }
 }
 
-/// A run entered by hand.
+/// One run with its samples.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct NewRun {
-    pub start_unix_ms: i64,
-    pub utc_offset_s: i32,
-    pub distance_m: f64,
-    pub duration_s: f64,
-    pub kind: RunKind,
-    pub rpe: Option<u8>,
-    /// Without one, the run goes on the default shoe.
-    pub shoe_id: Option<String>,
-    pub notes: Option<String>,
+pub struct RunDetail {
+    pub run: Run,
+    pub samples: Samples,
 }
 
-/// A shoe with its distance (derived from its runs).
+/// A pair of shoes with its distance (start distance plus its runs) and wear state.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct ShoeInfo {
+pub struct Shoe {
     pub id: String,
     pub name: String,
     pub brand: Option<String>,
     pub model: Option<String>,
-    pub distance_m: f64,
-    pub run_count: u32,
-    pub wear_at_m: f64,
-    pub replace_at_m: f64,
+    pub start_distance_meters: f64,
+    pub wear_at_meters: f64,
+    pub replace_at_meters: f64,
     pub retired: bool,
     pub is_default: bool,
+    pub distance_meters: f64,
+    pub run_count: i32,
+    pub wear: ShoeWear,
 }
 
-impl From<&core::ShoeUsage> for ShoeInfo {
+impl From<&core::ShoeUsage> for Shoe {
     fn from(u: &core::ShoeUsage) -> Self {
-        ShoeInfo {
+        Shoe {
             id: u.shoe.id.to_string(),
             name: u.shoe.name.clone(),
             brand: u.shoe.brand.clone(),
             model: u.shoe.model.clone(),
-            distance_m: u.distance_m,
-            run_count: u.run_count,
-            wear_at_m: u.shoe.wear_at_m,
-            replace_at_m: u.shoe.replace_at_m,
+            start_distance_meters: u.shoe.start_distance_m,
+            wear_at_meters: u.shoe.wear_at_m,
+            replace_at_meters: u.shoe.replace_at_m,
             retired: u.shoe.retired,
             is_default: u.shoe.is_default,
+            distance_meters: u.distance_m,
+            run_count: i32::try_from(u.run_count).unwrap_or(i32::MAX),
+            wear: u.wear().into(),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Units {
-    Km,
-    Mi,
+/// A new pair of shoes (the first one becomes the default whatever `make_default` says).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct NewShoe {
+    pub name: String,
+    #[uniffi(default = None)]
+    pub brand: Option<String>,
+    #[uniffi(default = None)]
+    pub model: Option<String>,
+    /// Distance already on it (bought used, or tracked elsewhere).
+    #[uniffi(default = 0.0)]
+    pub start_distance_meters: f64,
+    /// When to check the midsole (default 300 miles).
+    #[uniffi(default = 482803.2)]
+    pub wear_at_meters: f64,
+    /// When to replace it (default 500 miles).
+    #[uniffi(default = 804672.0)]
+    pub replace_at_meters: f64,
+    #[uniffi(default = false)]
+    pub make_default: bool,
 }
 
-/// The runner's settings.
+/// What to change on a shoe; `None` leaves a field, an empty brand or model removes it.
+#[derive(Debug, Clone, PartialEq, Default, uniffi::Record)]
+pub struct ShoeChanges {
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    #[uniffi(default = None)]
+    pub brand: Option<String>,
+    #[uniffi(default = None)]
+    pub model: Option<String>,
+    #[uniffi(default = None)]
+    pub start_distance_meters: Option<f64>,
+    #[uniffi(default = None)]
+    pub wear_at_meters: Option<f64>,
+    #[uniffi(default = None)]
+    pub replace_at_meters: Option<f64>,
+}
+
+/// The runner's settings (the rules' thresholds are separate: `thresholds()`).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct ProfileInfo {
+pub struct Profile {
     pub units: Units,
-    /// IANA name, e.g. `Europe/Berlin`.
+    /// IANA name, e.g. `Europe/Berlin`: weeks and days are counted in it.
     pub time_zone: String,
     /// A fixed cadence target; `None` means automatic (baseline plus `cadence_increase_pct`).
     pub fixed_cadence_spm: Option<f64>,
     pub cadence_increase_pct: f64,
-    pub resting_hr_bpm: Option<u8>,
-    pub max_hr_bpm: Option<u8>,
-    pub height_m: Option<f64>,
+    pub resting_heart_rate_bpm: Option<i32>,
+    pub max_heart_rate_bpm: Option<i32>,
+    pub height_meters: Option<f64>,
 }
 
-impl From<&core::Profile> for ProfileInfo {
+impl From<&core::Profile> for Profile {
     fn from(p: &core::Profile) -> Self {
         let (fixed, pct) = match p.cadence_target {
-            core::CadenceTarget::Fixed { spm } => (Some(spm), 5.0),
+            core::CadenceTarget::Fixed { spm } => {
+                (Some(spm), core::Profile::DEFAULT_CADENCE_INCREASE_PCT)
+            }
             core::CadenceTarget::Auto { increase_pct } => (None, increase_pct),
         };
-        ProfileInfo {
-            units: match p.units {
-                core::Units::Km => Units::Km,
-                core::Units::Mi => Units::Mi,
-            },
+        Profile {
+            units: p.units.into(),
             time_zone: p.time_zone.clone(),
             fixed_cadence_spm: fixed,
             cadence_increase_pct: pct,
-            resting_hr_bpm: p.resting_hr_bpm,
-            max_hr_bpm: p.max_hr_bpm,
-            height_m: p.height_m,
+            resting_heart_rate_bpm: p.resting_hr_bpm.map(i32::from),
+            max_heart_rate_bpm: p.max_hr_bpm.map(i32::from),
+            height_meters: p.height_m,
         }
     }
 }
 
-/// What importing one file did.
+/// One of the analysis rules' numbers, by its stable name (`weekly_increase_pct`, ...).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct ImportOutcome {
-    /// The run added, or `None` when the file was a duplicate or held no run.
-    pub imported: Option<RunInfo>,
-    /// The run already stored that this file repeats.
-    pub duplicate_of: Option<String>,
-    /// Why nothing was added, in words.
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct WeekTotal {
-    /// ISO week, e.g. `2026-W47`.
-    pub week: String,
-    /// Its Monday, `YYYY-MM-DD`.
-    pub monday: String,
-    pub distance_m: f64,
-    pub duration_s: f64,
-    pub runs: u32,
-    pub load: f64,
-    pub intensity_minutes: f64,
-    pub hill_minutes: f64,
-}
-
-impl From<&analysis::weekly::WeekTotal> for WeekTotal {
-    fn from(w: &analysis::weekly::WeekTotal) -> Self {
-        WeekTotal {
-            week: w.week.clone(),
-            monday: w.monday.to_string(),
-            distance_m: w.totals.distance_m,
-            duration_s: w.totals.duration_s,
-            runs: w.totals.runs,
-            load: w.totals.load,
-            intensity_minutes: w.totals.intensity_minutes,
-            hill_minutes: w.totals.hill_minutes,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum AcwrZone {
-    BuildingBaseline,
-    UnderLoaded,
-    SweetSpot,
-    Caution,
-    Danger,
-}
-
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct AcwrDay {
-    pub date: String,
-    pub load: f64,
-    pub acute: f64,
-    pub chronic: f64,
-    pub ratio: Option<f64>,
-    pub zone: AcwrZone,
-}
-
-impl From<&acwr::AcwrDay> for AcwrDay {
-    fn from(d: &acwr::AcwrDay) -> Self {
-        AcwrDay {
-            date: d.date.to_string(),
-            load: d.load,
-            acute: d.acute,
-            chronic: d.chronic,
-            ratio: d.ratio,
-            zone: match d.zone {
-                acwr::AcwrZone::BuildingBaseline => AcwrZone::BuildingBaseline,
-                acwr::AcwrZone::UnderLoaded => AcwrZone::UnderLoaded,
-                acwr::AcwrZone::SweetSpot => AcwrZone::SweetSpot,
-                acwr::AcwrZone::Caution => AcwrZone::Caution,
-                acwr::AcwrZone::Danger => AcwrZone::Danger,
-            },
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum WarningKind {
-    WeeklyIncrease,
-    TwoWeekSpike,
-    SingleRunSpike,
-    AcwrHigh,
-    AcwrDanger,
-    IntensityWithoutBase,
-    HillsWithoutBase,
-    ShoeWearCheck,
-    ShoeReplace,
-    LowCadence,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Severity {
-    Caution,
-    High,
-}
-
-/// A training warning: what, how serious, why, and the numbers behind it.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Warning {
-    pub kind: WarningKind,
-    pub severity: Severity,
-    pub subject: String,
-    pub title: String,
-    pub explanation: String,
-    pub numbers: HashMap<String, f64>,
-}
-
-impl From<&warnings::Warning> for Warning {
-    fn from(w: &warnings::Warning) -> Self {
-        use warnings::WarningKind as K;
-        Warning {
-            kind: match w.kind {
-                K::WeeklyIncrease => WarningKind::WeeklyIncrease,
-                K::TwoWeekSpike => WarningKind::TwoWeekSpike,
-                K::SingleRunSpike => WarningKind::SingleRunSpike,
-                K::AcwrHigh => WarningKind::AcwrHigh,
-                K::AcwrDanger => WarningKind::AcwrDanger,
-                K::IntensityWithoutBase => WarningKind::IntensityWithoutBase,
-                K::HillsWithoutBase => WarningKind::HillsWithoutBase,
-                K::ShoeWearCheck => WarningKind::ShoeWearCheck,
-                K::ShoeReplace => WarningKind::ShoeReplace,
-                K::LowCadence => WarningKind::LowCadence,
-            },
-            severity: match w.severity {
-                warnings::Severity::Caution => Severity::Caution,
-                warnings::Severity::High => Severity::High,
-            },
-            subject: w.subject.clone(),
-            title: w.title.clone(),
-            explanation: w.explanation.clone(),
-            numbers: w.numbers.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ShoeState {
-    Ok,
-    CheckWear,
-    Replace,
-    Retired,
-}
-
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct ShoeStatus {
-    pub shoe: ShoeInfo,
-    pub state: ShoeState,
-}
-
-/// The training report as of one day.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Report {
-    pub as_of: String,
-    pub this_week: WeekTotal,
-    pub last_week: WeekTotal,
-    /// Oldest first, ending with this week.
-    pub weeks: Vec<WeekTotal>,
-    pub acwr: Option<AcwrDay>,
-    pub warnings: Vec<Warning>,
-    pub shoes: Vec<ShoeStatus>,
-    /// The cadence to aim for at easy pace, when it can be told.
-    pub cadence_target_spm: Option<f64>,
-}
-
-impl From<&analysis::report::Report> for Report {
-    fn from(r: &analysis::report::Report) -> Self {
-        Report {
-            as_of: r.as_of.to_string(),
-            this_week: (&r.this_week).into(),
-            last_week: (&r.last_week).into(),
-            weeks: r.weeks.iter().map(Into::into).collect(),
-            acwr: r.acwr.as_ref().map(Into::into),
-            warnings: r.warnings.iter().map(Into::into).collect(),
-            shoes: r
-                .shoes
-                .iter()
-                .map(|s| ShoeStatus {
-                    shoe: (&s.usage).into(),
-                    state: match s.status {
-                        "check_wear" => ShoeState::CheckWear,
-                        "replace" => ShoeState::Replace,
-                        "retired" => ShoeState::Retired,
-                        _ => ShoeState::Ok,
-                    },
-                })
-                .collect(),
-            cadence_target_spm: r.cadence.target_spm,
-        }
-    }
-}
-
-/// One pain log entry's answers, with the stable names of the CLI and the README
-/// (`location`: `knee_front`, `achilles`, ...; `character`: `stiffness`, ...).
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct PainAnswers {
-    pub location: String,
-    pub side: String,
-    /// 0 (none) to 10.
-    pub severity: u8,
-    pub character: Vec<String>,
-    pub timing: Vec<String>,
-    pub aggravators: Vec<String>,
-    pub swelling: bool,
-    /// The red flags that apply: `cannot_bear_weight`, `deformity`,
-    /// `numbness_or_shooting_pain`, `severe_unrelenting`.
-    pub red_flags: Vec<String>,
-    /// When it started, RFC 3339 (`2026-05-06T07:00:00+01:00`).
-    pub onset: String,
-    pub improving: Option<bool>,
-}
-
-impl PainAnswers {
-    /// Through core's parser, so an unknown name is refused with the field and the choices.
-    pub(crate) fn to_core(&self) -> Result<triage::Answers, crate::StrideguardError> {
-        let flags: serde_json::Map<String, serde_json::Value> = self
-            .red_flags
-            .iter()
-            .map(|f| (f.clone(), serde_json::Value::Bool(true)))
-            .collect();
-        let json = serde_json::json!({
-            "location": self.location, "side": self.side, "severity": self.severity,
-            "character": self.character, "timing": self.timing,
-            "aggravators": self.aggravators, "swelling": self.swelling,
-            "red_flags": flags, "onset": self.onset, "improving": self.improving,
-        });
-        triage::Answers::from_json(&json.to_string())
-            .map_err(|e| crate::StrideguardError::invalid(e.to_string()))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct PainEntryInfo {
-    pub id: String,
-    pub logged_at_ms: i64,
-    pub location: String,
-    pub side: String,
-    pub severity: u8,
-}
-
-impl From<&store::PainEntry> for PainEntryInfo {
-    fn from(e: &store::PainEntry) -> Self {
-        PainEntryInfo {
-            id: e.id.to_string(),
-            logged_at_ms: e.logged_at.timestamp_millis(),
-            location: e.answers.location.as_str().to_string(),
-            side: e.answers.side.as_str().to_string(),
-            severity: e.answers.severity,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Urgency {
-    SelfCare,
-    BookPhysio,
-    SeeProfessionalNow,
-}
-
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct PatternMatch {
-    /// `patellofemoral_pain`, `it_band_syndrome`, `achilles_tendinopathy`,
-    /// `medial_tibial_stress_syndrome`.
-    pub id: String,
+pub struct Threshold {
     pub name: String,
-    pub score: i32,
-    pub fits: Vec<String>,
-    pub against: Vec<String>,
+    pub value: f64,
+    /// domain.md's default.
+    pub default_value: f64,
 }
 
-/// What the latest pain most likely is, how urgent, what to do now.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct TriageResult {
-    pub urgency: Urgency,
-    pub reason: String,
-    pub red_flags: Vec<String>,
-    pub patterns: Vec<PatternMatch>,
-    pub likely: Option<String>,
-    pub hours_since_onset: f64,
-    pub immediate_care: Vec<String>,
-    /// What the runner's own training showed before the onset.
-    pub your_data: Vec<String>,
-    pub disclaimer: String,
-    /// The plan that is now active, if one fits.
-    pub plan: Option<String>,
-    pub episode_entries: u32,
-}
-
-impl From<&store::LogTriage> for TriageResult {
-    fn from(t: &store::LogTriage) -> Self {
-        let r = &t.triage;
-        TriageResult {
-            urgency: match r.urgency {
-                triage::Urgency::SelfCare => Urgency::SelfCare,
-                triage::Urgency::BookPhysio => Urgency::BookPhysio,
-                triage::Urgency::SeeProfessionalNow => Urgency::SeeProfessionalNow,
-            },
-            reason: r.reason.clone(),
-            red_flags: r.red_flags.iter().map(|f| f.as_str().to_string()).collect(),
-            patterns: r
-                .patterns
-                .iter()
-                .map(|p| PatternMatch {
-                    id: p.id.as_str().to_string(),
-                    name: p.name.to_string(),
-                    score: p.score,
-                    fits: p.fits.clone(),
-                    against: p.against.clone(),
-                })
-                .collect(),
-            likely: r.likely.map(|p| p.as_str().to_string()),
-            hours_since_onset: r.hours_since_onset,
-            immediate_care: r.immediate_care.clone(),
-            your_data: r.your_data.iter().map(|n| n.text.clone()).collect(),
-            disclaimer: r.disclaimer.to_string(),
-            plan: t.plan.map(|p| p.as_str().to_string()),
-            episode_entries: t.episode_entries as u32,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct ExerciseInfo {
-    pub id: String,
-    pub name: String,
-    pub sets: u8,
-    pub reps: Option<u8>,
-    pub hold_s: Option<u16>,
-    pub days_per_week: u8,
-    pub done_today: bool,
-}
-
-/// The active strength and mobility plan.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct PlanInfo {
-    pub id: String,
-    pub plan_for: String,
-    pub created_at_ms: i64,
-    pub exercises: Vec<ExerciseInfo>,
-    pub return_to_run: String,
-}
-
-pub(crate) fn plan_info(p: &store::StoredPlan, ticks_today: &[String]) -> PlanInfo {
-    PlanInfo {
-        id: p.id.to_string(),
-        plan_for: p.plan_for.as_str().to_string(),
-        created_at_ms: p.created_at.timestamp_millis(),
-        exercises: plan::exercises_for(p.plan_for)
-            .into_iter()
-            .map(|e| ExerciseInfo {
-                id: e.id.to_string(),
-                name: e.name.to_string(),
-                sets: e.sets,
-                reps: e.reps,
-                hold_s: e.hold_s,
-                days_per_week: e.days_per_week,
-                done_today: ticks_today.iter().any(|t| t == e.id),
+/// Every threshold with its default, in name order.
+pub(crate) fn thresholds(t: &core::Thresholds) -> Vec<Threshold> {
+    let now = serde_json::to_value(t).unwrap_or_default();
+    let defaults = serde_json::to_value(core::Thresholds::default()).unwrap_or_default();
+    let mut out: Vec<Threshold> = now
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            Some(Threshold {
+                name: k.clone(),
+                value: v.as_f64()?,
+                default_value: defaults.get(k)?.as_f64()?,
             })
-            .collect(),
-        return_to_run: plan::RETURN_TO_RUN.to_string(),
-    }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
-/// The account this database syncs with.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct AccountInfo {
-    pub server: String,
-    pub username: String,
-    pub device_id: String,
-}
-
-impl From<&store::SyncAccount> for AccountInfo {
-    fn from(a: &store::SyncAccount) -> Self {
-        AccountInfo {
-            server: a.server.clone(),
-            username: a.username.clone(),
-            device_id: a.device_id.clone(),
-        }
-    }
-}
-
-/// A device of the account.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct DeviceInfo {
-    pub id: String,
-    pub name: String,
-    pub created_at_ms: i64,
-    pub last_seen_ms: Option<i64>,
-    pub revoked: bool,
-    /// This database's device.
-    pub current: bool,
-}
-
-impl From<&sync::wire::Device> for DeviceInfo {
-    fn from(d: &sync::wire::Device) -> Self {
-        DeviceInfo {
-            id: d.id.clone(),
-            name: d.name.clone(),
-            created_at_ms: d.created_at_ms,
-            last_seen_ms: d.last_seen_ms,
-            revoked: d.revoked,
-            current: d.current,
-        }
-    }
-}
-
-/// What one sync did.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct SyncSummary {
-    pub uploaded: u64,
-    pub downloaded: u64,
-    pub merged: u64,
-    pub conflicts_resolved: u64,
-    /// Records refused because they did not open (altered, or moved from elsewhere).
-    pub rejected: Vec<String>,
-    pub pending: u64,
-    pub full_resync: bool,
-}
-
-impl From<sync::SyncSummary> for SyncSummary {
-    fn from(s: sync::SyncSummary) -> Self {
-        SyncSummary {
-            uploaded: s.uploaded as u64,
-            downloaded: s.downloaded as u64,
-            merged: s.merged as u64,
-            conflicts_resolved: s.conflicts_resolved as u64,
-            rejected: s.rejected,
-            pending: s.pending as u64,
-            full_resync: s.full_resync,
-        }
-    }
-}
-
-/// One moment of sensor data for the coach.
-#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
-pub struct Reading {
-    /// Seconds since the session started.
-    pub t_s: f64,
-    pub cadence_spm: Option<f64>,
-    pub speed_mps: Option<f64>,
-    pub hr_bpm: Option<u8>,
-}
-
-impl From<Reading> for coach::Reading {
-    fn from(r: Reading) -> Self {
-        coach::Reading {
-            t_s: r.t_s,
-            cadence_spm: r.cadence_spm,
-            speed_mps: r.speed_mps,
-            hr_bpm: r.hr_bpm,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum CueKind {
-    Quicken,
-    OnTarget,
-    EaseOff,
-    SensorLost,
-    SensorBack,
-}
-
-/// A cue to speak, show or buzz.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Cue {
-    pub t_s: f64,
-    pub kind: CueKind,
-    /// What to say: "Quicken your steps", ...
-    pub text: String,
-    pub current_spm: Option<f64>,
-    pub target_spm: f64,
-}
-
-impl From<coach::Cue> for Cue {
-    fn from(c: coach::Cue) -> Self {
-        Cue {
-            t_s: c.t_s,
-            kind: match c.kind {
-                coach::CueKind::Quicken => CueKind::Quicken,
-                coach::CueKind::OnTarget => CueKind::OnTarget,
-                coach::CueKind::EaseOff => CueKind::EaseOff,
-                coach::CueKind::SensorLost => CueKind::SensorLost,
-                coach::CueKind::SensorBack => CueKind::SensorBack,
-            },
-            text: c.kind.text().to_string(),
-            current_spm: c.current_spm,
-            target_spm: c.target_spm,
-        }
-    }
+/// An app's integer checked against one of core's ranges of small numbers (RPE, heart rate,
+/// severity), with core's message when it is outside.
+pub(crate) fn in_range(
+    range: strideguard_core::ranges::Accepted<u8>,
+    field: &str,
+    v: i32,
+) -> Result<u8, StrideguardError> {
+    let outside = || {
+        StrideguardError::invalid(
+            field,
+            format!(
+                "{}: {v}{} is outside {}-{}{}",
+                range.what, range.unit, range.min, range.max, range.unit
+            ),
+        )
+    };
+    let b = u8::try_from(v).map_err(|_| outside())?;
+    range.check(b).map_err(|_| outside())
 }

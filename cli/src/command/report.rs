@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, NaiveDate};
 use clap::Args;
 use strideguard_core::Store;
+use strideguard_core::analysis::cadence::TargetMode;
 use strideguard_core::analysis::{LoadMethod, Report, Severity};
 use strideguard_core::ranges::{DEFAULT_REPORT_WEEKS, REPORT_WEEKS};
 use strideguard_core::units::{format_distance, format_duration};
@@ -188,7 +189,7 @@ pub fn print_text(r: &Report) {
     println!();
     let c = &r.cadence;
     match (c.target_mode, c.target_spm) {
-        ("fixed", Some(spm)) => println!("Cadence    target {spm:.0} steps/min (fixed)"),
+        (TargetMode::Fixed, Some(spm)) => println!("Cadence    target {spm:.0} steps/min (fixed)"),
         (_, Some(spm)) => println!(
             "Cadence    target {spm:.0} steps/min (your easy-pace baseline + {}%)",
             c.increase_pct.unwrap_or(0.0)

@@ -46,6 +46,15 @@ pub struct RunCadence {
     pub recent: bool,
 }
 
+/// How the cadence target is chosen: the runner's own baseline plus a percentage, or a number
+/// they pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetMode {
+    Auto,
+    Fixed,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bin {
     pub from_spm: f64,
@@ -56,7 +65,7 @@ pub struct Bin {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CadenceReport {
     /// `auto` or `fixed`.
-    pub target_mode: &'static str,
+    pub target_mode: TargetMode,
     /// For `auto`, the percentage above the baseline.
     pub increase_pct: Option<f64>,
     /// The target for the runner's most common (easy) speed band, or the fixed one.
@@ -184,8 +193,8 @@ pub fn cadence_report(
     out_runs.sort_by_key(|r| r.date);
 
     let (target_mode, increase_pct) = match profile.cadence_target {
-        CadenceTarget::Auto { increase_pct } => ("auto", Some(increase_pct)),
-        CadenceTarget::Fixed { .. } => ("fixed", None),
+        CadenceTarget::Auto { increase_pct } => (TargetMode::Auto, Some(increase_pct)),
+        CadenceTarget::Fixed { .. } => (TargetMode::Fixed, None),
     };
     let main_band = baseline.iter().max_by_key(|b| b.runs);
     let target_spm = match profile.cadence_target {
@@ -352,7 +361,7 @@ mod tests {
             d("2026-05-31"),
             &Thresholds::default(),
         );
-        assert_eq!(report.target_mode, "fixed");
+        assert_eq!(report.target_mode, TargetMode::Fixed);
         assert_eq!(report.target_spm, Some(176.0));
         assert_eq!(report.runs[0].target_spm, Some(176.0));
         assert!(warning.is_none(), "no baseline, no verdict");

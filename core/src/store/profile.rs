@@ -2,6 +2,7 @@
 
 use super::{Store, StoreError, changes::ChangeOp, collection};
 use crate::model::{CadenceTarget, Profile, Thresholds, Units};
+use crate::ranges;
 use crate::units::parse_time_zone;
 
 impl Store {
@@ -126,19 +127,12 @@ fn validate_profile(p: &Profile) -> Result<(), StoreError> {
         );
     }
     match p.cadence_target {
-        CadenceTarget::Auto { increase_pct } if !(0.0..=20.0).contains(&increase_pct) => {
-            return invalid(
-                "cadence increase",
-                format!("{increase_pct}% is outside 0-20% (5-10% is the researched range)"),
-            );
+        CadenceTarget::Auto { increase_pct } => {
+            ranges::CADENCE_INCREASE_PCT.check(increase_pct)?;
         }
-        CadenceTarget::Fixed { spm } if !(100.0..=240.0).contains(&spm) => {
-            return invalid(
-                "target cadence",
-                format!("{spm} steps/min is outside 100-240"),
-            );
+        CadenceTarget::Fixed { spm } => {
+            ranges::TARGET_CADENCE_SPM.check(spm)?;
         }
-        _ => {}
     }
     if let (Some(rest), Some(max)) = (p.resting_hr_bpm, p.max_hr_bpm)
         && rest >= max
@@ -148,23 +142,14 @@ fn validate_profile(p: &Profile) -> Result<(), StoreError> {
             format!("resting {rest} bpm must be below max {max} bpm"),
         );
     }
-    if let Some(rest) = p.resting_hr_bpm
-        && !(25..=120).contains(&rest)
-    {
-        return invalid(
-            "resting heart rate",
-            format!("{rest} bpm is outside 25-120"),
-        );
+    if let Some(rest) = p.resting_hr_bpm {
+        ranges::RESTING_HR_BPM.check(rest)?;
     }
-    if let Some(max) = p.max_hr_bpm
-        && !(100..=240).contains(&max)
-    {
-        return invalid("max heart rate", format!("{max} bpm is outside 100-240"));
+    if let Some(max) = p.max_hr_bpm {
+        ranges::MAX_HR_BPM.check(max)?;
     }
-    if let Some(h) = p.height_m
-        && !(0.5..=2.8).contains(&h)
-    {
-        return invalid("height", format!("{h} m is outside 0.5-2.8 m"));
+    if let Some(h) = p.height_m {
+        ranges::HEIGHT_M.check(h)?;
     }
     Ok(())
 }

@@ -507,11 +507,20 @@ fn invalid_profiles_are_refused() {
             ..ok.clone()
         },
     ];
-    for p in cases {
+    let expected = [
+        "invalid time zone: 'Mars/Olympus' is not an IANA time zone name",
+        "target cadence: 20 steps/min is outside 100-240 steps/min",
+        "cadence increase: 50% is outside 0-20%",
+        "invalid heart rate: resting 80 bpm must be below max 70 bpm",
+        "height: 4 m is outside 0.5-2.8 m",
+    ];
+    for (p, want) in cases.into_iter().zip(expected) {
+        let err = store.set_profile(&p).unwrap_err();
         assert!(
-            matches!(store.set_profile(&p), Err(StoreError::Invalid { .. })),
+            matches!(err, StoreError::Invalid { .. } | StoreError::OutOfRange(_)),
             "{p:?}"
         );
+        assert_eq!(err.to_string(), want);
     }
     assert_eq!(store.profile().unwrap(), ok);
     assert!(store.changes_since(0, 10).unwrap().is_empty());

@@ -1,0 +1,268 @@
+//! Importing activity files: one file, one file's bytes with a format hint, or many files and
+//! folders with progress and cancellation. All async: parsing happens on a blocking thread,
+//! and the database is borrowed only to save each run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use strideguard_core::cancel::Cancel;
+use strideguard_core::import::Format;
+use strideguard_core::store::{
+    self, DuplicateReason as CoreReason, FileOutcome, FileReport, Imported, ShoeChoice,
+};
+
+use crate::app::Strideguard;
+use crate::error::StrideguardError;
+use crate::listeners::{Failures, ListenerError};
+use crate::mirror_enum;
+use crate::records::{ActivityFormat, Run};
+use crate::sync::{Cancellation, background};
+
+mirror_enum!(
+    /// Why a file is taken to be a run already stored.
+    DuplicateReason = CoreReason { SameFile, SameActivity }
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ImportStatus {
+    Imported,
+    Duplicate,
+    /// A valid file without a run (another sport), or not an activity file.
+    Skipped,
+    Failed,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ImportOutcome {
+    pub status: ImportStatus,
+    /// The file, for imports of files and folders.
+    pub path: Option<String>,
+    /// The run added.
+    pub run: Option<Run>,
+    /// The stored run this file repeats.
+    pub duplicate_of: Option<String>,
+    pub duplicate_reason: Option<DuplicateReason>,
+    /// Why nothing was added, in words.
+    pub reason: Option<String>,
+}
+
+impl ImportOutcome {
+    fn of(imported: Imported) -> ImportOutcome {
+        match imported {
+            Imported::Run { run, samples } => ImportOutcome {
+                status: ImportStatus::Imported,
+                path: None,
+                run: Some(Run::new(&run, samples as u64)),
+                duplicate_of: None,
+                duplicate_reason: None,
+                reason: None,
+            },
+            Imported::Duplicate(d) => ImportOutcome {
+                status: ImportStatus::Duplicate,
+                path: None,
+                run: None,
+                duplicate_of: Some(d.run_id.to_string()),
+                duplicate_reason: Some(d.reason.into()),
+                reason: Some(
+                    match d.reason {
+                        CoreReason::SameFile => "the same file as a stored run",
+                        CoreReason::SameActivity => "the same activity as a stored run",
+                    }
+                    .into(),
+                ),
+            },
+            Imported::NotARun { reason } => ImportOutcome {
+                status: ImportStatus::Skipped,
+                path: None,
+                run: None,
+                duplicate_of: None,
+                duplicate_reason: None,
+                reason: Some(reason),
+            },
+        }
+    }
+
+    fn of_file(store: &strideguard_core::Store, f: &FileReport) -> ImportOutcome {
+        let path = Some(f.path.display().to_string());
+        let base = ImportOutcome {
+            status: ImportStatus::Failed,
+            path,
+            run: None,
+            duplicate_of: None,
+            duplicate_reason: None,
+            reason: None,
+        };
+        match &f.outcome {
+            FileOutcome::Imported {
+                run_id, samples, ..
+            } => ImportOutcome {
+                status: ImportStatus::Imported,
+                run: store
+                    .run(*run_id)
+                    .ok()
+                    .flatten()
+                    .map(|r| Run::new(&r, *samples as u64)),
+                ..base
+            },
+            FileOutcome::Duplicate { run_id, reason } => ImportOutcome {
+                status: ImportStatus::Duplicate,
+                duplicate_of: Some(run_id.to_string()),
+                duplicate_reason: Some((*reason).into()),
+                ..base
+            },
+            FileOutcome::Skipped { reason } => ImportOutcome {
+                status: ImportStatus::Skipped,
+                reason: Some(reason.clone()),
+                ..base
+            },
+            FileOutcome::Failed { reason } => ImportOutcome {
+                reason: Some(reason.clone()),
+                ..base
+            },
+        }
+    }
+}
+
+/// Progress after each file of a batch.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ImportProgress {
+    pub done: i32,
+    pub total: i32,
+    pub file: ImportOutcome,
+}
+
+/// Implemented by the app: told after each file of `import_files`.
+#[uniffi::export(with_foreign)]
+pub trait ImportListener: Send + Sync {
+    fn on_file(&self, progress: ImportProgress) -> Result<(), ListenerError>;
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ImportSummary {
+    pub files: Vec<ImportOutcome>,
+    pub imported: i32,
+    pub duplicates: i32,
+    pub skipped: i32,
+    pub failed: i32,
+    /// Stopped before the end; the files listed were handled.
+    pub cancelled: bool,
+    /// How many times the listener threw.
+    pub listener_errors: i64,
+}
+
+fn file_error(path: &str, e: StrideguardError) -> StrideguardError {
+    match e {
+        StrideguardError::Import { reason, .. } => StrideguardError::Import {
+            path: Some(path.to_string()),
+            reason: format!("{path}: {reason}"),
+        },
+        other => other,
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Strideguard {
+    /// Imports a FIT, GPX or TCX file on the default shoe; the same file or activity again is
+    /// recognised. A damaged file throws `Import`, naming the file.
+    pub async fn import_file(
+        self: Arc<Self>,
+        path: String,
+    ) -> Result<ImportOutcome, StrideguardError> {
+        background(None, move |_| {
+            let format = Format::from_path(std::path::Path::new(&path)).ok_or_else(|| {
+                StrideguardError::Import {
+                    path: Some(path.clone()),
+                    reason: format!("{path}: not a .fit, .gpx or .tcx file"),
+                }
+            })?;
+            let bytes = std::fs::read(&path).map_err(|e| StrideguardError::Import {
+                path: Some(path.clone()),
+                reason: format!("cannot read {path}: {}", e.kind()),
+            })?;
+            let imported = store::import_bytes(self.writer(), &bytes, format, ShoeChoice::Default)
+                .map_err(|e| file_error(&path, e.into()))?;
+            let mut out = ImportOutcome::of(imported);
+            out.path = Some(path);
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Imports a file's bytes (from a share sheet, a download, a watch's sync) of `format`.
+    #[uniffi::method(default(name = None))]
+    pub async fn import_bytes(
+        self: Arc<Self>,
+        bytes: Vec<u8>,
+        format: ActivityFormat,
+        name: Option<String>,
+    ) -> Result<ImportOutcome, StrideguardError> {
+        background(None, move |_| {
+            let imported =
+                store::import_bytes(self.writer(), &bytes, format.into(), ShoeChoice::Default)
+                    .map_err(|e| match &name {
+                        Some(n) => file_error(n, e.into()),
+                        None => e.into(),
+                    })?;
+            let mut out = ImportOutcome::of(imported);
+            out.path = name;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Imports files and folders (searched recursively, in name order), one transaction each:
+    /// a damaged file is reported and the rest go on. `listener` hears after each file;
+    /// `cancel` (or `cancel_sync`, or cancelling the coroutine or task) stops it between files.
+    #[uniffi::method(default(listener = None, cancel = None))]
+    pub async fn import_files(
+        self: Arc<Self>,
+        paths: Vec<String>,
+        listener: Option<Arc<dyn ImportListener>>,
+        cancel: Option<Arc<Cancellation>>,
+    ) -> Result<ImportSummary, StrideguardError> {
+        let me = self.clone();
+        background(Some((self, cancel)), move |token: &Cancel| {
+            let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+            let files = store::collect_files(&paths);
+            let failures = Failures::default();
+            let report = store::import_files(
+                me.writer(),
+                files,
+                ShoeChoice::Default,
+                &mut |p| {
+                    if let Some(l) = &listener {
+                        let outcome = me.read(|s| Ok(ImportOutcome::of_file(s, p.file)));
+                        if let Ok(file) = outcome {
+                            failures.note(l.on_file(ImportProgress {
+                                done: p.done as i32,
+                                total: p.total as i32,
+                                file,
+                            }));
+                        }
+                    }
+                },
+                token,
+            )?;
+            let files = me.read(|s| {
+                Ok(report
+                    .files
+                    .iter()
+                    .map(|f| ImportOutcome::of_file(s, f))
+                    .collect())
+            })?;
+            let t = report.totals;
+            Ok(ImportSummary {
+                files,
+                imported: t.imported as i32,
+                duplicates: t.duplicates as i32,
+                skipped: t.skipped as i32,
+                failed: t.failed as i32,
+                cancelled: report.cancelled,
+                listener_errors: failures.count(),
+            })
+        })
+        .await
+    }
+}
