@@ -1,7 +1,7 @@
 //! The bindings for real: `bindings.sh` generates Kotlin, Swift and Python from the built
 //! library; the Python tests (pytest) and a Kotlin program on the JVM (kotlinc, JNA) then call
-//! every export against a sync server on 127.0.0.1; the Swift header is compiled and its
-//! functions and checksums checked against the library.
+//! every export, errors included, against a sync server on 127.0.0.1; the Swift header is
+//! compiled and its functions and checksums checked against the library.
 //!
 //! Needs python3 with pytest, a JDK, Debian's libjna-java and the npm package kotlin-compiler
 //! (`.ci/run` installs them; the Kotlin compiler goes to target/tools/kotlin-compiler, or set
@@ -11,7 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
+use strideguard_server::ServerConfig;
 use strideguard_tests::sync::{TestServer, config};
+
+/// The test server, with login limits wide enough for a suite that registers many accounts
+/// from one address in a minute.
+fn server_config() -> ServerConfig {
+    let mut c = config();
+    c.limits.logins_per_minute_per_ip = 10_000;
+    c.limits.logins_per_minute_per_user = 1_000;
+    c
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -101,7 +111,7 @@ fn bindings_sh_generates_kotlin_swift_and_python() {
 #[test]
 fn python_tests_pass_against_the_library() {
     let b = bindings();
-    let server = TestServer::start(config());
+    let server = TestServer::start(server_config());
     let text = checked(
         "pytest",
         Command::new("python3")
@@ -150,7 +160,7 @@ fn kotlin_on_the_jvm_calls_the_library() {
             .arg(&jar)
             .output(),
     );
-    let server = TestServer::start(config());
+    let server = TestServer::start(server_config());
     let lib_dir = b.join("python");
     let run_cp = format!(
         "{}:{}:{}:{}",
@@ -166,7 +176,7 @@ fn kotlin_on_the_jvm_calls_the_library() {
             .args(["-cp", &run_cp, "MainKt"])
             .arg(work.path())
             .arg(server.url())
-            .arg(fixtures().join("garmin-fenix-5-run.fit"))
+            .arg(fixtures())
             .output(),
     );
     assert!(text.contains("kotlin: all checks passed"), "{text}");

@@ -86,10 +86,21 @@ pub struct Tick {
 }
 
 impl Store {
-    /// Logs a pain now (by the store's clock); returns the entry.
+    /// Logs a pain now (by the store's clock); returns the entry. It is logged after every
+    /// entry before it, even within one millisecond, so the latest episode is always the one
+    /// logged last.
     pub fn log_pain(&mut self, answers: Answers) -> Result<PainEntry, StoreError> {
+        let last: Option<i64> =
+            self.conn
+                .query_row("SELECT max(logged_at_ms) FROM pain_entries", [], |r| {
+                    r.get(0)
+                })?;
+        let ms = self
+            .now()
+            .timestamp_millis()
+            .max(last.map_or(i64::MIN, |l| l + 1));
         // Stored to the millisecond: keep exactly what will be read back.
-        let logged_at = utc_ms(self.now().timestamp_millis(), "pain_entries", "new")?;
+        let logged_at = utc_ms(ms, "pain_entries", "new")?;
         let entry = PainEntry {
             id: Uuid::new_v4(),
             logged_at,
