@@ -1,108 +1,13 @@
 //! The `strideguard` binary end to end, on temporary databases: what a runner types and what
 //! they (or their scripts) read back.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-
-struct Env {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    home: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("runner.db");
-        let home = dir.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        Env {
-            _dir: dir,
-            db,
-            home,
-        }
-    }
-
-    /// Runs the binary on this env's database, with a fixed time zone and no user data dir.
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_with(args, &[])
-    }
-
-    /// Like [`Env::run`], with extra environment variables.
-    fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_strideguard"))
-            .env_remove("STRIDEGUARD_PASSPHRASE")
-            .env_remove("STRIDEGUARD_NEW_PASSPHRASE")
-            .env_remove("STRIDEGUARD_SERVER")
-            .env_remove("STRIDEGUARD_USER")
-            .envs(vars.iter().copied())
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env("HOME", &self.home)
-            .env("XDG_DATA_HOME", self.home.join("data"))
-            .env_remove("STRIDEGUARD_DB")
-            .env("TZ", "UTC")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_with(args, &[])
-    }
-
-    /// Like [`Env::ok`], with extra environment variables.
-    fn ok_with(&self, args: &[&str], vars: &[(&str, &str)]) -> String {
-        let out = self.run_with(args, vars);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
-    }
-
-    /// Runs a command that must fail; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        self.fails_with(args, &[])
-    }
-
-    /// Like [`Env::fails`], with extra environment variables.
-    fn fails_with(&self, args: &[&str], vars: &[(&str, &str)]) -> String {
-        let out = self.run_with(args, vars);
-        assert!(!out.status.success(), "{args:?} should have failed");
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    /// The shoe called `name` in `shoe list --json`.
-    fn shoe(&self, name: &str) -> Value {
-        let shoes = self.json(&["shoe", "list", "--json"]);
-        shoes
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap_or_else(|| panic!("no shoe {name} in {shoes}"))
-            .clone()
-    }
-
-    /// The database's visible state: what `run list` and `shoe list` say, and the file bytes.
-    fn snapshot(&self) -> (Value, Value, Vec<u8>) {
-        (
-            self.json(&["run", "list", "--json"]),
-            self.json(&["shoe", "list", "--json"]),
-            std::fs::read(&self.db).unwrap(),
-        )
-    }
-}
+use support::Env;
 
 fn approx(v: &Value, expected: f64) -> bool {
     (v.as_f64().unwrap() - expected).abs() < 1e-6
@@ -703,16 +608,8 @@ fn demo_builds_a_fresh_reproducible_history() {
     assert!(out.contains(&dir.path().join("a/strideguard.db").display().to_string()));
     // Sync: a second device gets everything and both agree after offline edits.
     assert!(out.contains("both devices agree: 67 runs"), "{out}");
-    let phone = Env {
-        _dir: tempfile::tempdir().unwrap(),
-        db: dir.path().join("a/phone.db"),
-        home: dir.path().join("a"),
-    };
-    let laptop = Env {
-        _dir: tempfile::tempdir().unwrap(),
-        db: dir.path().join("a/strideguard.db"),
-        home: dir.path().join("a"),
-    };
+    let phone = Env::at(dir.path().join("a/phone.db"));
+    let laptop = Env::at(dir.path().join("a/strideguard.db"));
     assert_eq!(
         phone.json(&["run", "list", "--json"]),
         laptop.json(&["run", "list", "--json"])
