@@ -1055,7 +1055,7 @@ fn triage_answers_file_is_stateless_and_bad_answers_name_the_field() {
     for (bad, expected) in [
         (
             good.replace("\"achilles\"", "\"kneecap\""),
-            "location: unknown variant `kneecap`",
+            "location: unknown answer 'kneecap': expected one of knee_front,",
         ),
         (
             good.replace("\"severity\": 3", "\"severity\": 11"),

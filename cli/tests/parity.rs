@@ -74,7 +74,15 @@ fn now_and_today_come_from_one_clock() {
     let plan = env.json(&["plan", "show", "--json"]);
     assert_eq!(plan["today"], app.plan().unwrap().today.as_str());
     let logged = env.json(&[
-        "pain", "log", "--location", "knee_front", "--side", "left", "--severity", "3", "--json",
+        "pain",
+        "log",
+        "--location",
+        "knee_front",
+        "--side",
+        "left",
+        "--severity",
+        "3",
+        "--json",
     ]);
     let entry = &app.pain_entries().unwrap()[0];
     assert_eq!(entry.logged_at_unix_ms, NOW_MS);
@@ -83,7 +91,10 @@ fn now_and_today_come_from_one_clock() {
         "2026-05-20T05:30:00Z",
         "the CLI's log time is the same instant"
     );
-    assert_eq!(entry.answers.onset_unix_ms, NOW_MS, "onset defaults to now in both");
+    assert_eq!(
+        entry.answers.onset_unix_ms, NOW_MS,
+        "onset defaults to now in both"
+    );
 }
 
 #[test]
@@ -153,7 +164,11 @@ fn shoe_wear_state_is_the_same_everywhere() {
         .iter()
         .map(|s| s["status"].as_str().unwrap())
         .collect();
-    assert_eq!(in_report, ["replace", "ok", "check_wear", "retired"], "by name: Done, Fresh, Worn; retired last");
+    assert_eq!(
+        in_report,
+        ["replace", "ok", "check_wear", "retired"],
+        "by name: Done, Fresh, Worn; retired last"
+    );
 }
 
 #[test]
@@ -188,9 +203,15 @@ fn the_active_plan_and_its_ticks_agree() {
             .iter()
             .map(|e| e["id"].as_str().unwrap())
             .collect::<Vec<_>>(),
-        plan.exercises.iter().map(|e| e.id.as_str()).collect::<Vec<_>>()
+        plan.exercises
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>()
     );
-    assert!(app.tick_exercise("eccentric_heel_drops".into(), None).unwrap());
+    assert!(
+        app.tick_exercise("eccentric_heel_drops".into(), None)
+            .unwrap()
+    );
     let after = env.json(&["plan", "show", "--json"]);
     let heel = after["exercises"]
         .as_array()
@@ -199,12 +220,21 @@ fn the_active_plan_and_its_ticks_agree() {
         .find(|e| e["id"] == "eccentric_heel_drops")
         .unwrap()
         .clone();
-    assert_eq!((heel["done_today"].clone(), heel["done_last_7_days"].clone()), (Value::Bool(true), 1.into()));
-    assert!(env.ok(&["plan", "done", "eccentric-heel-drops"]).contains("already ticked off"));
+    assert_eq!(
+        (heel["done_today"].clone(), heel["done_last_7_days"].clone()),
+        (Value::Bool(true), 1.into())
+    );
+    assert!(
+        env.ok(&["plan", "done", "eccentric-heel-drops"])
+            .contains("already ticked off")
+    );
     // Another plan's exercise is refused by both, in the same words.
     let cli = env.fails(&["plan", "done", "clamshells"]);
     let app_err = reason(app.tick_exercise("clamshells".into(), None).unwrap_err());
-    assert!(app_err.starts_with("'clamshells' is not in your achilles_tendinopathy plan"), "{app_err}");
+    assert!(
+        app_err.starts_with("'clamshells' is not in your achilles_tendinopathy plan"),
+        "{app_err}"
+    );
     assert!(cli.contains(&app_err), "{cli}");
 }
 
@@ -231,9 +261,20 @@ fn a_live_session_becomes_the_same_run() {
     }
     let run = session.save(None).unwrap().unwrap();
     let cli_shoe = cli_run["shoe_id"].as_str().unwrap();
-    assert_eq!(run.shoe_id.as_deref(), Some(cli_shoe), "the default shoe, both");
-    assert_eq!(run.start_unix_ms, cli_run_start(&cli_run), "its duration before now, both");
-    assert_eq!(run.duration_seconds, cli_run["duration_s"].as_f64().unwrap());
+    assert_eq!(
+        run.shoe_id.as_deref(),
+        Some(cli_shoe),
+        "the default shoe, both"
+    );
+    assert_eq!(
+        run.start_unix_ms,
+        cli_run_start(&cli_run),
+        "its duration before now, both"
+    );
+    assert_eq!(
+        run.duration_seconds,
+        cli_run["duration_s"].as_f64().unwrap()
+    );
     assert_eq!(run.distance_meters, cli_run["distance_m"].as_f64().unwrap());
     assert_eq!(run.avg_cadence_spm, cli_run["avg_cadence_spm"].as_f64());
     assert_eq!(run.avg_heart_rate_bpm, cli_run["avg_hr_bpm"].as_f64());
@@ -253,7 +294,15 @@ fn cli_run_start(run: &Value) -> i64 {
 fn the_accepted_ranges_are_the_same() {
     let (env, app) = both();
     let cli = env.fails(&[
-        "run", "add", "--date", "2026-05-19", "--distance", "5km", "--duration", "30:00", "--rpe",
+        "run",
+        "add",
+        "--date",
+        "2026-05-19",
+        "--distance",
+        "5km",
+        "--duration",
+        "30:00",
+        "--rpe",
         "11",
     ]);
     let mut run = NewRun {
@@ -279,16 +328,25 @@ fn the_accepted_ranges_are_the_same() {
     let app_err = reason(app.report(None, 0).unwrap_err());
     assert!(cli.contains("weeks: 0 is outside 1-520"), "{cli}");
     assert_eq!(app_err, "weeks: 0 is outside 1-520");
-    assert!(env.fails(&["report", "--weeks", "521"]).contains("outside 1-520"));
+    assert!(
+        env.fails(&["report", "--weeks", "521"])
+            .contains("outside 1-520")
+    );
     env.ok(&["report", "--weeks", "520", "--json"]);
     app.report(None, 520).unwrap();
 
     let cli = env.fails(&["live", "--simulate", "steady", "--target", "90"]);
     let app_err = reason(app.coach_target(Some(90.0)).unwrap_err());
-    assert_eq!(app_err, "target cadence: 90 steps/min is outside 100-240 steps/min");
+    assert_eq!(
+        app_err,
+        "target cadence: 90 steps/min is outside 100-240 steps/min"
+    );
     assert!(cli.contains(&app_err), "{cli}");
     let cli = env.fails(&["profile", "set", "--target-cadence", "250"]);
-    assert!(cli.contains("target cadence: 250 steps/min is outside 100-240 steps/min"), "{cli}");
+    assert!(
+        cli.contains("target cadence: 250 steps/min is outside 100-240 steps/min"),
+        "{cli}"
+    );
 }
 
 #[test]
@@ -297,7 +355,14 @@ fn the_report_and_its_html_page_are_the_same() {
     for d in (1..60).step_by(2) {
         day_run(&app, d, 5.0 + (d % 7) as f64, 30.0 + d as f64 / 2.0);
     }
-    env.ok(&["profile", "set", "--threshold", "weekly_increase_pct=7", "--threshold", "acwr_sweet_spot_high=1.2"]);
+    env.ok(&[
+        "profile",
+        "set",
+        "--threshold",
+        "weekly_increase_pct=7",
+        "--threshold",
+        "acwr_sweet_spot_high=1.2",
+    ]);
     let cli = env.json(&["report", "--json", "--weeks", "6"]);
     let rep = app.report(None, 6).unwrap();
     assert_eq!(cli["as_of"], rep.as_of.as_str());
@@ -317,15 +382,24 @@ fn the_report_and_its_html_page_are_the_same() {
         .collect();
     let app_warnings: Vec<&str> = rep.warnings.iter().map(|w| w.title.as_str()).collect();
     assert_eq!(cli_warnings, app_warnings);
-    assert_eq!(cli["acwr"]["ratio"].as_f64(), rep.acwr.as_ref().unwrap().ratio);
+    assert_eq!(
+        cli["acwr"]["ratio"].as_f64(),
+        rep.acwr.as_ref().unwrap().ratio
+    );
     assert_eq!(
         cli["thresholds"]["weekly_increase_pct"].as_f64(),
-        rep.thresholds.iter().find(|t| t.name == "weekly_increase_pct").map(|t| t.value)
+        rep.thresholds
+            .iter()
+            .find(|t| t.name == "weekly_increase_pct")
+            .map(|t| t.value)
     );
     let html = env.db.with_file_name("report.html");
     env.ok(&["report", "--weeks", "6", "--html", html.to_str().unwrap()]);
     let cli_page = std::fs::read_to_string(&html).unwrap();
     let app_page = app.report_html(None, 6).unwrap();
     assert_eq!(cli_page, app_page);
-    assert!(app_page.contains("+7% guide") && app_page.contains("0.8-1.2,"), "the runner's own marks");
+    assert!(
+        app_page.contains("+7% guide") && app_page.contains("0.8-1.2,"),
+        "the runner's own marks"
+    );
 }

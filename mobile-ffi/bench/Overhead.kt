@@ -1,6 +1,6 @@
 // Per-call overhead of the Kotlin bindings on the JVM, against baselines measured in the same
 // run: `version()` against a plain Kotlin call, the report against the same report built
-// natively in Rust. Args: database, as-of date.
+// natively in Rust (the report_native bench's nanoseconds). Args: database, as-of date, native ns.
 import org.strideguard.*
 
 fun plain(): String = System.nanoTime().toString().substring(0, 1)
@@ -19,8 +19,8 @@ fun main(args: Array<String>) {
     val baseline = perCall(200_000) { plain() }
     println("kotlin: version() %.0f ns a call; a plain Kotlin call %.0f ns; crossing costs about %.0f ns"
         .format(trivial, baseline, trivial - baseline))
-    val report = perCall(200) { app.report(asOf, 8u) }
-    val native = app.reportNativeNs(asOf, 8u, 200u).toDouble()
+    val report = perCall(200) { app.report(asOf, 8) }
+    val native = args[2].toDouble()
     println("kotlin: report(8 weeks, %d runs) %.2f ms a call; natively in Rust %.2f ms (%.2fx)"
         .format(app.runCount().toLong(), report / 1e6, native / 1e6, report / native))
 }

@@ -63,6 +63,24 @@ impl Strideguard {
         self.readers[0].lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Core's report for `report` and `report_html`, from a reading connection.
+    fn core_report(
+        &self,
+        as_of: Option<String>,
+        weeks: i32,
+    ) -> Result<strideguard_core::analysis::Report, StrideguardError> {
+        let n = self::weeks(weeks)?;
+        let as_of = as_of.map(|d| day("as_of", &d)).transpose()?;
+        self.read(|s| {
+            let day = match as_of {
+                Some(d) => d,
+                None => s.today()?,
+            };
+            let thresholds = s.profile()?.thresholds;
+            Ok(s.report(day, n, &thresholds)?)
+        })
+    }
+
     pub(crate) fn read<T>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, StrideguardError>,
@@ -469,16 +487,7 @@ impl Strideguard {
     /// The training report of the `weeks` weeks up to `as_of` (`YYYY-MM-DD`; default today).
     #[uniffi::method(default(as_of = None, weeks = 8))]
     pub fn report(&self, as_of: Option<String>, weeks: i32) -> Result<Report, StrideguardError> {
-        let n = self::weeks(weeks)?;
-        let as_of = as_of.map(|d| day("as_of", &d)).transpose()?;
-        self.read(|s| {
-            let day = match as_of {
-                Some(d) => d,
-                None => s.today()?,
-            };
-            let thresholds = s.profile()?.thresholds;
-            Ok((&s.report(day, n, &thresholds)?).into())
-        })
+        Ok((&self.core_report(as_of, weeks)?).into())
     }
 
     /// The report as one self-contained HTML page with its charts (no scripts, no network), to
@@ -489,19 +498,8 @@ impl Strideguard {
         as_of: Option<String>,
         weeks: i32,
     ) -> Result<String, StrideguardError> {
-        let n = self::weeks(weeks)?;
-        let as_of = as_of.map(|d| day("as_of", &d)).transpose()?;
-        self.read(|s| {
-            let day = match as_of {
-                Some(d) => d,
-                None => s.today()?,
-            };
-            let thresholds = s.profile()?.thresholds;
-            Ok(strideguard_core::html::page(&s.report(
-                day,
-                n,
-                &thresholds,
-            )?))
-        })
+        Ok(strideguard_core::html::page(
+            &self.core_report(as_of, weeks)?,
+        ))
     }
 }

@@ -428,3 +428,6 @@ fn non_negative(field: &'static str, v: f64) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod flows_tests;

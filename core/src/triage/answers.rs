@@ -10,9 +10,22 @@ use serde::{Deserialize, Serialize};
 macro_rules! answer_enum {
     ($(#[$m:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
+
+        // Through `FromStr`, so a JSON answers file is refused in the same words as a flag.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(|e| match e {
+                    AnswerError::Unknown { given, expected, .. } => serde::de::Error::custom(
+                        format!("unknown answer '{given}': expected one of {expected}"),
+                    ),
+                    other => serde::de::Error::custom(other),
+                })
+            }
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -185,9 +198,15 @@ impl Answers {
         let de = &mut serde_json::Deserializer::from_str(text);
         let answers: Answers = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
+            let reason = e.into_inner().to_string();
+            // The path already says where: drop serde's "at line 1 column 19".
+            let reason = match reason.rfind(" at line ") {
+                Some(i) if reason[i..].contains(" column ") => reason[..i].to_string(),
+                _ => reason,
+            };
             AnswerError::Json {
                 path: if path == "." { "answers".into() } else { path },
-                reason: e.into_inner().to_string(),
+                reason,
             }
         })?;
         answers.validate()?;

@@ -61,7 +61,8 @@ fun records(dir: File, fixtures: File) {
             app.addRun(run(week * 7L + day, km * share, km * share * 6))
         }
     }
-    check(app.runCount() == 15L)
+    check(app.runCount() == 15L && app.runs().size == 15)
+    check(app.nowMs() > MONDAY && app.clockErrors() == 0L)
     val page = app.runsPage(limit = 4)
     check(page.total == 15L && page.runs.size == 4 && page.runs[0].startUnixMs > page.runs[3].startUnixMs)
     val report = app.report("2026-06-07", 5)
@@ -96,6 +97,10 @@ fun records(dir: File, fixtures: File) {
     }
     app.deleteShoe("Pegasus")
     check(app.shoes().map { it.name } == listOf("Clifton"))
+    val extra = app.addRun(run(60, 3.0, 20.0))
+    app.deleteRun(extra.id)
+    check(app.runCount() == 15L)
+    expect<StrideguardException.NotFound>("deleted run") { app.deleteRun(extra.id) }
 
     // Profile and thresholds.
     val p = app.profile()
@@ -188,10 +193,13 @@ fun live(dir: File) {
     val app = Strideguard.open(File(dir, "live.db").path)
     val shoe = app.addShoe(NewShoe(name = "Pegasus"))
     check(app.coachTarget().source == TargetSource.FALLBACK)
+    check(app.coachTarget(175.0).let { it.spm == 175.0 && it.source == TargetSource.REQUESTED })
     val session = app.startLiveSession(listener = Collect())
     for (t in 0 until 600) {
         session.feed(Reading(elapsedSeconds = t.toDouble(), cadenceSpm = 158.0)) // a watch: cadence only
     }
+    check(session.smoothedSpm() == 158.0 && session.metronomeBpm() == 170.0 && session.distanceMeters() == 0.0)
+    check(session.listenerErrors() == 0L && session.lastListenerError() == null)
     val summary = session.summary()
     check(summary.cues.any { it.kind == CueKind.QUICKEN }) { "cadence alone is coached: $summary" }
     val saved = session.save()!!
@@ -274,10 +282,24 @@ fun sync(dir: File, server: String) = runBlocking {
     check(app.revokeDevice(watchDevice.id).name == "wear os")
     expect<StrideguardException.Unauthorized>("revoked") { runBlocking { watch.syncNow() } }
 
+    // A handle cancels a sync before it starts its first step.
+    val handle = Cancellation()
+    handle.cancel()
+    check(handle.isCancelled())
+    expect<StrideguardException.Cancelled>("cancelled by its handle") { runBlocking { app.syncNow(cancel = handle) } }
+    app.cancelSync() // nothing runs: nothing to stop
+    check(app.syncNow().uploaded == 0L)
+
     app.changePassphrase(PASS, "a brand new passphrase")
     expect<StrideguardException.WrongPassphrase>("old passphrase") { runBlocking { app.deleteAccount(PASS) } }
     app.deleteAccount("a brand new passphrase")
     check(app.account() == null && app.runCount() == 12L) { "unlinked, the data kept" }
+    check(app.syncStatus().account == null)
+    expect<StrideguardException.NotLinked>("logged out already") { runBlocking { app.logout() } }
+    val tablet = Strideguard.open(File(dir, "tablet.db").path)
+    tablet.register(server, "kt-tablet-" + System.nanoTime(), PASS, "tablet", 1000)
+    check(tablet.logout()) { "the server was told" }
+    check(tablet.account() == null)
 
     // Two objects on one file, writing at once.
     val path = File(dir, "shared.db").path

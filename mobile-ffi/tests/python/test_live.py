@@ -92,7 +92,10 @@ def test_a_live_session_is_saved_as_a_run_on_the_default_shoe(app):
     listener = Collect()
     session = app.start_live_session(listener=listener)
     run_low_cadence(session, seconds=600)
+    assert 155 < session.smoothed_spm() < 161 and session.metronome_bpm() == 170.0
+    assert round(session.distance_meters()) == round(599 * 3.0)
     assert session.tick(700.0) == 1
+    assert session.metronome_bpm() is None, "silent once the sensor is lost"
     summary = session.summary()
     assert summary.run_id is None and summary.target_spm == 170.0
     assert round(summary.duration_seconds) == 599

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use strideguard_proto::KdfParams;
 use strideguard_proto::wire::{DeleteAccountRequest, KdfResponse, RegisterRequest};
 
-use super::auth::{Authed, auth_matches, hash_auth_key, login_rate};
+use super::auth::{Authed, hash_auth_key, login_rate, proven_user};
 use super::errors::ApiError;
 use super::validation::{self, json_body};
 use super::{Shared, store};
@@ -71,14 +71,7 @@ pub async fn delete(
     let req: DeleteAccountRequest = json_body(&s, &headers, body).await?;
     validation::auth_key(&req.auth_key, "auth_key")?;
     let user_id = auth.user_id;
-    let user = store(&s, move |st| st.user_by_id(user_id))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the account is gone"))?;
-    login_rate(&s, &ip, Some(&user.username))?;
-    if !auth_matches(&user.auth_salt, &user.auth_hash, &req.auth_key) {
-        Metrics::add(&s.metrics.login_failures, 1);
-        return Err(ApiError::unauthorized("wrong passphrase"));
-    }
+    let user = proven_user(&s, &ip, user_id, &req.auth_key).await?;
     let deleted = store(&s, move |st| st.delete_user(user_id)).await?;
     Metrics::add(&s.metrics.accounts_deleted, 1);
     tracing::info!(user = %user.username, records = deleted.records, devices = deleted.devices, "account deleted");

@@ -77,6 +77,26 @@ pub fn login_rate(s: &Shared, ip: &SocketAddr, username: Option<&str>) -> Result
     Ok(())
 }
 
+/// The account of an authenticated request whose `auth_key` proves its passphrase: what a
+/// passphrase change and an account deletion need besides the session. Counted as a login
+/// attempt.
+pub async fn proven_user(
+    s: &Shared,
+    ip: &SocketAddr,
+    user_id: i64,
+    auth_key: &[u8],
+) -> Result<crate::storage::User, ApiError> {
+    let user = store(s, move |st| st.user_by_id(user_id))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the account is gone"))?;
+    login_rate(s, ip, Some(&user.username))?;
+    if !auth_matches(&user.auth_salt, &user.auth_hash, auth_key) {
+        crate::metrics::Metrics::add(&s.metrics.login_failures, 1);
+        return Err(ApiError::unauthorized("the passphrase is wrong"));
+    }
+    Ok(user)
+}
+
 /// A request with a valid bearer token.
 pub struct Authed {
     pub user_id: i64,

@@ -9,11 +9,10 @@ use axum::http::HeaderMap;
 use strideguard_proto::KdfParams;
 use strideguard_proto::wire::{KeysResponse, PutKeysRequest};
 
-use super::auth::{Authed, auth_matches, hash_auth_key, login_rate};
+use super::auth::{Authed, hash_auth_key, proven_user};
 use super::errors::ApiError;
 use super::validation::{self, json_body};
 use super::{Shared, store};
-use crate::metrics::Metrics;
 
 pub async fn get(State(s): State<Shared>, auth: Authed) -> Result<Json<KeysResponse>, ApiError> {
     let user = store(&s, move |st| st.user_by_id(auth.user_id))
@@ -40,14 +39,7 @@ pub async fn put(
     validation::kdf(&s, req.kdf)?;
     validation::wrapped_key(&req.wrapped_key)?;
     let user_id = auth.user_id;
-    let user = store(&s, move |st| st.user_by_id(user_id))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the account is gone"))?;
-    login_rate(&s, &ip, Some(&user.username))?;
-    if !auth_matches(&user.auth_salt, &user.auth_hash, &req.old_auth_key) {
-        Metrics::add(&s.metrics.login_failures, 1);
-        return Err(ApiError::unauthorized("the old passphrase is wrong"));
-    }
+    let user = proven_user(&s, &ip, user_id, &req.old_auth_key).await?;
     let (salt, hash) = hash_auth_key(&req.new_auth_key);
     store(&s, move |st| {
         st.set_keys(user_id, &salt, &hash, req.kdf.iterations, &req.wrapped_key)
