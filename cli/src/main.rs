@@ -2,6 +2,14 @@
 //! command module (`command/*.rs`) owns its clap types, parses, calls core, and prints tables
 //! or JSON through `output`.
 
+// The doc comments on the clap types are the `--help` text, written for a terminal: a bare URL,
+// `YYYY-MM-DD[THH:MM]` or `<start>.<format>` there is meant literally, not as rustdoc markup.
+#![allow(
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags
+)]
+
 mod command;
 mod output;
 mod values;

@@ -62,8 +62,7 @@ fn scan_then_a_live_session_with_a_dropout_is_coached_and_saved() {
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    // SAFETY: signalling our own child process.
-    unsafe { libc_kill(child.id() as i32) };
+    ctrl_c(&child);
     let status = child.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
@@ -114,13 +113,11 @@ fn scan_then_a_live_session_with_a_dropout_is_coached_and_saved() {
     assert_eq!(remembered["units"]["Strideguard Footpod"], "strides");
 }
 
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-
-/// Sends SIGINT (ctrl-c).
-unsafe fn libc_kill(pid: i32) {
+/// Sends SIGINT (ctrl-c) to the session, as a runner ending it would.
+#[allow(unsafe_code)]
+fn ctrl_c(child: &std::process::Child) {
+    // SAFETY: kill(2) on our own child process, not yet reaped; it touches no memory of ours.
     unsafe {
-        kill(pid, 2);
+        libc::kill(child.id() as i32, libc::SIGINT);
     }
 }

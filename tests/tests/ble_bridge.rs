@@ -22,6 +22,7 @@ use strideguard_tests::temp_db;
 use tokio::sync::mpsc;
 
 #[test]
+#[allow(unsafe_code)]
 fn a_footpod_over_a_private_bus_is_scanned_connected_coached_dropped_and_reconnected() {
     let dir = tempfile::tempdir().unwrap();
     let (_bus, address) = start_bus(dir.path());

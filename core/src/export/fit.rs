@@ -188,7 +188,7 @@ pub fn write(run: &Run, samples: &[Sample], sport: u8) -> Vec<u8> {
     write_with(run, samples, sport, None)
 }
 
-/// Like [`write`], but with the samples split into `laps` laps and no session message, as some
+/// Like [`write()`], but with the samples split into `laps` laps and no session message, as some
 /// devices write when an activity is cut off: readers must build the summary from the laps.
 pub fn write_laps_only(run: &Run, samples: &[Sample], sport: u8, laps: usize) -> Vec<u8> {
     write_with(run, samples, sport, Some(laps.max(1)))
