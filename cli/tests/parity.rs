@@ -110,8 +110,8 @@ fn the_first_shoe_becomes_the_default_in_both() {
             brand: None,
             model: None,
             start_distance_meters: 0.0,
-            wear_at_meters: 482_803.2,
-            replace_at_meters: 804_672.0,
+            wear_at_meters: None,
+            replace_at_meters: None,
             make_default: false,
         })
         .unwrap();
@@ -322,7 +322,29 @@ fn the_accepted_ranges_are_the_same() {
     assert_eq!(app_err, "RPE: 11 is outside 0-10");
     assert!(cli.contains(&app_err), "{cli}");
     run.rpe = Some(10);
-    app.add_run(run).unwrap();
+    app.add_run(run.clone()).unwrap();
+
+    let cli = env.fails(&[
+        "run",
+        "add",
+        "--date",
+        "2026-05-19",
+        "--distance",
+        "5km",
+        "--duration",
+        "30:00",
+        "--cadence",
+        "400",
+    ]);
+    let mut quick = run.clone();
+    quick.rpe = None;
+    quick.avg_cadence_spm = Some(400.0);
+    let app_err = reason(app.add_run(quick).unwrap_err());
+    assert_eq!(
+        app_err,
+        "cadence: 400 steps/min is outside 60-260 steps/min"
+    );
+    assert!(cli.contains(&app_err), "{cli}");
 
     let cli = env.fails(&["report", "--weeks", "0"]);
     let app_err = reason(app.report(None, 0).unwrap_err());

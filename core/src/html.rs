@@ -323,7 +323,9 @@ fn cadence_chart(r: &Report) -> Chart {
         .iter()
         .map(|x| x.avg_cadence_spm)
         .chain(runs.iter().filter_map(|x| x.target_spm));
-    let (lo, hi) = values.fold((170.0f64, 170.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    // Seeded with the fallback target, so a chart with no runs still has a sensible range.
+    let seed = crate::ranges::FALLBACK_TARGET_SPM;
+    let (lo, hi) = values.fold((seed, seed), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();

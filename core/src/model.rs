@@ -342,8 +342,10 @@ impl Default for CadenceTarget {
 
 /// The numbers behind every rule of the analysis. Each is a default from domain.md that a runner
 /// may change in their profile (`profile set --threshold NAME=VALUE`).
+/// Unknown names are ignored when reading, so thresholds written by a newer version (through
+/// sync) do not break this one; `set` refuses names it does not know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Thresholds {
     /// Week-over-week growth above this is a caution (the "10% rule", a guide rather than a law).
     pub weekly_increase_pct: f64,

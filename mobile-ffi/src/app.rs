@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use strideguard_core::clock::{Clock, SystemClock};
 use strideguard_core::model as core;
-use strideguard_core::ranges::{MAX_HR_BPM, REPORT_WEEKS, RESTING_HR_BPM, RPE, RUN_HR_BPM};
+use strideguard_core::ranges::{MAX_HR_BPM, REPORT_WEEKS, RESTING_HR_BPM, RPE};
 use strideguard_core::store::{RunEdit, ShoeChoice, ShoeEdit};
 use strideguard_core::units::{parse_day, parse_time_zone};
 use strideguard_core::{Store, StoreError};
@@ -249,27 +249,11 @@ impl Strideguard {
             r.kind = run.kind.map(Into::into).unwrap_or_default();
             r.rpe = run.rpe.map(|v| in_range(RPE, "rpe", v)).transpose()?;
             r.notes = run.notes.filter(|n| !n.trim().is_empty());
-            r.avg_hr_bpm = run
-                .avg_heart_rate_bpm
-                .map(|v| {
-                    let ok = v.is_finite()
-                        && v >= f64::from(RUN_HR_BPM.min)
-                        && v <= f64::from(RUN_HR_BPM.max);
-                    ok.then_some(v).ok_or_else(|| {
-                        StrideguardError::invalid(
-                            "avg_heart_rate_bpm",
-                            format!(
-                                "average heart rate: {v} bpm is outside {}-{} bpm",
-                                RUN_HR_BPM.min, RUN_HR_BPM.max
-                            ),
-                        )
-                    })
-                })
-                .transpose()?;
+            r.avg_hr_bpm = run.avg_heart_rate_bpm;
             r.avg_cadence_spm = run.avg_cadence_spm;
             r.elevation_gain_m = run.elevation_gain_meters;
             let shoe = shoe_choice(s, run.shoe.as_deref())?;
-            let saved = s.add_run_on(&r, &[], shoe)?;
+            let saved = s.add_manual_run(&r, shoe)?;
             Ok(Run::new(&saved, 0))
         })
     }
@@ -342,8 +326,12 @@ impl Strideguard {
         new.brand = shoe.brand.filter(|b| !b.trim().is_empty());
         new.model = shoe.model.filter(|m| !m.trim().is_empty());
         new.start_distance_m = shoe.start_distance_meters;
-        new.wear_at_m = shoe.wear_at_meters;
-        new.replace_at_m = shoe.replace_at_meters;
+        if let Some(m) = shoe.wear_at_meters {
+            new.wear_at_m = m;
+        }
+        if let Some(m) = shoe.replace_at_meters {
+            new.replace_at_m = m;
+        }
         new.is_default = shoe.make_default;
         self.write(|s| {
             let added = s.add_shoe(&new)?;
@@ -445,7 +433,9 @@ impl Strideguard {
             profile.resting_hr_bpm = resting;
             profile.max_hr_bpm = max;
             profile.height_m = p.height_meters;
-            s.set_profile(&profile)?;
+            s.set_profile(&profile).map_err(|e| {
+                StrideguardError::from(e).renamed("target_spm", "fixed_cadence_spm")
+            })?;
             Ok((&s.profile()?).into())
         })
     }

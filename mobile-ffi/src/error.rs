@@ -64,6 +64,20 @@ pub enum StrideguardError {
 }
 
 impl StrideguardError {
+    /// The same error with the field named `to` where it said `from` (for a call whose
+    /// parameter has another name than core's field).
+    pub(crate) fn renamed(self, from: &str, to: &str) -> Self {
+        match self {
+            StrideguardError::InvalidInput { field, reason } if field == from => {
+                StrideguardError::InvalidInput {
+                    field: to.to_string(),
+                    reason,
+                }
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
         StrideguardError::InvalidInput {
             field: field.to_string(),
@@ -78,16 +92,34 @@ impl StrideguardError {
     }
 }
 
-/// The field a store complaint is about, as an app names it.
+/// The field a store complaint is about, by the name the bindings give it. Core names fields in
+/// words for its messages ("average heart rate"); an app wants the record field.
 fn field_of(what: &str) -> String {
     match what {
-        "RPE" => "rpe".into(),
-        "shoe name" => "name".into(),
-        "wear-check distance" => "wear_at_meters".into(),
-        "replace distance" => "replace_at_meters".into(),
-        "start distance" => "start_distance_meters".into(),
-        other => other.replace([' ', '-'], "_").to_lowercase(),
+        "RPE" => "rpe",
+        "distance" => "distance_meters",
+        "duration" => "duration_seconds",
+        "moving time" => "moving_time_seconds",
+        "elevation gain" => "elevation_gain_meters",
+        "elevation loss" => "elevation_loss_meters",
+        "average heart rate" => "avg_heart_rate_bpm",
+        "max heart rate" => "max_heart_rate_bpm",
+        "resting heart rate" | "heart rate" => "resting_heart_rate_bpm",
+        "average cadence" | "cadence" => "avg_cadence_spm",
+        "target cadence" => "target_spm",
+        "cadence increase" => "cadence_increase_pct",
+        "height" => "height_meters",
+        "time zone" => "time_zone",
+        "shoe name" => "name",
+        "wear-check distance" => "wear_at_meters",
+        "replace distance" => "replace_at_meters",
+        "start distance" => "start_distance_meters",
+        "default" | "shoe" => "shoe",
+        "pain answers" => "severity",
+        "KDF iterations" => "kdf_iterations",
+        other => return other.replace([' ', '-'], "_").to_lowercase(),
     }
+    .to_string()
 }
 
 impl From<StoreError> for StrideguardError {
@@ -103,6 +135,10 @@ impl From<StoreError> for StrideguardError {
                 field: field_of(what),
                 reason,
             },
+            // Linking a second account is a conflict with the state, not a typo.
+            StoreError::Invalid {
+                field: "account", ..
+            } => StrideguardError::Conflict { reason },
             StoreError::Invalid { field, .. } => StrideguardError::InvalidInput {
                 field: field_of(field),
                 reason,
@@ -151,6 +187,7 @@ impl From<TransportError> for StrideguardError {
                 retry_after_seconds: None,
                 reason,
             },
+            TransportError::Cancelled => StrideguardError::Cancelled { reason },
             TransportError::Protocol(_) => StrideguardError::Server {
                 status: None,
                 code: "protocol".into(),

@@ -209,12 +209,12 @@ pub struct NewShoe {
     /// Distance already on it (bought used, or tracked elsewhere).
     #[uniffi(default = 0.0)]
     pub start_distance_meters: f64,
-    /// When to check the midsole (default 300 miles).
-    #[uniffi(default = 482803.2)]
-    pub wear_at_meters: f64,
-    /// When to replace it (default 500 miles).
-    #[uniffi(default = 804672.0)]
-    pub replace_at_meters: f64,
+    /// When to check the midsole; `None`: 300 miles.
+    #[uniffi(default = None)]
+    pub wear_at_meters: Option<f64>,
+    /// When to replace it; `None`: 500 miles.
+    #[uniffi(default = None)]
+    pub replace_at_meters: Option<f64>,
     #[uniffi(default = false)]
     pub make_default: bool,
 }

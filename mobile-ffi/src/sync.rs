@@ -57,10 +57,11 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some(app) = &self.app {
-            app.running
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .retain(|c| !c.same(&self.token));
+            let mut running = app.running.lock().unwrap_or_else(|p| p.into_inner());
+            // This call's entry only: the same handle may be in flight on another call.
+            if let Some(i) = running.iter().position(|c| c.same(&self.token)) {
+                running.remove(i);
+            }
         }
     }
 }
@@ -216,7 +217,8 @@ impl Strideguard {
     }
 
     /// Creates a sync account and links this database to it (its history uploads on the next
-    /// sync). `kdf_iterations` defaults to 600,000.
+    /// sync). `kdf_iterations` defaults to 600,000. Register, login and the account calls are
+    /// not cancellable: cancelling the coroutine stops waiting, and the call still finishes.
     #[uniffi::method(default(kdf_iterations = None))]
     pub async fn register(
         self: Arc<Self>,

@@ -200,6 +200,8 @@ pub fn run(store: &mut Store, cmd: AccountCommand) -> Result<()> {
             );
         }
         AccountCommand::Status { out } => {
+            // Folded first, so the count is of records, as the next sync will upload them.
+            access.borrow_mut().sync_fold()?;
             let s = access.borrow().sync_status()?;
             if out.json {
                 return print_json(&s);

@@ -67,11 +67,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
             path.display()
         );
     }
-    let end = a.end.unwrap_or_else(|| {
-        chrono::Utc::now()
+    // The demo runner lives in Berlin: "today" is the clock's day there.
+    let end = match a.end {
+        Some(d) => d,
+        None => chrono::DateTime::from_timestamp_millis(crate::clock()?.now_ms())
+            .context("the clock is out of range")?
             .with_timezone(&chrono_tz::Europe::Berlin)
-            .date_naive()
-    });
+            .date_naive(),
+    };
     let history = demo::history(a.seed, end);
 
     println!(

@@ -210,7 +210,7 @@ fn add(store: &mut Store, a: RunAddArgs) -> Result<()> {
     run.avg_hr_bpm = a.avg_hr.map(f64::from);
     run.avg_cadence_spm = a.cadence.map(f64::from);
     run.elevation_gain_m = a.elevation_gain;
-    let run = store.add_run_on(&run, &[], shoe)?;
+    let run = store.add_manual_run(&run, shoe)?;
     if a.out.json {
         return print_json(&RunJson {
             run: &run,

@@ -57,7 +57,18 @@ fn stamp_as_string<S: serde::Serializer>(s: &Stamp, ser: S) -> Result<S::Ok, S::
 impl Store {
     /// Change-log entries after `seq` (exclusive), oldest first, at most `limit`.
     pub fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        changes_since(&self.conn, seq, limit)
+    }
+}
+
+/// [`Store::changes_since`] on a connection (or inside a transaction).
+pub(super) fn changes_since(
+    conn: &rusqlite::Connection,
+    seq: i64,
+    limit: usize,
+) -> Result<Vec<Change>, StoreError> {
+    {
+        let mut stmt = conn.prepare_cached(
             "SELECT seq, collection, record_id, op, fields, hlc FROM changes
              WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;

@@ -377,6 +377,11 @@ impl SyncCollection for ProfileCollection {
     fn name(&self) -> &'static str {
         collection::PROFILE
     }
+    /// 2: the thresholds hold the ACWR zones. A device that knows only schema 1 would refuse
+    /// thresholds with fields it does not know, so it is told the record is newer instead.
+    fn schema_version(&self) -> u32 {
+        2
+    }
     fn read(&self, conn: &Connection, _local_id: &str) -> Result<Option<Fields>, StoreError> {
         PROFILE.read(conn, "1")
     }

@@ -389,22 +389,29 @@ fn the_sync_status_counts_what_waits_and_an_ack_keeps_a_change_made_meanwhile() 
     let (_d, mut s, _) = store();
     let st = s.sync_status().unwrap();
     assert!(!st.linked && st.pending_changes == 0 && st.last_sync_ms.is_none());
-    let a = s.add_run(&run_at(1, 5.0), &[]);
-    a.unwrap();
+    // A run with a stream of two chunks: the run and its stream, two records either way.
+    let samples: Vec<crate::model::Sample> = (0..5000)
+        .map(|i| crate::model::Sample {
+            t_s: f64::from(i),
+            ..Default::default()
+        })
+        .collect();
+    s.add_run(&run_at(1, 5.0), &samples).unwrap();
     let run = run_at(2, 6.0);
     s.add_run(&run, &[]).unwrap();
     assert_eq!(
         s.sync_status().unwrap().pending_changes,
-        2,
+        3,
         "not folded yet"
     );
     s.sync_fold().unwrap();
     assert_eq!(
         s.sync_status().unwrap().pending_changes,
-        2,
-        "folded, still to upload"
+        3,
+        "folded: the same count"
     );
     let out = s.sync_outgoing(10).unwrap();
+    assert_eq!(out.len(), 4, "the stream goes up as its two chunks");
     // Meanwhile (another connection, say) the run is edited and folded again.
     s.edit_run(
         run.id,
@@ -424,4 +431,16 @@ fn the_sync_status_counts_what_waits_and_an_ack_keeps_a_change_made_meanwhile() 
     );
     s.set_last_sync().unwrap();
     assert_eq!(s.sync_status().unwrap().last_sync_ms, Some(NOW));
+}
+
+#[test]
+fn thresholds_written_by_a_newer_version_still_read() {
+    let t: crate::model::Thresholds =
+        serde_json::from_str(r#"{"weekly_increase_pct": 8.0, "a_rule_from_the_future": 3}"#)
+            .unwrap();
+    assert_eq!(t.weekly_increase_pct, 8.0);
+    assert!(
+        t.clone().set("a_rule_from_the_future", 1.0).is_err(),
+        "but not set by name"
+    );
 }

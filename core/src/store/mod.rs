@@ -39,7 +39,9 @@ pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrat
 pub use pain::{LogTriage, PainEntry, PlanExercise, PlanToday, StoredPlan, Tick};
 pub use runs::{Duplicate, DuplicateReason, ImportFailed, Imported, RunEdit};
 pub use shoes::{ShoeChoice, ShoeEdit};
-pub use sync_records::{IncomingRecord, MergeStats, OutgoingRecord, SyncAccount, SyncStatus};
+pub use sync_records::{
+    FOLD_STEP, IncomingRecord, MergeStats, OutgoingRecord, SyncAccount, SyncStatus,
+};
 
 /// Everything that can go wrong with the store, naming the file, record or field involved.
 #[derive(Debug, thiserror::Error)]
@@ -212,11 +214,6 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The clock this store reads "now" from.
-    pub fn clock(&self) -> Arc<dyn Clock> {
-        self.clock.clone()
     }
 
     /// Now, by the store's clock: every "now" in the CLI and the apps comes from here.

@@ -40,6 +40,31 @@ fn utc_ms(ms: i64, table: &'static str, id: &str) -> Result<DateTime<Utc>, Store
         .ok_or_else(|| corrupt(table, id, "time out of range"))
 }
 
+fn validate_answers(a: &Answers) -> Result<(), StoreError> {
+    a.validate().map_err(|e| StoreError::Invalid {
+        field: "pain answers",
+        reason: e.to_string(),
+    })
+}
+
+fn insert_pain(w: &mut super::Writer<'_, '_>, entry: &PainEntry) -> Result<(), StoreError> {
+    let json = serde_json::to_string(&entry.answers).expect("answers serialise");
+    w.tx.execute(
+        "INSERT INTO pain_entries (id, logged_at_ms, answers) VALUES (?1, ?2, ?3)",
+        rusqlite::params![
+            entry.id.to_string(),
+            entry.logged_at.timestamp_millis(),
+            json
+        ],
+    )?;
+    w.log(
+        collection::PAIN_ENTRIES,
+        &entry.id.to_string(),
+        ChangeOp::Put,
+        &["*"],
+    )
+}
+
 /// The latest episode of the pain log, triaged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogTriage {
@@ -90,24 +115,24 @@ impl Store {
     /// entry before it, even within one millisecond, so the latest episode is always the one
     /// logged last.
     pub fn log_pain(&mut self, answers: Answers) -> Result<PainEntry, StoreError> {
-        let last: Option<i64> =
-            self.conn
-                .query_row("SELECT max(logged_at_ms) FROM pain_entries", [], |r| {
+        validate_answers(&answers)?;
+        let now = self.now().timestamp_millis();
+        self.write(|w| {
+            // Read under the write lock, so two connections never log at the same time.
+            let last: Option<i64> =
+                w.tx.query_row("SELECT max(logged_at_ms) FROM pain_entries", [], |r| {
                     r.get(0)
                 })?;
-        let ms = self
-            .now()
-            .timestamp_millis()
-            .max(last.map_or(i64::MIN, |l| l + 1));
-        // Stored to the millisecond: keep exactly what will be read back.
-        let logged_at = utc_ms(ms, "pain_entries", "new")?;
-        let entry = PainEntry {
-            id: Uuid::new_v4(),
-            logged_at,
-            answers,
-        };
-        self.add_pain_entry(&entry)?;
-        Ok(entry)
+            let ms = now.max(last.map_or(i64::MIN, |l| l + 1));
+            let entry = PainEntry {
+                id: Uuid::new_v4(),
+                // Stored to the millisecond: keep exactly what will be read back.
+                logged_at: utc_ms(ms, "pain_entries", "new")?,
+                answers,
+            };
+            insert_pain(w, &entry)?;
+            Ok(entry)
+        })
     }
 
     /// The plan followed now, started as general prevention if none was ever started (no pain
@@ -222,27 +247,8 @@ impl Store {
 
     /// Appends a pain entry.
     pub fn add_pain_entry(&mut self, entry: &PainEntry) -> Result<(), StoreError> {
-        entry.answers.validate().map_err(|e| StoreError::Invalid {
-            field: "pain answers",
-            reason: e.to_string(),
-        })?;
-        let json = serde_json::to_string(&entry.answers).expect("answers serialise");
-        self.write(|w| {
-            w.tx.execute(
-                "INSERT INTO pain_entries (id, logged_at_ms, answers) VALUES (?1, ?2, ?3)",
-                rusqlite::params![
-                    entry.id.to_string(),
-                    entry.logged_at.timestamp_millis(),
-                    json
-                ],
-            )?;
-            w.log(
-                collection::PAIN_ENTRIES,
-                &entry.id.to_string(),
-                ChangeOp::Put,
-                &["*"],
-            )
-        })
+        validate_answers(&entry.answers)?;
+        self.write(|w| insert_pain(w, entry))
     }
 
     /// Every pain entry, oldest first.

@@ -245,6 +245,44 @@ impl Store {
         Ok(run)
     }
 
+    /// Adds a run typed in by hand: besides what every run must be, its heart rate and
+    /// cadence must be in the ranges a person types ([`crate::ranges::RUN_HR_BPM`],
+    /// [`crate::ranges::RUN_CADENCE_SPM`]); it goes on `shoe`.
+    pub fn add_manual_run(
+        &mut self,
+        run: &Run,
+        shoe: super::ShoeChoice,
+    ) -> Result<Run, StoreError> {
+        use crate::ranges::{RUN_CADENCE_SPM, RUN_HR_BPM};
+        let outside = |what: &'static str, v: f64, min: f64, max: f64, unit: &'static str| {
+            crate::ranges::OutOfRange {
+                what,
+                value: v.to_string(),
+                min: min.to_string(),
+                max: max.to_string(),
+                unit,
+            }
+        };
+        if let Some(hr) = run.avg_hr_bpm {
+            let (min, max) = (f64::from(RUN_HR_BPM.min), f64::from(RUN_HR_BPM.max));
+            if !(min..=max).contains(&hr) {
+                return Err(outside(RUN_HR_BPM.what, hr, min, max, RUN_HR_BPM.unit).into());
+            }
+        }
+        if let Some(c) = run.avg_cadence_spm {
+            let (min, max) = (
+                f64::from(RUN_CADENCE_SPM.min),
+                f64::from(RUN_CADENCE_SPM.max),
+            );
+            if !(min..=max).contains(&c) {
+                return Err(
+                    outside(RUN_CADENCE_SPM.what, c, min, max, RUN_CADENCE_SPM.unit).into(),
+                );
+            }
+        }
+        self.add_run_on(run, &[], shoe)
+    }
+
     /// How many runs there are.
     pub fn run_count(&self) -> Result<u64, StoreError> {
         Ok(self
@@ -439,6 +477,7 @@ impl Store {
         weeks: usize,
         thresholds: &crate::analysis::Thresholds,
     ) -> Result<crate::analysis::Report, StoreError> {
+        crate::ranges::REPORT_WEEKS.check(u16::try_from(weeks).unwrap_or(u16::MAX))?;
         let profile = self.profile()?;
         let tz = profile.zone();
         let runs = self.runs()?;

@@ -66,13 +66,6 @@ impl Store {
         }
         let shoe = &shoe;
         validate_shoe(shoe)?;
-        if self
-            .shoes()?
-            .iter()
-            .any(|s| s.shoe.name.eq_ignore_ascii_case(shoe.name.trim()))
-        {
-            return Err(StoreError::DuplicateShoeName(shoe.name.trim().to_string()));
-        }
         if shoe.is_default && shoe.retired {
             return Err(StoreError::Invalid {
                 field: "default",
@@ -80,6 +73,15 @@ impl Store {
             });
         }
         self.write(|w| {
+            // Checked under the write lock: two connections cannot add the same name.
+            let taken: bool = w.tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM shoes WHERE name = ?1 COLLATE NOCASE)",
+                [&shoe.name],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(StoreError::DuplicateShoeName(shoe.name.clone()));
+            }
             if shoe.is_default {
                 clear_default(w)?;
             }

@@ -54,8 +54,9 @@ pub struct IncomingRecord {
     pub server_seq: i64,
 }
 
-/// Change-log entries folded in one step.
-const FOLD_STEP: usize = 2_000;
+/// Change-log entries folded in one transaction: small enough that other calls on the
+/// database wait for one step at most.
+pub const FOLD_STEP: usize = 500;
 
 /// What merging a set of remote records did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -168,17 +169,7 @@ impl Store {
     }
 
     fn meta_i64(&self, key: &str) -> Result<i64, StoreError> {
-        let v: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?;
-        v.map_or(Ok(0), |v| {
-            v.parse().map_err(|_| StoreError::Corrupt {
-                table: "meta",
-                id: key.to_string(),
-                reason: format!("'{v}' is not a number"),
-            })
-        })
+        meta_i64(&self.conn, key)
     }
 
     /// The server sequence up to which this device has merged remote records.
@@ -208,15 +199,17 @@ impl Store {
     /// folds go in steps so that other calls on the database wait for one step at most.
     pub fn sync_fold_step(&mut self, max: usize) -> Result<usize, StoreError> {
         {
-            let from = self.meta_i64(FOLDED)?;
-            let changes = self.changes_since(from, max)?;
+            // The folded mark is read under the write lock: two connections never fold the
+            // same entries twice.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let from = meta_i64(&tx, FOLDED)?;
+            let changes = super::changes::changes_since(&tx, from, max)?;
             let Some(last) = changes.last().map(|c| c.seq) else {
                 return Ok(0);
             };
             let total = changes.len();
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for change in &changes {
                 let Some(col) = sync_collection(&change.collection) else {
                     continue;
@@ -286,13 +279,17 @@ impl Store {
     pub fn sync_status(&self) -> Result<SyncStatus, StoreError> {
         let account = self.sync_account()?;
         let folded = self.meta_i64(FOLDED)?;
-        // Records dirty already, plus those with changes not folded yet (counted once).
+        // Records dirty already and those with changes not folded yet, each counted once, the
+        // same before and after a fold: a run's sample stream (stored in chunks) is one.
         let pending: i64 = self.conn.query_row(
-            "SELECT (SELECT count(*) FROM sync_records WHERE dirty = 1)
-                  + (SELECT count(*) FROM (SELECT DISTINCT collection, record_id FROM changes c
-                     WHERE c.seq > ?1 AND NOT EXISTS (SELECT 1 FROM sync_records r
-                        WHERE r.collection = c.collection AND r.local_id = c.record_id
-                          AND r.dirty = 1)))",
+            "SELECT count(*) FROM (
+                SELECT collection,
+                       CASE WHEN collection = 'run_samples' AND instr(local_id, ':') > 0
+                            THEN substr(local_id, 1, instr(local_id, ':') - 1)
+                            ELSE local_id END
+                FROM sync_records WHERE dirty = 1
+                UNION
+                SELECT collection, record_id FROM changes WHERE seq > ?1)",
             [folded],
             |r| r.get(0),
         )?;
@@ -349,7 +346,10 @@ impl Store {
     /// sequences directly follow the pull cursor (no other device wrote in between), the
     /// cursor moves past them, so the next pull does not fetch this device's own writes back.
     pub fn sync_acknowledge(&mut self, acked: &[(&OutgoingRecord, i64)]) -> Result<(), StoreError> {
-        let cursor = self.sync_pull_cursor()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let cursor = meta_i64(&tx, PULLED)?;
         let mut fresh: Vec<i64> = acked
             .iter()
             .map(|(_, s)| *s)
@@ -360,9 +360,6 @@ impl Store {
             .iter()
             .enumerate()
             .all(|(i, s)| *s == cursor + 1 + i as i64);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if contiguous && let Some(last) = fresh.last() {
             set_meta(&tx, PULLED, *last)?;
         }
@@ -449,6 +446,19 @@ impl Store {
             |r| r.get::<_, i64>(0),
         )? as usize)
     }
+}
+
+fn meta_i64(conn: &rusqlite::Connection, key: &str) -> Result<i64, StoreError> {
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?;
+    v.map_or(Ok(0), |v| {
+        v.parse().map_err(|_| StoreError::Corrupt {
+            table: "meta",
+            id: key.to_string(),
+            reason: format!("'{v}' is not a number"),
+        })
+    })
 }
 
 fn set_meta(conn: &rusqlite::Connection, key: &str, value: i64) -> Result<(), StoreError> {

@@ -119,6 +119,17 @@ pub fn register(
     check_kdf(kdf)?;
     check_device_name(device_name)?;
     refuse_if_linked(store)?;
+    // The server's own minimum, before a second of key derivation is spent on too few.
+    let least = client.limits()?.min_kdf_iterations;
+    if kdf.iterations < least {
+        return Err(SyncError::InvalidInput {
+            field: "kdf_iterations",
+            reason: format!(
+                "this server asks for at least {least} KDF iterations, not {}",
+                kdf.iterations
+            ),
+        });
+    }
     let master = MasterKey::derive(passphrase, &name, kdf)?;
     let auth = master.auth_key();
     let key = DataKey::generate()?;
@@ -182,7 +193,8 @@ pub fn logout(store: &impl StoreAccess) -> Result<bool, SyncError> {
 }
 
 /// Changes the passphrase: the data key is re-wrapped under the new one; no record changes.
-/// `new_kdf` defaults to the account's current parameters.
+/// `new_kdf` defaults to the account's current parameters as the server holds them (another
+/// device may have raised them).
 pub fn change_passphrase(
     store: &impl StoreAccess,
     old_passphrase: &str,
@@ -191,12 +203,12 @@ pub fn change_passphrase(
 ) -> Result<(), SyncError> {
     let account = the_account(store)?;
     check_passphrase("new_passphrase", new_passphrase)?;
-    let new_kdf = new_kdf.unwrap_or(KdfParams {
-        iterations: account.kdf_iterations,
-    });
-    check_kdf(new_kdf)?;
+    if let Some(k) = new_kdf {
+        check_kdf(k)?;
+    }
     let client = HttpClient::new(&account.server)?;
     let keys = client.keys(&account.token)?;
+    let new_kdf = new_kdf.unwrap_or(keys.kdf);
     let old = MasterKey::derive(old_passphrase, &account.username, keys.kdf)?;
     let key = DataKey::unwrap(&keys.wrapped_key, &old.wrap_key())?;
     let new = MasterKey::derive(new_passphrase, &account.username, new_kdf)?;
@@ -283,14 +295,17 @@ pub fn revoke_device(store: &impl StoreAccess, key: &str) -> Result<Device, Sync
     Ok(device)
 }
 
-/// Syncs with the linked account, until done or cancelled.
+/// Syncs with the linked account, until done or cancelled (a cancel also stops the retries of
+/// a request that failed).
 pub fn sync_now(
     store: &impl StoreAccess,
     on_event: &mut dyn FnMut(SyncEvent),
     cancel: &Cancel,
 ) -> Result<SyncSummary, SyncError> {
     let account = the_account(store)?;
-    let mut transport = HttpClient::new(&account.server)?.transport(&account.token);
+    let mut transport = HttpClient::new(&account.server)?
+        .with_cancel(cancel.clone())
+        .transport(&account.token);
     sync(
         store,
         &DataKey::from_bytes(account.data_key),

@@ -59,6 +59,9 @@ pub enum TransportError {
     InvalidUrl(String),
     #[error("the server's answer made no sense: {0}")]
     Protocol(String),
+    /// The request was given up because the work was cancelled.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +69,7 @@ pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error("this database is not linked to a sync account")]
@@ -91,6 +94,15 @@ pub enum SyncError {
     ConflictLoop(u32),
     #[error("the sync was cancelled; what was done is kept and the next sync goes on from there")]
     Cancelled,
+}
+
+impl From<TransportError> for SyncError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Cancelled => SyncError::Cancelled,
+            other => SyncError::Transport(other),
+        }
+    }
 }
 
 /// What one sync did.
@@ -141,8 +153,7 @@ struct Sealed {
 /// Uploads that keep conflicting give up after this many rounds.
 const MAX_CONFLICT_ROUNDS: u32 = 8;
 
-/// Change-log entries folded per borrow of the store.
-const FOLD_STEP: usize = 500;
+use crate::store::FOLD_STEP;
 
 /// Downloaded records merged per borrow of the store (a page holds up to 1,000).
 const MERGE_STEP: usize = 100;

@@ -27,6 +27,8 @@ pub struct HttpClient {
     base: String,
     retries: u32,
     first_backoff: Duration,
+    /// Stops retrying (and waiting between retries) once set.
+    cancel: Option<crate::cancel::Cancel>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -106,6 +108,7 @@ impl HttpClient {
             base,
             retries: 4,
             first_backoff: Duration::from_millis(250),
+            cancel: None,
         })
     }
 
@@ -114,6 +117,29 @@ impl HttpClient {
         self.retries = retries;
         self.first_backoff = first_backoff;
         self
+    }
+
+    /// Gives up on retries, and on the wait before one, once `cancel` is set: a cancelled sync
+    /// stops after the request in flight instead of after every retry.
+    pub fn with_cancel(mut self, cancel: crate::cancel::Cancel) -> HttpClient {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+    }
+
+    /// Sleeps `d`, in slices, stopping early when cancelled.
+    fn wait(&self, d: Duration) {
+        let until = std::time::Instant::now() + d;
+        while !self.cancelled() {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -161,7 +187,7 @@ impl HttpClient {
                 Ok((status, _, _)) => *status >= 500 || *status == 429,
                 Err(_) => true,
             };
-            if !retryable || attempt >= self.retries {
+            if !retryable || attempt >= self.retries || self.cancelled() {
                 return match outcome {
                     Ok((status, retry_after_s, body)) => Ok(Answer {
                         status,
@@ -174,7 +200,10 @@ impl HttpClient {
             if let Ok((_, Some(secs), _)) = &outcome {
                 wait = wait.max(Duration::from_secs((*secs).min(30)));
             }
-            std::thread::sleep(wait);
+            self.wait(wait);
+            if self.cancelled() {
+                return Err(TransportError::Cancelled);
+            }
             wait = wait.saturating_mul(2).min(Duration::from_secs(30));
             attempt += 1;
         }

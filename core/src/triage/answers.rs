@@ -178,8 +178,8 @@ pub enum AnswerError {
         given: String,
         expected: String,
     },
-    #[error("severity: {0} is outside 0-10")]
-    Severity(u8),
+    #[error(transparent)]
+    Severity(#[from] crate::ranges::OutOfRange),
     #[error("{path}: {reason}")]
     Json { path: String, reason: String },
 }
@@ -187,9 +187,7 @@ pub enum AnswerError {
 impl Answers {
     /// Checks what the types cannot: the severity range.
     pub fn validate(&self) -> Result<(), AnswerError> {
-        if self.severity > 10 {
-            return Err(AnswerError::Severity(self.severity));
-        }
+        crate::ranges::PAIN_SEVERITY.check(self.severity)?;
         Ok(())
     }
 

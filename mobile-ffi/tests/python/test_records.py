@@ -61,7 +61,12 @@ def test_runs_go_on_the_default_shoe_and_edits_keep_the_rest(app):
     assert (e.value.field, e.value.reason) == ("rpe", "RPE: 11 is outside 0-10")
     with pytest.raises(sg.StrideguardError.InvalidInput) as e:
         app.add_run(new_run(0, -5, 30))
-    assert e.value.field == "distance" and "negative" in e.value.reason
+    assert e.value.field == "distance_meters" and "negative" in e.value.reason
+    too_quick = new_run(0, 5, 30)
+    too_quick.avg_cadence_spm = 400.0
+    with pytest.raises(sg.StrideguardError.InvalidInput) as e:
+        app.add_run(too_quick)
+    assert (e.value.field, e.value.reason) == ("avg_cadence_spm", "cadence: 400 steps/min is outside 60-260 steps/min")
     with pytest.raises(sg.StrideguardError.InvalidInput):
         app.edit_run(summer.id, rpe=5, clear_rpe=True)
 
@@ -122,6 +127,7 @@ def test_profile_and_thresholds(app):
     with pytest.raises(sg.StrideguardError.InvalidInput) as e:
         app.set_profile(p)
     assert e.value.reason == "target cadence: 90 steps/min is outside 100-240 steps/min"
+    assert e.value.field == "fixed_cadence_spm"
     assert app.profile().time_zone == "America/New_York", "nothing changed"
 
     names = {t.name: t for t in app.thresholds()}
