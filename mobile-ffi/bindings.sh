@@ -24,5 +24,8 @@ gen kotlin kotlin
 gen kotlin kotlin-jvm --config mobile-ffi/uniffi-jvm.toml
 gen swift swift
 gen python python
+# CPython < 3.14 aborts the process if a Rust thread is inside a callback when the interpreter
+# finalizes; the guard waits for those callbacks at exit (see the file for why).
+cat mobile-ffi/python/exit_guard.py >>"$out/python/strideguard.py"
 cp "$lib" "$out/python/"
 echo "bindings in $out: $(cd "$out" && find . -type f | sort | tr '\n' ' ')"

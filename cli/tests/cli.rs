@@ -780,7 +780,7 @@ fn import_says_what_it_cannot_read() {
     );
     let err = env.fails(&["import", dir.path().join("missing.fit").to_str().unwrap()]);
     assert!(
-        err.contains("missing.fit") && err.contains("cannot read the file"),
+        err.contains("missing.fit: it does not exist"),
         "{err}"
     );
     let err = env.fails(&["import", "--shoe", "Vaporfly", notes.to_str().unwrap()]);

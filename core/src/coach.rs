@@ -8,12 +8,22 @@
 //! a cooldown between spoken cues (30 s); silence while warming up (first 2 minutes), while
 //! stopped or walking (under 1.5 m/s, or no steps); "sensor lost" once when readings stop, and
 //! "sensor back" when they return.
+//!
+//! Sensors glitch (a corrupt notification, an app's unit mix-up): a reading's time that is not
+//! a number or outside the session drops the reading, and a cadence or speed outside what a
+//! runner can do drops that value, so one bad packet can neither trigger a cue nor spoil the
+//! samples the session is saved with.
 
 use std::collections::VecDeque;
 
 use serde::Serialize;
 
 use crate::model::Sample;
+use crate::ranges::{SENSOR_CADENCE_SPM, SENSOR_SPEED_MPS, SESSION_SECONDS};
+
+/// How far behind the latest reading another may arrive (two sensors' notifications
+/// interleave) and still be taken, at the latest reading's time; older ones are dropped.
+const LATE_READING_S: f64 = 1.0;
 
 /// Every parameter of the coach, with domain.md's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -146,6 +156,8 @@ pub struct CadenceCoach {
     last_t: Option<f64>,
     /// Time of the latest reading of any kind.
     now_t: Option<f64>,
+    /// Readings dropped in whole or in part (see [`CadenceCoach::accept`]).
+    rejected: u32,
 }
 
 impl CadenceCoach {
@@ -163,7 +175,34 @@ impl CadenceCoach {
             distance_m: 0.0,
             last_t: None,
             now_t: None,
+            rejected: 0,
         }
+    }
+
+    /// The reading as the coach takes it: `None` when its time is not a number, outside
+    /// [`SESSION_SECONDS`] or more than [`LATE_READING_S`] before the latest reading (a little
+    /// late is taken at the latest time); a cadence or speed that is not a number or outside
+    /// [`SENSOR_CADENCE_SPM`] / [`SENSOR_SPEED_MPS`] is dropped from it.
+    pub fn accept(&self, r: Reading) -> Option<Reading> {
+        if !r.t_s.is_finite() || !SESSION_SECONDS.contains(r.t_s) {
+            return None;
+        }
+        let t_s = match self.now_t {
+            Some(now) if r.t_s < now - LATE_READING_S => return None,
+            Some(now) => r.t_s.max(now),
+            None => r.t_s,
+        };
+        Some(Reading {
+            t_s,
+            cadence_spm: r.cadence_spm.filter(|c| SENSOR_CADENCE_SPM.contains(*c)),
+            speed_mps: r.speed_mps.filter(|v| SENSOR_SPEED_MPS.contains(*v)),
+            hr_bpm: r.hr_bpm,
+        })
+    }
+
+    /// How many readings were dropped, in whole or in part, as not believable.
+    pub fn rejected_readings(&self) -> u32 {
+        self.rejected
     }
 
     pub fn config(&self) -> &CoachConfig {
@@ -212,6 +251,9 @@ impl CadenceCoach {
     /// Time passes without a reading: reports a dropout once it has lasted `dropout_s`.
     pub fn tick(&mut self, t_s: f64) -> Vec<Cue> {
         let mut cues = Vec::new();
+        if !t_s.is_finite() {
+            return cues;
+        }
         if !self.lost
             && let Some(last) = self.last_cadence_at
             && t_s - last > self.cfg.dropout_s
@@ -231,6 +273,14 @@ impl CadenceCoach {
 
     /// Takes one reading and returns the cues it triggers (most readings trigger none).
     pub fn feed(&mut self, r: Reading) -> Vec<Cue> {
+        let Some(checked) = self.accept(r) else {
+            self.rejected += 1;
+            return Vec::new();
+        };
+        if checked.cadence_spm != r.cadence_spm || checked.speed_mps != r.speed_mps {
+            self.rejected += 1;
+        }
+        let r = checked;
         let mut cues = self.tick(r.t_s);
         self.now_t = Some(self.now_t.map_or(r.t_s, |t| t.max(r.t_s)));
         // Distance from speed over the time since the last speed reading; across a dropout
@@ -515,6 +565,61 @@ mod tests {
         assert!(!coach.running(), "walking speed");
         feed(&mut coach, 41, 60, 160.0);
         assert!(coach.running(), "the speed is stale: cadence decides again");
+    }
+
+    #[test]
+    fn unbelievable_readings_neither_cue_nor_record() {
+        let mut cfg = CoachConfig::new(170.0);
+        cfg.warmup_s = 0.0;
+        let mut coach = CadenceCoach::new(cfg);
+        assert!(run(&mut coach, 0.0, 20.0, 170.0, 3.0).is_empty());
+        // A burst of garbage cadence: no "ease off", no "quicken", the smoothing untouched.
+        for (i, bad) in [f64::NAN, f64::INFINITY, 1e9, -170.0, 301.0]
+            .into_iter()
+            .enumerate()
+        {
+            let cues = coach.feed(Reading {
+                t_s: 20.0 + i as f64,
+                cadence_spm: Some(bad),
+                speed_mps: Some(3.0),
+                hr_bpm: None,
+            });
+            assert!(cues.is_empty(), "{bad}: {cues:?}");
+            assert_eq!(coach.samples().last().unwrap().cadence_spm, None);
+        }
+        assert_eq!(coach.smoothed_spm(), Some(170.0));
+        // A reading whose time is not a time is dropped whole; so is a stale one.
+        let n = coach.samples().len();
+        for t_s in [f64::NAN, -1.0, f64::INFINITY, 10.0] {
+            let cues = coach.feed(Reading {
+                t_s,
+                cadence_spm: Some(120.0),
+                speed_mps: Some(3.0),
+                hr_bpm: None,
+            });
+            assert!(cues.is_empty());
+        }
+        assert_eq!(coach.samples().len(), n);
+        assert!(coach.tick(f64::NAN).is_empty());
+        // A little late (another sensor's notification) is taken at the latest time.
+        coach.feed(Reading {
+            t_s: 23.5,
+            cadence_spm: Some(170.0),
+            speed_mps: None,
+            hr_bpm: Some(150),
+        });
+        assert_eq!(coach.samples().last().unwrap().t_s, 24.0);
+        assert_eq!(coach.rejected_readings(), 9);
+        // Speed garbage neither adds distance nor makes the runner "stopped".
+        let before = coach.distance_m();
+        coach.feed(Reading {
+            t_s: 25.0,
+            cadence_spm: Some(170.0),
+            speed_mps: Some(f64::INFINITY),
+            hr_bpm: None,
+        });
+        assert_eq!(coach.distance_m(), before);
+        assert!(coach.running());
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct LiveSummary {
     pub in_band_pct: Option<f64>,
     /// Cues given, by kind (`quicken`, `on_target`, ...).
     pub cues: BTreeMap<&'static str, u32>,
+    /// Sensor readings dropped in whole or in part as not believable (a glitching sensor).
+    pub rejected_readings: u32,
 }
 
 fn mean(v: &[f64]) -> Option<f64> {
@@ -68,7 +70,11 @@ impl LiveSession {
 
     /// Takes one reading: the cues it triggers.
     pub fn feed(&mut self, r: Reading) -> Vec<Cue> {
+        let accepted = self.coach.accept(r);
         let cues = self.coach.feed(r);
+        let Some(r) = accepted else {
+            return cues;
+        };
         self.last_t = self.last_t.max(r.t_s);
         if r.cadence_spm.is_some()
             && self.coach.running()
@@ -123,6 +129,7 @@ impl LiveSession {
             in_band_pct: (self.running > 0)
                 .then(|| f64::from(self.in_band) / f64::from(self.running) * 100.0),
             cues: self.cues.clone(),
+            rejected_readings: self.coach.rejected_readings(),
         }
     }
 

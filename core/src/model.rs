@@ -408,28 +408,41 @@ impl Thresholds {
     }
 
     /// Changes one threshold by name; the value must be a number of the field's kind, 0 or more.
-    pub fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
-        if !value.is_finite() || value < 0.0 {
-            return Err(format!("{name}: {value} must be a number, 0 or more"));
-        }
-        let mut v = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), ThresholdError> {
+        let mut v = serde_json::to_value(&*self).expect("thresholds serialise");
         let Some(slot) = v.get_mut(name) else {
-            return Err(format!(
-                "unknown threshold '{name}': expected one of {}",
-                Thresholds::names().join(", ")
-            ));
+            return Err(ThresholdError::Unknown {
+                name: name.to_string(),
+                expected: Thresholds::names().join(", "),
+            });
         };
+        let bad = |reason: String| ThresholdError::Value {
+            name: name.to_string(),
+            reason,
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad(format!("{value} must be a number, 0 or more")));
+        }
         *slot = if slot.is_u64() || slot.is_i64() {
             if value.fract() != 0.0 {
-                return Err(format!("{name}: {value} must be a whole number"));
+                return Err(bad(format!("{value} must be a whole number")));
             }
             serde_json::json!(value as u64)
         } else {
             serde_json::json!(value)
         };
-        *self = serde_json::from_value(v).map_err(|e| format!("{name}: {e}"))?;
+        *self = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
         Ok(())
     }
+}
+
+/// A threshold that could not be set: its name, or its value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("unknown threshold '{name}': expected one of {expected}")]
+    Unknown { name: String, expected: String },
+    #[error("{name}: {reason}")]
+    Value { name: String, reason: String },
 }
 
 /// The runner's settings that analysis and display depend on.
@@ -494,14 +507,17 @@ mod tests {
         assert!(
             t.set("base_weeks", 2.5)
                 .unwrap_err()
+                .to_string()
                 .contains("whole number")
         );
+        let e = t.set("weekly_increase_pct", -1.0).unwrap_err();
+        assert!(matches!(e, ThresholdError::Value { .. }) && e.to_string().contains("0 or more"));
+        let e = t.set("ten_percent", -10.0).unwrap_err();
         assert!(
-            t.set("weekly_increase_pct", -1.0)
-                .unwrap_err()
-                .contains("0 or more")
+            matches!(e, ThresholdError::Unknown { .. }),
+            "the name first"
         );
-        let e = t.set("ten_percent", 10.0).unwrap_err();
+        let e = e.to_string();
         assert!(
             e.starts_with("unknown threshold 'ten_percent': expected one of ")
                 && e.contains("small_base_m"),

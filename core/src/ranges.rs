@@ -124,11 +124,44 @@ pub const RUN_CADENCE_SPM: Accepted<u16> = Accepted {
     unit: " steps/min",
 };
 
+/// A cadence a sensor may report during a live session (0 is standing still; sprinters reach
+/// about 280).
+pub const SENSOR_CADENCE_SPM: Accepted<f64> = Accepted {
+    what: "sensor cadence",
+    min: 0.0,
+    max: 300.0,
+    unit: " steps/min",
+};
+
+/// A speed a sensor may report during a live session (the fastest sprint is about 12.4 m/s).
+pub const SENSOR_SPEED_MPS: Accepted<f64> = Accepted {
+    what: "sensor speed",
+    min: 0.0,
+    max: 15.0,
+    unit: " m/s",
+};
+
+/// The time of a reading in a live session, seconds since its start (a week covers any race).
+pub const SESSION_SECONDS: Accepted<f64> = Accepted {
+    what: "session time",
+    min: 0.0,
+    max: 604_800.0,
+    unit: " s",
+};
+
 pub const HEIGHT_M: Accepted<f64> = Accepted {
     what: "height",
     min: 0.5,
     max: 2.8,
     unit: " m",
+};
+
+/// Runs on one page of a paged list (an app's infinite scroll asks for one page at a time).
+pub const PAGE_RUNS: Accepted<u64> = Accepted {
+    what: "page size",
+    min: 1,
+    max: 10_000,
+    unit: " runs",
 };
 
 /// PBKDF2 iterations a device may choose (the server sets its own minimum on top).
@@ -138,6 +171,14 @@ pub const KDF_ITERATIONS: Accepted<u32> = Accepted {
     max: strideguard_proto::account::MAX_ITERATIONS,
     unit: "",
 };
+
+/// The longest name (a shoe, its brand or model), in characters: a phone shows it on one line.
+pub const NAME_MAX_CHARS: usize = 100;
+
+/// The longest note on a run, in characters (a few pages). Every record must fit the sync
+/// server's record limit (256 KiB by default) once encrypted, or it could never reach the
+/// runner's other devices.
+pub const NOTES_MAX_CHARS: usize = 10_000;
 
 /// The shortest passphrase, in characters ("a few words is best").
 pub const MIN_PASSPHRASE_CHARS: usize = 8;

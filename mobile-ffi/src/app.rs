@@ -187,14 +187,12 @@ impl Strideguard {
     /// Runs newest first: `limit` of them after skipping the `offset` most recent.
     #[uniffi::method(default(offset = 0, limit = 50))]
     pub fn runs_page(&self, offset: i64, limit: i64) -> Result<RunsPage, StrideguardError> {
-        if offset < 0 || !(1..=10_000).contains(&limit) {
-            return Err(StrideguardError::invalid(
-                "limit",
-                "offset must be 0 or more and limit 1 to 10000",
-            ));
-        }
+        let offset = u64::try_from(offset)
+            .map_err(|_| StrideguardError::invalid("offset", "offset must be 0 or more"))?;
+        let limit = u64::try_from(limit)
+            .map_err(|_| StrideguardError::invalid("limit", "a page holds 1 run or more"))?;
         self.read(|s| {
-            let runs = s.runs_page(offset as u64, limit as u64)?;
+            let runs = s.runs_page(offset, limit)?;
             Ok(RunsPage {
                 runs: Run::list(&runs, &s.sample_counts()?),
                 total: s.run_count()? as i64,
@@ -453,10 +451,13 @@ impl Strideguard {
     ) -> Result<Vec<Threshold>, StrideguardError> {
         self.write(|s| {
             let mut profile = s.profile()?;
-            profile
-                .thresholds
-                .set(&name, value)
-                .map_err(|e| StrideguardError::invalid("name", e))?;
+            profile.thresholds.set(&name, value).map_err(|e| {
+                let field = match e {
+                    core::ThresholdError::Unknown { .. } => "name",
+                    core::ThresholdError::Value { .. } => "value",
+                };
+                StrideguardError::invalid(field, e.to_string())
+            })?;
             s.set_profile(&profile)?;
             Ok(thresholds(&profile.thresholds))
         })

@@ -32,7 +32,8 @@ pub enum StrideguardError {
     /// The passphrase (or username) is not the account's.
     #[error("{reason}")]
     WrongPassphrase { reason: String },
-    /// The server ended this device's session (revoked, expired): log in again.
+    /// The server ended this device's session (revoked, expired): `logout()` (the data stays),
+    /// then `login(...)` again.
     #[error("{reason}")]
     Unauthorized { reason: String },
     /// This database is not linked to a sync account yet.
@@ -117,6 +118,7 @@ fn field_of(what: &str) -> String {
         "default" | "shoe" => "shoe",
         "pain answers" => "severity",
         "KDF iterations" => "kdf_iterations",
+        "page size" => "limit",
         other => return other.replace([' ', '-'], "_").to_lowercase(),
     }
     .to_string()
@@ -237,9 +239,9 @@ impl From<ImportFailed> for StrideguardError {
     fn from(e: ImportFailed) -> Self {
         match e {
             ImportFailed::Store(s) => s.into(),
-            ImportFailed::Parse(p) => StrideguardError::Import {
+            other => StrideguardError::Import {
                 path: None,
-                reason: p.to_string(),
+                reason: other.to_string(),
             },
         }
     }

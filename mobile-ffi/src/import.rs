@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use strideguard_core::cancel::Cancel;
-use strideguard_core::import::Format;
 use strideguard_core::store::{
     self, DuplicateReason as CoreReason, FileOutcome, FileReport, Imported, ShoeChoice,
 };
@@ -171,17 +170,7 @@ impl Strideguard {
         path: String,
     ) -> Result<ImportOutcome, StrideguardError> {
         background(None, move |_| {
-            let format = Format::from_path(std::path::Path::new(&path)).ok_or_else(|| {
-                StrideguardError::Import {
-                    path: Some(path.clone()),
-                    reason: format!("{path}: not a .fit, .gpx or .tcx file"),
-                }
-            })?;
-            let bytes = std::fs::read(&path).map_err(|e| StrideguardError::Import {
-                path: Some(path.clone()),
-                reason: format!("cannot read {path}: {}", e.kind()),
-            })?;
-            let imported = store::import_bytes(self.writer(), &bytes, format, ShoeChoice::Default)
+            let imported = store::import_path(self.writer(), path.as_ref(), ShoeChoice::Default)
                 .map_err(|e| file_error(&path, e.into()))?;
             let mut out = ImportOutcome::of(imported);
             out.path = Some(path);

@@ -221,6 +221,9 @@ pub struct LiveSummary {
     /// Share of the running time within the band around the target.
     pub in_band_pct: Option<f64>,
     pub cues: Vec<CueCount>,
+    /// Sensor readings dropped in whole or in part as not believable (a time that is not a
+    /// number or goes back, a cadence or speed no runner reaches): a glitching sensor.
+    pub rejected_readings: i32,
 }
 
 fn summary(s: &live::LiveSummary) -> LiveSummary {
@@ -244,6 +247,7 @@ fn summary(s: &live::LiveSummary) -> LiveSummary {
                 })
             })
             .collect(),
+        rejected_readings: i32::try_from(s.rejected_readings).unwrap_or(i32::MAX),
     }
 }
 

@@ -16,7 +16,7 @@ pub const MODEL_NUMBER: u16 = 0x2A24;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GattError {
-    #[error("{characteristic} packet of {len} bytes is too short: its flags need {needed}")]
+    #[error("{characteristic} packet of {len} bytes is too short: it needs at least {needed}")]
     TooShort {
         characteristic: &'static str,
         len: usize,

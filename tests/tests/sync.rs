@@ -670,6 +670,71 @@ fn a_wrong_passphrase_is_told_and_a_changed_one_takes_over() {
 }
 
 #[test]
+fn too_many_login_attempts_are_told_with_the_wait_and_not_retried() {
+    let mut cfg = config();
+    cfg.limits.logins_per_minute_per_user = 3;
+    let server = TestServer::start(cfg);
+    let mut a = Device::new(T0);
+    register(
+        &access(&mut a.store),
+        &client(&server),
+        "anna",
+        PASS,
+        FAST,
+        "laptop",
+    )
+    .unwrap();
+    let mut b = Device::new(T0);
+    let attempt = |b: &mut Device, pass: &str| {
+        login(
+            &access(&mut b.store),
+            &client(&server),
+            "anna",
+            pass,
+            "phone",
+        )
+        .unwrap_err()
+    };
+    for _ in 0..2 {
+        let err = attempt(&mut b, "wrong horse");
+        assert!(matches!(err, SyncError::WrongPassphrase(_)), "{err}");
+    }
+    // The limit is reached: even the right passphrase is told to wait, and how long.
+    let err = attempt(&mut b, PASS);
+    match &err {
+        SyncError::Transport(TransportError::Rejected {
+            status: 429,
+            limit,
+            retry_after_s: Some(wait),
+            ..
+        }) => {
+            assert_eq!(limit.as_deref(), Some("logins_per_minute_per_user"));
+            assert!((1..=60).contains(wait), "{wait}");
+        }
+        other => panic!("expected a 429 with its wait, got {other}"),
+    }
+    assert!(b.store.sync_account().unwrap().is_none());
+    // One refused attempt, not a retry loop spending more of them.
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let metrics = agent
+        .get(format!("{}/metrics", server.url()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let refused: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("route=\"/v1/sessions\"") && l.contains("status=\"429\""))
+        .collect();
+    assert_eq!(refused.len(), 1, "{metrics}");
+    assert!(refused[0].ends_with(" 1"), "{}", refused[0]);
+}
+
+#[test]
 fn expired_revoked_and_logged_out_sessions_get_401() {
     let clock = Arc::new(ManualClock::new(T0));
     let mut cfg = config();

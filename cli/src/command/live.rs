@@ -514,6 +514,12 @@ pub fn print_summary(store: &Store, s: &LiveSummary, packets: &PacketStats) -> R
     if packets.bad > 0 {
         println!("{} bad packets were skipped.", packets.bad);
     }
+    if s.rejected_readings > 0 {
+        println!(
+            "{} readings were dropped as not believable (a glitching sensor).",
+            s.rejected_readings
+        );
+    }
     match s.run_id {
         Some(id) => println!(
             "Saved as run {} (see `strideguard run show {}`).",

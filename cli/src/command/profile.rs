@@ -137,7 +137,7 @@ fn set(store: &mut Store, a: ProfileSetArgs) -> Result<()> {
         p.thresholds = strideguard_core::analysis::Thresholds::default();
     }
     for (name, value) in &a.thresholds {
-        p.thresholds.set(name, *value).map_err(anyhow::Error::msg)?;
+        p.thresholds.set(name, *value)?;
     }
     store.set_profile(&p)?;
     Ok(())

@@ -224,6 +224,65 @@ fn a_live_session_is_saved_ending_now_on_the_default_shoe() {
 }
 
 #[test]
+fn a_session_fed_glitching_sensors_is_still_saved_with_the_good_readings() {
+    let (_d, mut s, _) = store();
+    let mut session = LiveSession::new(CoachConfig::new(170.0));
+    let glitches = [
+        (f64::NAN, Some(170.0), Some(3.0)),
+        (f64::INFINITY, Some(170.0), Some(3.0)),
+        (-5.0, Some(170.0), Some(3.0)),
+        (1e300, Some(170.0), Some(3.0)),
+    ];
+    for t in 0..=300 {
+        let (cadence, speed) = match t % 50 {
+            7 => (Some(f64::NAN), Some(3.0)),
+            8 => (Some(1e12), Some(f64::INFINITY)),
+            9 => (Some(-160.0), Some(-3.0)),
+            _ => (Some(160.0), Some(3.0)),
+        };
+        session.feed(Reading {
+            t_s: f64::from(t),
+            cadence_spm: cadence,
+            speed_mps: speed,
+            hr_bpm: Some(150),
+        });
+        if t == 100 {
+            for (t_s, cadence_spm, speed_mps) in glitches {
+                session.feed(Reading {
+                    t_s,
+                    cadence_spm,
+                    speed_mps,
+                    hr_bpm: None,
+                });
+            }
+            // Two minutes back: a stale notification.
+            session.feed(Reading {
+                t_s: -20.0 + 100.0,
+                ..Reading::default()
+            });
+        }
+    }
+    let summary = session.summary();
+    assert_eq!(summary.rejected_readings, 6 * 3 + 5);
+    assert_eq!(summary.duration_s, 300.0);
+    assert_eq!(summary.avg_cadence_spm, Some(160.0));
+    let run = s.save_live_session(&session, None, None).unwrap().unwrap();
+    assert_eq!(run.duration_s, 300.0);
+    assert!(
+        (run.distance_m - 3.0 * 300.0).abs() < 3.0 * 7.0 * 3.0,
+        "{}",
+        run.distance_m
+    );
+    let samples = s.samples(run.id).unwrap();
+    assert_eq!(samples.len(), 301, "one sample per taken reading");
+    assert!(
+        samples
+            .iter()
+            .all(|x| x.cadence_spm.is_none_or(|c| c == 160.0))
+    );
+}
+
+#[test]
 fn runs_page_newest_first_and_export_reads_back_as_the_same_run() {
     let (_d, mut s, _) = store();
     for d in 0..5 {
@@ -292,12 +351,20 @@ fn a_batch_import_reports_each_file_and_stops_when_cancelled() {
     .unwrap();
     std::fs::copy(fixtures.join("activity-filecrc.fit"), folder.join("c.fit")).unwrap();
     std::fs::write(folder.join("notes.txt"), "not an activity").unwrap();
+    // A link back up to the folder: walked, it would never end.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&folder, folder.join("inner/loop")).unwrap();
     let named_text = folder.join("notes.txt");
     let access = std::sync::Mutex::new(s);
     let mut seen = Vec::new();
     let report = import_files(
         &access,
-        collect_files(&[folder.clone(), named_text, dir.path().join("missing.gpx")]),
+        collect_files(&[
+            folder.clone(),
+            named_text,
+            dir.path().join("missing.gpx"),
+            dir.path().join("missing-folder"),
+        ]),
         ShoeChoice::Default,
         &mut |p| seen.push((p.done, p.total)),
         &Cancel::new(),
@@ -326,14 +393,15 @@ fn a_batch_import_reports_each_file_and_stops_when_cancelled() {
             ("b.fit".to_string(), "duplicate"),
             ("notes.txt".to_string(), "skipped"),
             ("missing.gpx".to_string(), "failed"),
+            ("missing-folder".to_string(), "failed"),
         ]
     );
-    assert_eq!(seen, (1..=5).map(|d| (d, 5)).collect::<Vec<_>>());
-    match &report.files[4].outcome {
-        FileOutcome::Failed { reason } => {
-            assert_eq!(reason, "cannot read the file: it does not exist");
+    assert_eq!(seen, (1..=6).map(|d| (d, 6)).collect::<Vec<_>>());
+    for missing in &report.files[4..] {
+        match &missing.outcome {
+            FileOutcome::Failed { reason } => assert_eq!(reason, "it does not exist"),
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
     }
     let cancel = Cancel::new();
     let again = import_files(
@@ -442,5 +510,55 @@ fn thresholds_written_by_a_newer_version_still_read() {
     assert!(
         t.clone().set("a_rule_from_the_future", 1.0).is_err(),
         "but not set by name"
+    );
+}
+
+#[test]
+fn names_and_notes_are_bounded_so_every_record_can_sync() {
+    let (_d, mut s, _) = store();
+    let long_name = "x".repeat(crate::ranges::NAME_MAX_CHARS + 1);
+    let err = s
+        .add_shoe(&Shoe::new(Uuid::new_v4(), &long_name))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Invalid {
+                field: "shoe name",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("101 characters"), "{err}");
+    // Counted in characters, not bytes: 100 four-byte characters are fine.
+    let emoji = "🏃".repeat(crate::ranges::NAME_MAX_CHARS);
+    let shoe = s.add_shoe(&Shoe::new(Uuid::new_v4(), &emoji)).unwrap();
+    let edit = ShoeEdit {
+        brand: Some(Some(long_name.clone())),
+        ..ShoeEdit::default()
+    };
+    assert!(matches!(
+        s.edit_shoe(shoe.id, &edit),
+        Err(StoreError::Invalid { field: "brand", .. })
+    ));
+
+    let mut run = run_at(1, 5.0);
+    run.notes = Some("n".repeat(crate::ranges::NOTES_MAX_CHARS + 1));
+    assert!(matches!(
+        s.add_run(&run, &[]),
+        Err(StoreError::Invalid { field: "notes", .. })
+    ));
+    assert_eq!(s.run_count().unwrap(), 0, "nothing half-saved");
+    run.notes = Some("n".repeat(crate::ranges::NOTES_MAX_CHARS));
+    s.add_run(&run, &[]).unwrap();
+    let edit = RunEdit {
+        notes: Some(Some("é".repeat(crate::ranges::NOTES_MAX_CHARS + 1))),
+        ..RunEdit::default()
+    };
+    assert!(s.edit_run(run.id, &edit).is_err());
+    assert_eq!(
+        s.run(run.id).unwrap().unwrap().notes.unwrap().len(),
+        crate::ranges::NOTES_MAX_CHARS
     );
 }

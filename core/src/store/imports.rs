@@ -100,6 +100,18 @@ pub fn collect_files(paths: &[PathBuf]) -> Vec<Found> {
 }
 
 fn collect(path: &Path, named: bool, out: &mut Vec<Found>) {
+    if named && let Err(e) = std::fs::metadata(path) {
+        out.push(Err(FileReport {
+            path: path.to_path_buf(),
+            outcome: FileOutcome::Failed {
+                reason: match e.kind() {
+                    std::io::ErrorKind::NotFound => "it does not exist".into(),
+                    _ => format!("cannot read it: {}", io_reason(&e)),
+                },
+            },
+        }));
+        return;
+    }
     if path.is_dir() {
         let entries = match std::fs::read_dir(path) {
             Ok(e) => e,
@@ -116,7 +128,14 @@ fn collect(path: &Path, named: bool, out: &mut Vec<Found>) {
         let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         children.sort();
         for child in children {
-            collect(&child, false, out);
+            // A link to a folder inside a folder is not walked: it may point back up (a loop)
+            // or across the whole disk. Links to files are read.
+            let linked_folder = std::fs::symlink_metadata(&child)
+                .is_ok_and(|m| m.file_type().is_symlink())
+                && child.is_dir();
+            if !linked_folder {
+                collect(&child, false, out);
+            }
         }
         return;
     }
@@ -125,7 +144,7 @@ fn collect(path: &Path, named: bool, out: &mut Vec<Found>) {
         None if named => out.push(Err(FileReport {
             path: path.to_path_buf(),
             outcome: FileOutcome::Skipped {
-                reason: "not an activity file Strideguard reads (.fit, .gpx or .tcx)".into(),
+                reason: ImportFailed::NotAnActivityFile.to_string(),
             },
         })),
         None => {}
@@ -168,6 +187,18 @@ fn outcome(result: Result<Imported, ImportFailed>) -> FileOutcome {
     }
 }
 
+/// Imports one named file, its type from its extension: what [`import_files`] does for each
+/// file, for an app that imports the one file the runner picked.
+pub fn import_path(
+    store: &impl StoreAccess,
+    path: &Path,
+    shoe: ShoeChoice,
+) -> Result<Imported, ImportFailed> {
+    let format = Format::from_path(path).ok_or(ImportFailed::NotAnActivityFile)?;
+    let bytes = std::fs::read(path).map_err(|e| ImportFailed::Unreadable(io_reason(&e)))?;
+    import_bytes(store, &bytes, format, shoe)
+}
+
 /// Imports one file from its bytes (`format` as the file's type says): parsed without the
 /// store, then checked for a duplicate and saved on `shoe` in one transaction.
 pub fn import_bytes(
@@ -204,9 +235,7 @@ pub fn import_files(
             Err(r) => r,
             Ok((path, format)) => {
                 let outcome = match std::fs::read(&path) {
-                    Err(e) => FileOutcome::Failed {
-                        reason: format!("cannot read the file: {}", io_reason(&e)),
-                    },
+                    Err(e) => outcome(Err(ImportFailed::Unreadable(io_reason(&e)))),
                     Ok(bytes) => match import_bytes(store, &bytes, format, shoe) {
                         Err(ImportFailed::Store(e)) if !is_about_the_file(&e) => return Err(e),
                         other => outcome(other),
@@ -217,11 +246,14 @@ pub fn import_files(
         };
         report.totals.add(&file.outcome);
         report.files.push(file);
-        progress(ImportProgress {
-            done: report.files.len(),
-            total,
-            file: report.files.last().expect("just pushed"),
-        });
+        // Once cancelled, the app is not called again: the report says what was done.
+        if !cancel.is_cancelled() {
+            progress(ImportProgress {
+                done: report.files.len(),
+                total,
+                file: report.files.last().expect("just pushed"),
+            });
+        }
     }
     Ok(report)
 }

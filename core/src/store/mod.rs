@@ -32,7 +32,7 @@ pub use access::StoreAccess;
 pub use changes::{Change, ChangeOp, collection};
 pub use imports::{
     FileOutcome, FileReport, ImportProgress, ImportReport, ImportTotals, collect_files,
-    import_bytes, import_files,
+    import_bytes, import_files, import_path,
 };
 pub use live::{CoachTarget, TargetSource};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};
@@ -410,6 +410,19 @@ fn finite(field: &'static str, v: f64) -> Result<(), StoreError> {
             reason: format!("{v} is not a number"),
         })
     }
+}
+
+/// Text no longer than `max` characters (names and notes have to fit a phone's screen and a
+/// sync record).
+fn text_within(field: &'static str, text: Option<&str>, max: usize) -> Result<(), StoreError> {
+    let chars = text.map_or(0, |t| t.chars().count());
+    if chars > max {
+        return Err(StoreError::Invalid {
+            field,
+            reason: format!("{chars} characters is longer than the {max} allowed"),
+        });
+    }
+    Ok(())
 }
 
 fn non_negative(field: &'static str, v: f64) -> Result<(), StoreError> {

@@ -86,6 +86,10 @@ pub enum Imported {
 /// Why a file could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportFailed {
+    #[error("not an activity file Strideguard reads (.fit, .gpx or .tcx)")]
+    NotAnActivityFile,
+    #[error("cannot read the file: {0}")]
+    Unreadable(String),
     #[error(transparent)]
     Parse(#[from] crate::import::ImportError),
     #[error(transparent)]
@@ -294,6 +298,7 @@ impl Store {
     /// A page of runs, newest first: `limit` runs after skipping the `offset` most recent. A
     /// phone's list scrolls through these instead of loading ten years at once.
     pub fn runs_page(&self, offset: u64, limit: u64) -> Result<Vec<Run>, StoreError> {
+        crate::ranges::PAGE_RUNS.check(limit)?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RUN_COLUMNS} FROM runs ORDER BY start_unix_ms DESC, id DESC LIMIT ?1 OFFSET ?2"
         ))?;
@@ -587,5 +592,10 @@ fn validate_run(run: &Run) -> Result<(), StoreError> {
     if let Some(rpe) = run.rpe {
         crate::ranges::RPE.check(rpe)?;
     }
+    super::text_within(
+        "notes",
+        run.notes.as_deref(),
+        crate::ranges::NOTES_MAX_CHARS,
+    )?;
     Ok(())
 }

@@ -385,6 +385,13 @@ fn validate_shoe(s: &Shoe) -> Result<(), StoreError> {
             reason: "the name is empty".into(),
         });
     }
+    for (field, text) in [
+        ("shoe name", Some(s.name.as_str())),
+        ("brand", s.brand.as_deref()),
+        ("model", s.model.as_deref()),
+    ] {
+        super::text_within(field, text, crate::ranges::NAME_MAX_CHARS)?;
+    }
     non_negative("start distance", s.start_distance_m)?;
     non_negative("wear-check distance", s.wear_at_m)?;
     non_negative("replace distance", s.replace_at_m)?;

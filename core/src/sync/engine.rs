@@ -39,7 +39,7 @@ pub trait Transport {
 /// and the apps add their own hint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    #[error("the server refused the session ({0}); log in again")]
+    #[error("the server refused the session: {0}; log out, then log in again")]
     Unauthorized(String),
     #[error("the server no longer keeps changes that old; a full resync is needed")]
     CursorExpired,
@@ -203,7 +203,13 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
-            if let Some(event) = self.step()? {
+            let event = self.step()?;
+            // A step finished after a cancel is kept, but the app is not called again.
+            if cancel.is_cancelled() {
+                if self.state != State::Done {
+                    return Err(SyncError::Cancelled);
+                }
+            } else if let Some(event) = event {
                 on_event(event);
             }
         }

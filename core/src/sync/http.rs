@@ -39,6 +39,16 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// What a request is for, which decides its retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Records, devices, keys: retried through busy answers (429, 5xx) and dropped connections.
+    Data,
+    /// Proving a passphrase (register, the KDF look-up, login): a 429 means too many attempts,
+    /// so it is said at once (with the server's wait) instead of spending more of them.
+    Auth,
+}
+
 struct Answer {
     status: u16,
     retry_after_s: Option<u64>,
@@ -152,6 +162,7 @@ impl HttpClient {
         path: &str,
         token: Option<&str>,
         body: Option<Vec<u8>>,
+        kind: Purpose,
     ) -> Result<Answer, TransportError> {
         let mut wait = self.first_backoff;
         let mut attempt = 0;
@@ -184,7 +195,8 @@ impl HttpClient {
                 Ok((status, retry_after, body))
             });
             let retryable = match &outcome {
-                Ok((status, _, _)) => *status >= 500 || *status == 429,
+                Ok((429, _, _)) => kind == Purpose::Data,
+                Ok((status, _, _)) => *status >= 500,
                 Err(_) => true,
             };
             if !retryable || attempt >= self.retries || self.cancelled() {
@@ -216,8 +228,19 @@ impl HttpClient {
         token: Option<&str>,
         body: Option<&impl Serialize>,
     ) -> Result<T, TransportError> {
+        self.call_as(Purpose::Data, method, path, token, body)
+    }
+
+    fn call_as<T: DeserializeOwned>(
+        &self,
+        kind: Purpose,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, TransportError> {
         let body = body.map(|b| serde_json::to_vec(b).expect("requests serialise"));
-        let answer = self.send(method, path, token, body)?;
+        let answer = self.send(method, path, token, body, kind)?;
         if (200..300).contains(&answer.status) {
             parse(&answer.body)
         } else {
@@ -229,17 +252,23 @@ impl HttpClient {
     pub fn kdf(&self, username: &str) -> Result<KdfParams, TransportError> {
         let path = format!("/v1/accounts/{}/kdf", percent_encode(username));
         Ok(self
-            .call::<KdfResponse>(Method::GET, &path, None, None::<&()>)?
+            .call_as::<KdfResponse>(Purpose::Auth, Method::GET, &path, None, None::<&()>)?
             .kdf)
     }
 
     pub fn register(&self, req: &RegisterRequest) -> Result<(), TransportError> {
-        self.call::<serde_json::Value>(Method::POST, "/v1/accounts", None, Some(req))
-            .map(|_| ())
+        self.call_as::<serde_json::Value>(
+            Purpose::Auth,
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(req),
+        )
+        .map(|_| ())
     }
 
     pub fn login(&self, req: &LoginRequest) -> Result<SessionResponse, TransportError> {
-        self.call(Method::POST, "/v1/sessions", None, Some(req))
+        self.call_as(Purpose::Auth, Method::POST, "/v1/sessions", None, Some(req))
     }
 
     /// Ends this session on the server.
@@ -357,9 +386,13 @@ impl Transport for HttpTransport {
             records: batch.to_vec(),
         })
         .expect("records serialise");
-        let answer =
-            self.client
-                .send(Method::POST, "/v1/records", Some(&self.token), Some(body))?;
+        let answer = self.client.send(
+            Method::POST,
+            "/v1/records",
+            Some(&self.token),
+            Some(body),
+            Purpose::Data,
+        )?;
         match answer.status {
             200..=299 => Ok(PushReply::Accepted(
                 parse::<PostRecordsResponse>(&answer.body)?.accepted,

@@ -119,6 +119,25 @@ def test_a_live_session_is_saved_as_a_run_on_the_default_shoe(app):
     assert loud.listener_errors() > 0 and loud.save().sample_count == 400
 
 
+def test_a_glitching_sensor_neither_cues_nor_loses_the_session(app):
+    listener = Collect()
+    session = app.start_live_session(170.0, listener)
+    nan, inf = float("nan"), float("inf")
+    for t in range(300):
+        session.feed(sg.Reading(elapsed_seconds=float(t), cadence_spm=170.0, speed_mps=3.0))
+        if t % 60 == 30:
+            session.feed(sg.Reading(elapsed_seconds=float(t), cadence_spm=nan, speed_mps=inf))
+            session.feed(sg.Reading(elapsed_seconds=nan, cadence_spm=170.0))
+            session.feed(sg.Reading(elapsed_seconds=1e300, cadence_spm=1e9))
+    assert listener.cues == [], "on target throughout: the garbage said nothing"
+    summary = session.summary()
+    assert summary.rejected_readings == 5 * 3
+    assert round(summary.duration_seconds) == 299
+    run = session.save()
+    assert run is not None and run.avg_cadence_spm == 170.0
+    assert run.sample_count == 300 + 5, "the reading without a believable value is kept as time"
+
+
 def test_parsers_and_the_footpod_bridge():
     hr = sg.parse_heart_rate(bytes([0x10, 148, 0x00, 0x04]))
     assert hr.bpm == 148 and hr.rr_intervals_seconds == [1.0]

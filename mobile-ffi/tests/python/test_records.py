@@ -137,9 +137,13 @@ def test_profile_and_thresholds(app):
     assert changed["weekly_increase_pct"] == 8.0
     with pytest.raises(sg.StrideguardError.InvalidInput) as e:
         app.set_threshold("ten_percent", 10.0)
-    assert "unknown threshold 'ten_percent'" in e.value.reason
-    with pytest.raises(sg.StrideguardError.InvalidInput):
+    assert "unknown threshold 'ten_percent'" in e.value.reason and e.value.field == "name"
+    with pytest.raises(sg.StrideguardError.InvalidInput) as e:
         app.set_threshold("base_weeks", 2.5)
+    assert e.value.field == "value" and "whole number" in e.value.reason
+    with pytest.raises(sg.StrideguardError.InvalidInput) as e:
+        app.set_threshold("nope", -1.0)
+    assert e.value.field == "name", "the name is checked first" 
     assert {t.name: t.value for t in app.reset_thresholds()}["weekly_increase_pct"] == 10.0
 
 
@@ -151,8 +155,10 @@ def test_runs_paged_and_one_run_with_samples_for_a_chart(app):
     assert [round(r.distance_meters) for r in page.runs] == [11000, 10000, 9000], "newest first"
     page2 = app.runs_page(offset=6, limit=3)
     assert [round(r.distance_meters) for r in page2.runs] == [5000]
-    with pytest.raises(sg.StrideguardError.InvalidInput):
-        app.runs_page(limit=0)
+    for bad, field in [({"limit": 0}, "limit"), ({"limit": 10_001}, "limit"), ({"limit": -1}, "limit"), ({"offset": -1}, "offset")]:
+        with pytest.raises(sg.StrideguardError.InvalidInput) as e:
+            app.runs_page(**bad)
+        assert e.value.field == field, (bad, e.value.field)
     out = asyncio.run(app.import_file(fixture("garmin-fenix-5-run.fit")))
     detail = app.run(out.run.id)
     s = detail.samples
@@ -179,6 +185,9 @@ def test_import_a_file_its_bytes_and_a_folder_with_progress(app, tmp_path):
     text.write_text("hello")
     with pytest.raises(sg.StrideguardError.Import):
         asyncio.run(app.import_file(str(text)))
+    with pytest.raises(sg.StrideguardError.Import) as e:
+        asyncio.run(app.import_file(str(tmp_path / "gone.fit")))
+    assert e.value.reason.endswith("gone.fit: cannot read the file: it does not exist"), e.value.reason
     # Bytes with a format hint: a GPX export from another app is the same activity as the FIT
     # (a 9 km run: GPX has no distances, and over 157 m the positions differ by more than 2%).
     long = asyncio.run(app.import_file(fixture("activity-small-fenix2-run.fit")))

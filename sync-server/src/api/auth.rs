@@ -132,7 +132,7 @@ impl FromRequestParts<Shared> for Authed {
             return Err(ApiError::unauthorized("this device was revoked"));
         }
         if session.expires_at_ms <= s.clock.now_ms() {
-            return Err(ApiError::unauthorized("the session expired; log in again"));
+            return Err(ApiError::unauthorized("the session expired"));
         }
         rate(
             s,
