@@ -779,10 +779,7 @@ fn import_says_what_it_cannot_read() {
         "{out}"
     );
     let err = env.fails(&["import", dir.path().join("missing.fit").to_str().unwrap()]);
-    assert!(
-        err.contains("missing.fit: it does not exist"),
-        "{err}"
-    );
+    assert!(err.contains("missing.fit: it does not exist"), "{err}");
     let err = env.fails(&["import", "--shoe", "Vaporfly", notes.to_str().unwrap()]);
     assert!(err.contains("no shoe matches 'Vaporfly'"), "{err}");
 }
