@@ -23,7 +23,7 @@ use crate::ranges::{SENSOR_CADENCE_SPM, SENSOR_SPEED_MPS, SESSION_SECONDS};
 
 /// How far behind the latest reading another may arrive (two sensors' notifications
 /// interleave) and still be taken, at the latest reading's time; older ones are dropped.
-const LATE_READING_S: f64 = 1.0;
+pub const LATE_READING_S: f64 = 1.0;
 
 /// Every parameter of the coach, with domain.md's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize)]
