@@ -12,6 +12,9 @@ pub const MAX_ITERATIONS: u32 = 100_000_000;
 /// The longest username, in characters.
 pub const MAX_USERNAME_CHARS: usize = 64;
 
+/// The longest device name, in characters.
+pub const MAX_DEVICE_NAME_CHARS: usize = 100;
+
 /// Key-derivation parameters, public (the server hands them out before login).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KdfParams {
@@ -48,6 +51,20 @@ pub fn username_problem(normalized: &str) -> Option<&'static str> {
     }
 }
 
+/// A device's name as both sides keep it (trimmed), or why it is not acceptable: 1 to 100
+/// printable characters. The device list shows it to the runner on every device.
+pub fn device_name(name: &str) -> Result<&str, &'static str> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_DEVICE_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        Err("the device name must be 1 to 100 printable characters")
+    } else {
+        Ok(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +78,14 @@ mod tests {
         assert!(username_problem("Anna").is_some());
         assert!(username_problem(&"x".repeat(65)).is_some());
         assert_eq!(username_problem(&"x".repeat(64)), None);
+    }
+
+    #[test]
+    fn device_names_are_trimmed_printable_and_bounded() {
+        assert_eq!(device_name("  phone "), Ok("phone"));
+        assert!(device_name("   ").is_err());
+        assert!(device_name("a\nb").is_err());
+        assert!(device_name(&"é".repeat(101)).is_err());
+        assert!(device_name(&"é".repeat(100)).is_ok());
     }
 }

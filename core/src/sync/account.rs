@@ -84,14 +84,12 @@ fn check_kdf(kdf: KdfParams) -> Result<(), SyncError> {
 }
 
 fn check_device_name(name: &str) -> Result<(), SyncError> {
-    let n = name.trim();
-    if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
-        return Err(SyncError::InvalidInput {
+    strideguard_proto::account::device_name(name)
+        .map(|_| ())
+        .map_err(|why| SyncError::InvalidInput {
             field: "device_name",
-            reason: "the device name must be 1 to 100 printable characters".into(),
-        });
-    }
-    Ok(())
+            reason: why.into(),
+        })
 }
 
 /// A client for `server`, or an input error naming the address.

@@ -82,15 +82,11 @@ pub fn wrapped_key(key: &[u8]) -> Result<(), ApiError> {
     }
 }
 
-/// A device's name: 1 to 100 printable characters, trimmed.
+/// A device's name, trimmed (the rule is the wire crate's, shared with the clients).
 pub fn device_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad(
-            "device_name must be 1 to 100 printable characters",
-        ));
-    }
-    Ok(name.to_string())
+    strideguard_proto::account::device_name(name)
+        .map(str::to_string)
+        .map_err(ApiError::bad)
 }
 
 /// A collection tag: an HMAC-SHA256 in lower-case hex.
