@@ -273,14 +273,26 @@ impl CadenceCoach {
 
     /// Takes one reading and returns the cues it triggers (most readings trigger none).
     pub fn feed(&mut self, r: Reading) -> Vec<Cue> {
+        self.feed_checked(r)
+            .map(|(_, cues)| cues)
+            .unwrap_or_default()
+    }
+
+    /// Like [`CadenceCoach::feed`], with the reading as taken ([`CadenceCoach::accept`]);
+    /// `None` when it was dropped whole.
+    pub fn feed_checked(&mut self, r: Reading) -> Option<(Reading, Vec<Cue>)> {
         let Some(checked) = self.accept(r) else {
             self.rejected += 1;
-            return Vec::new();
+            return None;
         };
         if checked.cadence_spm != r.cadence_spm || checked.speed_mps != r.speed_mps {
             self.rejected += 1;
         }
-        let r = checked;
+        Some((checked, self.take(checked)))
+    }
+
+    /// Coaches an accepted reading.
+    fn take(&mut self, r: Reading) -> Vec<Cue> {
         let mut cues = self.tick(r.t_s);
         self.now_t = Some(self.now_t.map_or(r.t_s, |t| t.max(r.t_s)));
         // Distance from speed over the time since the last speed reading; across a dropout

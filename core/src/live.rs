@@ -70,10 +70,8 @@ impl LiveSession {
 
     /// Takes one reading: the cues it triggers.
     pub fn feed(&mut self, r: Reading) -> Vec<Cue> {
-        let accepted = self.coach.accept(r);
-        let cues = self.coach.feed(r);
-        let Some(r) = accepted else {
-            return cues;
+        let Some((r, cues)) = self.coach.feed_checked(r) else {
+            return Vec::new();
         };
         self.last_t = self.last_t.max(r.t_s);
         if r.cadence_spm.is_some()
