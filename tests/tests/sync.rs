@@ -347,6 +347,67 @@ impl<T: Transport> Transport for LosesAnAnswer<T> {
     }
 }
 
+/// Forwards everything; the app cancels while the first pull is on the wire.
+struct CancelledInFlight<T: Transport> {
+    inner: T,
+    cancel: Cancel,
+}
+
+impl<T: Transport> Transport for CancelledInFlight<T> {
+    fn limits(&mut self) -> Result<strideguard_core::sync::wire::Limits, TransportError> {
+        self.inner.limits()
+    }
+    fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError> {
+        let page = self.inner.pull(since);
+        self.cancel.cancel();
+        page
+    }
+    fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
+        self.inner.push(batch)
+    }
+}
+
+#[test]
+fn a_cancel_during_a_step_keeps_its_work_and_tells_the_app_nothing_more() {
+    let server = TestServer::start(config());
+    let (mut a, _, _) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    let account = b.store.sync_account().unwrap().unwrap();
+    let key = DataKey::from_bytes(account.data_key);
+    let cancel = Cancel::new();
+    let mut t = CancelledInFlight {
+        inner: client(&server).transport(&account.token),
+        cancel: cancel.clone(),
+    };
+    let mut events = Vec::new();
+    let err = sync(
+        &access(&mut b.store),
+        &key,
+        &mut t,
+        &mut |e| events.push(format!("{e:?}")),
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(matches!(err, SyncError::Cancelled), "{err}");
+    assert_eq!(
+        events.len(),
+        1,
+        "only the fold before the cancel: {events:?}"
+    );
+    assert!(events[0].starts_with("Folded"), "{events:?}");
+    assert!(
+        b.store.run_count().unwrap() > 0,
+        "the pulled page was merged and kept"
+    );
+    let rest = synced(&mut b);
+    assert_eq!(
+        rest.downloaded, 0,
+        "the cursor moved with the kept page: {rest:?}"
+    );
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+}
+
 #[test]
 fn a_sync_cut_off_mid_batch_resumes_without_duplicates() {
     let mut cfg = config();
