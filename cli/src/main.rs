@@ -120,6 +120,9 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
             Some("log in again: `strideguard account logout`, then `strideguard account login`")
         }
         (Some(SyncError::NoSuchDevice(_)), _) => Some("`strideguard device list` shows the ids"),
+        (_, Some(TransportError::Rejected { code, .. })) if code == "device_limit" => Some(
+            "`strideguard device list` shows the account's devices; `strideguard device revoke ID` frees a place",
+        ),
         _ => None,
     }
 }

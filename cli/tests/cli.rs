@@ -1431,3 +1431,27 @@ fn two_computers_sync_through_a_server_and_manage_devices() {
         "the data stays"
     );
 }
+
+/// Every seed's history syncs from the laptop to the phone and both agree, field for field
+/// (the demo itself checks and fails otherwise).
+#[test]
+fn demo_passes_for_every_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_strideguard");
+    let failed: Vec<String> = (0..20u64)
+        .filter_map(|seed| {
+            let out = Command::new(bin)
+                .args(["demo", "--seed", &seed.to_string(), "--dir"])
+                .arg(dir.path().join(format!("seed-{seed}")))
+                .output()
+                .unwrap();
+            (!out.status.success()).then(|| {
+                format!(
+                    "seed {seed}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )
+            })
+        })
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

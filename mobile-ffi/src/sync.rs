@@ -343,14 +343,17 @@ impl Strideguard {
         .await
     }
 
-    /// Changes the passphrase: the data key is re-wrapped, no record changes, other devices
-    /// stay logged in. `kdf_iterations` defaults to the account's current setting.
-    #[uniffi::method(default(kdf_iterations = None))]
+    /// Changes the passphrase: the data key is re-wrapped, no record changes.
+    /// `kdf_iterations` defaults to the account's current setting. With `sign_out_others`
+    /// (the default) every other device's session ends and it logs in again with the new
+    /// passphrase; this one stays signed in.
+    #[uniffi::method(default(kdf_iterations = None, sign_out_others = true))]
     pub async fn change_passphrase(
         self: Arc<Self>,
         old_passphrase: String,
         new_passphrase: String,
         kdf_iterations: Option<i64>,
+        sign_out_others: bool,
     ) -> Result<(), StrideguardError> {
         background(None, move |_| {
             let _gate = self.sync_gate.lock().unwrap_or_else(|p| p.into_inner());
@@ -371,6 +374,7 @@ impl Strideguard {
                 &old_passphrase,
                 &new_passphrase,
                 kdf,
+                sign_out_others,
             )?)
         })
         .await

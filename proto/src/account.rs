@@ -29,14 +29,31 @@ impl Default for KdfParams {
     }
 }
 
-/// The username as it enters the key salt and the server: trimmed and lower-case, so "Anna "
-/// and "anna" are one account.
+/// The username as it enters the key salt and the server: trimmed, lower-case and in Unicode
+/// NFC, so "Anna ", "anna" and a "josé" typed with a combining accent are each one account.
 pub fn normalize_username(username: &str) -> String {
-    username.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    username.trim().to_lowercase().nfc().collect()
+}
+
+/// Characters that change how a name reads without showing themselves: bidirectional
+/// controls (which can make "anna" display as another name) and zero-width ones (which make
+/// two names that look the same).
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}')
 }
 
 /// Why a (normalised) username is not acceptable, or `None` when it is: 1 to 64 printable
-/// characters without '/' (it is a path segment of the API).
+/// characters without '/' (it is a path segment of the API), in the form
+/// [`normalize_username`] gives, with no invisible characters ([`is_invisible`]).
 pub fn username_problem(normalized: &str) -> Option<&'static str> {
     if normalized.is_empty() {
         Some("the username is empty")
@@ -46,6 +63,10 @@ pub fn username_problem(normalized: &str) -> Option<&'static str> {
         Some("the username must be lower case without spaces around it")
     } else if normalized.chars().any(|c| c.is_control() || c == '/') {
         Some("the username may not hold '/' or control characters")
+    } else if normalized.chars().any(is_invisible) {
+        Some("the username may not hold invisible characters (zero-width or direction marks)")
+    } else if normalize_username(normalized) != normalized {
+        Some("the username must be in Unicode NFC form (as the apps send it)")
     } else {
         None
     }
@@ -78,6 +99,30 @@ mod tests {
         assert!(username_problem("Anna").is_some());
         assert!(username_problem(&"x".repeat(65)).is_some());
         assert_eq!(username_problem(&"x".repeat(64)), None);
+    }
+
+    #[test]
+    fn one_name_in_any_unicode_spelling_is_one_account_and_invisible_ones_are_refused() {
+        let composed = "jos\u{e9}";
+        let decomposed = "jose\u{301}";
+        assert_ne!(composed, decomposed);
+        assert_eq!(normalize_username(decomposed), composed);
+        assert_eq!(normalize_username(" JOSE\u{301} "), composed);
+        assert_eq!(username_problem(composed), None);
+        assert!(username_problem(decomposed).unwrap().contains("NFC"));
+        for sneaky in [
+            "an\u{200b}na",
+            "\u{202e}anna",
+            "anna\u{2066}",
+            "\u{feff}anna",
+            "an\u{200d}na",
+        ] {
+            let n = normalize_username(sneaky);
+            assert!(
+                username_problem(&n).unwrap().contains("invisible"),
+                "{sneaky:?}"
+            );
+        }
     }
 
     #[test]

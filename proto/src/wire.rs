@@ -85,6 +85,14 @@ pub struct PutKeysRequest {
     pub kdf: KdfParams,
     #[serde(with = "b64")]
     pub wrapped_key: Vec<u8>,
+    /// End every other session of the account (the default): whoever knew the old passphrase
+    /// is signed out with it. This device's session stays.
+    #[serde(default = "yes")]
+    pub sign_out_others: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One record in an upload batch.
@@ -170,8 +178,10 @@ pub struct NewDeviceRequest {
     pub name: String,
 }
 
-/// The server's limits, advertised so clients size their batches.
+/// The server's limits, advertised so clients size their batches. A limit an older server
+/// does not name reads as its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Limits {
     pub record_payload_bytes: usize,
     pub batch_records: usize,
@@ -184,6 +194,10 @@ pub struct Limits {
     pub logins_per_minute_per_ip: u32,
     pub requests_per_minute_per_user: u32,
     pub min_kdf_iterations: u32,
+    /// Devices (not revoked) one account may have; a login or pairing past it is refused.
+    pub devices_per_account: usize,
+    /// Key-derivation lookups (`GET /v1/accounts/{user}/kdf`) per minute from one address.
+    pub kdf_lookups_per_minute_per_ip: u32,
 }
 
 impl Default for Limits {
@@ -194,12 +208,16 @@ impl Default for Limits {
             batch_bytes: 4 * 1024 * 1024,
             body_bytes: 5 * 1024 * 1024,
             page_records: 1000,
-            page_bytes: 10 * 1000 * 1000,
+            // A page is held whole while it is sent: small pages keep the server's memory at
+            // about one page per pull in flight.
+            page_bytes: 1024 * 1024,
             quota_bytes: 1 << 30,
             logins_per_minute_per_user: 10,
             logins_per_minute_per_ip: 30,
             requests_per_minute_per_user: 1200,
             min_kdf_iterations: 100_000,
+            devices_per_account: 50,
+            kdf_lookups_per_minute_per_ip: 60,
         }
     }
 }

@@ -76,7 +76,17 @@ fn storage_only(batches: &[Vec<RecordUpload>]) -> f64 {
             now_ms: 0,
         })
         .unwrap();
-    let device = st.add_device(user, "bench", 0).unwrap();
+    let device = st
+        .add_device_session(&strideguard_server::storage::NewDevice {
+            user_id: user,
+            name: "bench".into(),
+            now_ms: 0,
+            created_by: None,
+            max_devices: 1,
+            token_hash: vec![0; 32],
+            expires_at_ms: i64::MAX,
+        })
+        .unwrap();
     let start = Instant::now();
     for b in batches {
         st.put_records(user, &device, b.clone(), 1, u64::MAX)

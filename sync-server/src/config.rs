@@ -1,8 +1,9 @@
 //! Server configuration, from flags or the environment (`strideguard serve` and the
 //! `strideguard-server` binary share these arguments).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use strideguard_proto::wire::Limits;
 
@@ -14,6 +15,20 @@ pub struct ServerConfig {
     pub token_ttl_ms: i64,
     /// How long tombstones are kept; devices whose cursor is older resync fully.
     pub tombstone_retention_ms: i64,
+    /// How long a connection may take to send a request's headers, and stay idle between
+    /// requests: slowloris and forgotten keep-alives are closed after it.
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive (408 after it).
+    pub body_timeout: Duration,
+    /// Connections open at once; more are answered 503 and closed, so file descriptors stay
+    /// for the ones being served.
+    pub max_connections: usize,
+    /// Pulls assembled and sent at once; more wait their turn (each holds a page in memory).
+    pub max_concurrent_pulls: usize,
+    /// Where the client's address is when a reverse proxy sits in front: the header it sets
+    /// (`X-Forwarded-For`'s last entry, or `X-Real-IP`), believed only from `trusted_proxies`.
+    pub client_ip_header: Option<String>,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -22,8 +37,33 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             token_ttl_ms: 90 * 86_400_000,
             tombstone_retention_ms: 180 * 86_400_000,
+            header_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(60),
+            max_connections: default_max_connections(),
+            max_concurrent_pulls: 8,
+            client_ip_header: None,
+            trusted_proxies: vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+            ],
         }
     }
+}
+
+/// Connections the process can hold open: its file-descriptor limit (read from
+/// `/proc/self/limits`; 1024 where that cannot be read) less a margin for the database, the
+/// log and the listener.
+pub fn default_max_connections() -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .unwrap_or(1024);
+    (soft.saturating_sub(128).clamp(16, 16_384)) as usize
 }
 
 /// `serve` arguments. Every limit can be set; the defaults are the protocol's.
@@ -69,6 +109,35 @@ pub struct ServeArgs {
     /// Days a login session lasts.
     #[arg(long, env = "STRIDEGUARD_SESSION_DAYS", default_value_t = 90)]
     pub session_days: u32,
+    /// Devices (not revoked) one account may have.
+    #[arg(long, env = "STRIDEGUARD_MAX_DEVICES", default_value_t = Limits::default().devices_per_account)]
+    pub max_devices: usize,
+    /// Key-derivation lookups per minute from one IP address.
+    #[arg(long, env = "STRIDEGUARD_KDF_LOOKUPS_PER_MINUTE_PER_IP", default_value_t = Limits::default().kdf_lookups_per_minute_per_ip)]
+    pub kdf_lookups_per_minute_per_ip: u32,
+    /// Seconds a connection may take to send its request headers, or stay idle between
+    /// requests, before it is closed.
+    #[arg(long, env = "STRIDEGUARD_HEADER_TIMEOUT_SECS", default_value_t = 15)]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take to arrive (answered 408 after).
+    #[arg(long, env = "STRIDEGUARD_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    pub body_timeout_secs: u64,
+    /// Connections open at once (default: the file-descriptor limit less 128); more are
+    /// answered 503 and closed.
+    #[arg(long, env = "STRIDEGUARD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest the database may grow, in bytes; past it writes are answered 507 (as on a full
+    /// disk) while reads go on.
+    #[arg(long, env = "STRIDEGUARD_MAX_DATA_BYTES")]
+    pub max_data_bytes: Option<u64>,
+    /// Behind a reverse proxy: the header holding the client's address (`X-Forwarded-For`,
+    /// whose last entry is used, or `X-Real-IP`), for the per-IP limits.
+    #[arg(long, env = "STRIDEGUARD_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// Addresses of the proxies whose client-address header is believed (repeat the flag, or
+    /// separate with commas). Default: 127.0.0.1 and ::1.
+    #[arg(long, env = "STRIDEGUARD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<IpAddr>,
 }
 
 impl ServeArgs {
@@ -85,9 +154,23 @@ impl ServeArgs {
                 logins_per_minute_per_ip: self.logins_per_minute_per_ip,
                 requests_per_minute_per_user: self.requests_per_minute,
                 min_kdf_iterations: self.min_kdf_iterations,
+                devices_per_account: self.max_devices,
+                kdf_lookups_per_minute_per_ip: self.kdf_lookups_per_minute_per_ip,
                 ..defaults
             },
             token_ttl_ms: i64::from(self.session_days) * 86_400_000,
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(default_max_connections)
+                .max(1),
+            client_ip_header: self.client_ip_header.clone(),
+            trusted_proxies: if self.trusted_proxy.is_empty() {
+                ServerConfig::default().trusted_proxies
+            } else {
+                self.trusted_proxy.clone()
+            },
             ..ServerConfig::default()
         }
     }

@@ -33,16 +33,24 @@ pub fn state(
     clock: Arc<dyn Clock>,
 ) -> Arc<api::AppState> {
     Arc::new(api::AppState {
+        pulls: Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_pulls.max(1),
+        )),
         storage,
         config,
         clock,
         limiter: rate::RateLimiter::default(),
         metrics: metrics::Metrics::default(),
+        kdf_spread: std::sync::Mutex::new(None),
     })
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
 /// Tombstones older than the retention are purged at start and hourly.
+///
+/// Connections are served here rather than by `axum::serve` for the limits it lacks: at most
+/// `max_connections` open at once (the rest answered 503 and closed), and a header timeout
+/// that also ends idle keep-alive connections. Each limit logs when it acts.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<api::AppState>,
@@ -63,15 +71,92 @@ pub async fn serve(
             }
         }
     });
-    let app = api::router(state);
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let app = api::router(state.clone());
+    let slots = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut refused_logged = std::time::Instant::now() - std::time::Duration::from_secs(60);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            state.metrics.limited("max_connections");
+            if refused_logged.elapsed() >= std::time::Duration::from_secs(10) {
+                refused_logged = std::time::Instant::now();
+                tracing::warn!(
+                    max = state.config.max_connections,
+                    "connection limit reached: refusing new connections with 503"
+                );
+            }
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                let mut app = app.clone();
+                async move {
+                    tower_service::Service::call(&mut app, req.map(axum::body::Body::new)).await
+                }
+            });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(state.config.header_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        let st = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                if e.is_timeout() {
+                    st.metrics.limited("header_timeout");
+                    tracing::info!(%peer, secs = st.config.header_timeout.as_secs(), "closed a connection that sent no request in time");
+                } else if !e.is_incomplete_message() {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Finish what is in flight, for as long as a body may take.
+    let grace = state.config.body_timeout + state.config.header_timeout;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period; closing them");
+    }
     purger.abort();
-    result
+    Ok(())
+}
+
+/// The answer for a connection over the limit: a short 503 with a JSON body, then close.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = r#"{"error":"unavailable","message":"the server is at its connection limit; retry shortly","limit":"max_connections"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        let _ = stream.write_all(answer.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// Logs to stderr (`RUST_LOG` filters; default: the server's info lines), in colour only on a
@@ -112,7 +197,10 @@ pub async fn shutdown_signal() {
 
 /// Runs `strideguard serve` with these arguments until ctrl-c or SIGTERM.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let storage = Arc::new(SqliteStorage::open(&args.data)?);
+    let storage = Arc::new(SqliteStorage::open_with_limit(
+        &args.data,
+        args.max_data_bytes,
+    )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -19,7 +19,8 @@ use strideguard_proto::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 use uuid::Uuid;
 
 use crate::storage::{
-    Deleted, DeviceRow, NewUser, PutOutcome, SessionRow, Storage, StorageError, Totals, User,
+    Deleted, DeviceRow, NewDevice, NewKeys, NewUser, PutOutcome, SessionRow, Storage, StorageError,
+    Totals, User,
 };
 
 /// The server's schema, as numbered migrations kept in `PRAGMA user_version` (the same way as
@@ -71,6 +72,16 @@ CREATE INDEX tombstones ON records (updated_at_ms) WHERE deleted = 1;
 ",
     // 2: sessions looked up by user when an account is deleted.
     "CREATE INDEX sessions_by_user ON sessions (user_id);",
+    // 3: which device added which (revoking one revokes what it added), the server's secret,
+    // and the spread of KDF parameters.
+    "
+ALTER TABLE devices ADD COLUMN created_by TEXT;
+CREATE INDEX devices_by_creator ON devices (created_by) WHERE created_by IS NOT NULL;
+CREATE TABLE server_meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT;
+",
 ];
 
 /// The schema version this server writes.
@@ -119,9 +130,10 @@ pub struct SqliteStorage {
 }
 
 /// Answers a write once its group committed (or failed to).
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Reply = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
 /// A write for the writer thread: run it on the connection, or (`None`) refuse it unrun.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+/// It also gives back its own error, if it failed.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Option<StorageError>) + Send>;
 
 /// Most writes committed together.
 const GROUP: usize = 128;
@@ -135,14 +147,26 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let began = conn.execute_batch("BEGIN IMMEDIATE");
-        let replies: Vec<Reply> = group
-            .into_iter()
-            .map(|job| job(began.is_ok().then_some(&conn)))
-            .collect();
+        let mut began = conn.execute_batch("BEGIN IMMEDIATE");
+        let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+        for job in group {
+            let (reply, failed) = job(began.is_ok().then_some(&conn));
+            replies.push(reply);
+            if began.is_ok() && conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (a full disk, an I/O error): every
+                // write of the group so far is undone, and the rest go in a new transaction.
+                let why = failed.unwrap_or_else(|| {
+                    StorageError::Backend("the transaction was rolled back".into())
+                });
+                for reply in replies.drain(..) {
+                    reply(Err(why.clone()));
+                }
+                began = conn.execute_batch("BEGIN IMMEDIATE");
+            }
+        }
         let committed = match began {
-            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            Ok(()) => conn.execute_batch("COMMIT").map_err(StorageError::from),
+            Err(e) => Err(StorageError::from(e)),
         };
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
@@ -159,6 +183,16 @@ const READERS: usize = 4;
 impl SqliteStorage {
     /// Opens (creating) `server.db` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<SqliteStorage, StorageError> {
+        SqliteStorage::open_with_limit(data_dir, None)
+    }
+
+    /// Opens `server.db` in `data_dir`, refusing writes ([`StorageError::Full`]) once the
+    /// database would grow past `max_bytes` (`--max-data-bytes`): a full disk before the disk
+    /// is full.
+    pub fn open_with_limit(
+        data_dir: &Path,
+        max_bytes: Option<u64>,
+    ) -> Result<SqliteStorage, StorageError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StorageError::Backend(format!("cannot create {}: {e}", data_dir.display()))
         })?;
@@ -169,6 +203,25 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, &path)?;
+        let has_secret: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM server_meta WHERE key = 'secret'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_secret {
+            let mut secret = [0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+                .map_err(|_| StorageError::Backend("no system randomness".into()))?;
+            conn.execute(
+                "INSERT INTO server_meta (key, value) VALUES ('secret', ?1)",
+                [secret.as_slice()],
+            )?;
+        }
+        if let Some(max) = max_bytes {
+            let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            let pages = (max / page.max(1) as u64).clamp(1, i64::MAX as u64) as i64;
+            conn.pragma_update(None, "max_page_count", pages)?;
+        }
         let readers = (0..READERS)
             .map(|_| {
                 let r = Connection::open_with_flags(
@@ -198,14 +251,18 @@ impl SqliteStorage {
         f: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let (tx, rx) = mpsc::sync_channel::<Result<T, StorageError>>(1);
-        let job: Job = Box::new(move |conn: Option<&Connection>| -> Reply {
+        let job: Job = Box::new(move |conn: Option<&Connection>| {
             let Some(conn) = conn else {
-                return Box::new(move |e: Result<(), String>| {
-                    let _ = tx.send(Err(StorageError::Backend(format!(
-                        "cannot start a write: {}",
-                        e.err().unwrap_or_default()
-                    ))));
+                let reply: Reply = Box::new(move |e: Result<(), StorageError>| {
+                    let _ = tx.send(Err(match e {
+                        Err(StorageError::Backend(why)) => {
+                            StorageError::Backend(format!("cannot start a write: {why}"))
+                        }
+                        Err(other) => other,
+                        Ok(()) => StorageError::Backend("cannot start a write".into()),
+                    }));
                 });
+                return (reply, None);
             };
             let result = (|| {
                 conn.execute_batch("SAVEPOINT one_write")?;
@@ -213,16 +270,25 @@ impl SqliteStorage {
                     .unwrap_or_else(|_| Err(StorageError::Backend("a write panicked".into())));
                 match &r {
                     Ok(_) => conn.execute_batch("RELEASE one_write")?,
+                    // Gone already if SQLite rolled the transaction back itself.
+                    Err(_) if conn.is_autocommit() => {}
                     Err(_) => conn.execute_batch("ROLLBACK TO one_write; RELEASE one_write")?,
                 }
                 r
             })();
-            Box::new(move |committed: Result<(), String>| {
+            let failed = result.as_ref().err().cloned();
+            let reply: Reply = Box::new(move |committed: Result<(), StorageError>| {
                 let _ = tx.send(match committed {
+                    // A write that failed says why, whatever became of the group.
                     Ok(()) => result,
-                    Err(e) => Err(StorageError::Backend(format!("commit failed: {e}"))),
+                    Err(_) if result.is_err() => result,
+                    Err(StorageError::Backend(why)) => {
+                        Err(StorageError::Backend(format!("commit failed: {why}")))
+                    }
+                    Err(other) => Err(other),
                 });
-            })
+            });
+            (reply, failed)
         });
         self.writer
             .lock()
@@ -314,32 +380,53 @@ impl Storage for SqliteStorage {
             .optional()?)
     }
 
-    fn set_keys(
-        &self,
-        user_id: i64,
-        auth_salt: &[u8],
-        auth_hash: &[u8],
-        kdf_iterations: u32,
-        wrapped_key: &[u8],
-    ) -> Result<(), StorageError> {
-        let (salt, hash, wrapped) = (auth_salt.to_vec(), auth_hash.to_vec(), wrapped_key.to_vec());
+    fn set_keys(&self, user_id: i64, keys: &NewKeys) -> Result<usize, StorageError> {
+        let k = keys.clone();
         self.write(move |conn| {
             conn.execute(
                 "UPDATE users SET auth_salt = ?2, auth_hash = ?3, kdf_iterations = ?4,
                  wrapped_key = ?5 WHERE id = ?1",
-                params![user_id, salt, hash, kdf_iterations, wrapped],
+                params![
+                    user_id,
+                    k.auth_salt,
+                    k.auth_hash,
+                    k.kdf_iterations,
+                    k.wrapped_key
+                ],
             )?;
-            Ok(())
+            Ok(match &k.only_session {
+                Some(keep) => conn.execute(
+                    "DELETE FROM sessions WHERE user_id = ?1 AND token_hash != ?2",
+                    params![user_id, keep],
+                )?,
+                None => 0,
+            })
         })
     }
 
-    fn add_device(&self, user_id: i64, name: &str, now_ms: i64) -> Result<String, StorageError> {
+    fn add_device_session(&self, new: &NewDevice) -> Result<String, StorageError> {
         let id = Uuid::new_v4().to_string();
-        let name = name.to_string();
+        let new = new.clone();
         self.write(move |conn| {
+            let active: i64 = conn.query_row(
+                "SELECT count(*) FROM devices WHERE user_id = ?1 AND revoked_at_ms IS NULL",
+                [new.user_id],
+                |r| r.get(0),
+            )?;
+            if active as usize >= new.max_devices {
+                return Err(StorageError::DeviceLimit {
+                    max: new.max_devices,
+                });
+            }
             conn.execute(
-                "INSERT INTO devices (id, user_id, name, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![id, user_id, name, now_ms],
+                "INSERT INTO devices (id, user_id, name, created_at_ms, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, new.user_id, new.name, new.now_ms, new.created_by],
+            )?;
+            conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, device_id, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![new.token_hash, new.user_id, id, new.expires_at_ms],
             )?;
             Ok(id)
         })
@@ -371,34 +458,27 @@ impl Storage for SqliteStorage {
     ) -> Result<bool, StorageError> {
         let device_id = device_id.to_string();
         self.write(move |conn| {
+            // The device and every device added from it, however deep: a stolen phone must not
+            // keep its data through a device it paired before it was revoked.
+            const FAMILY: &str = "WITH RECURSIVE family(id) AS (
+                    SELECT id FROM devices WHERE id = ?1 AND user_id = ?2
+                    UNION SELECT d.id FROM devices d JOIN family f ON d.created_by = f.id
+                    WHERE d.user_id = ?2)";
             let n = conn.execute(
-                "UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?3)
-                 WHERE id = ?1 AND user_id = ?2",
+                &format!(
+                    "{FAMILY} UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, ?3)
+                     WHERE id IN (SELECT id FROM family)"
+                ),
                 params![device_id, user_id, now_ms],
             )?;
             conn.execute(
-                "DELETE FROM sessions WHERE device_id = ?1 AND user_id = ?2",
+                &format!(
+                    "{FAMILY} DELETE FROM sessions WHERE user_id = ?2
+                     AND device_id IN (SELECT id FROM family)"
+                ),
                 params![device_id, user_id],
             )?;
             Ok(n > 0)
-        })
-    }
-
-    fn add_session(
-        &self,
-        token_hash: &[u8],
-        user_id: i64,
-        device_id: &str,
-        expires_at_ms: i64,
-    ) -> Result<(), StorageError> {
-        let (hash, device) = (token_hash.to_vec(), device_id.to_string());
-        self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO sessions (token_hash, user_id, device_id, expires_at_ms)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![hash, user_id, device, expires_at_ms],
-            )?;
-            Ok(())
         })
     }
 
@@ -407,7 +487,7 @@ impl Storage for SqliteStorage {
             .reader()
             .query_row(
                 "SELECT s.token_hash, s.user_id, s.device_id, s.expires_at_ms,
-                        d.revoked_at_ms IS NOT NULL
+                        d.revoked_at_ms IS NOT NULL, d.last_seen_ms
                  FROM sessions s JOIN devices d ON d.id = s.device_id
                  WHERE s.token_hash = ?1",
                 [token_hash],
@@ -418,6 +498,7 @@ impl Storage for SqliteStorage {
                         device_id: r.get(2)?,
                         expires_at_ms: r.get(3)?,
                         device_revoked: r.get(4)?,
+                        device_last_seen_ms: r.get(5)?,
                     })
                 },
             )
@@ -430,6 +511,36 @@ impl Storage for SqliteStorage {
             conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash])?;
             Ok(())
         })
+    }
+
+    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StorageError> {
+        let device_id = device_id.to_string();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE devices SET last_seen_ms = max(coalesce(last_seen_ms, ?2), ?2)
+                 WHERE id = ?1",
+                params![device_id, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn kdf_iteration_counts(&self) -> Result<Vec<(u32, u64)>, StorageError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT kdf_iterations, count(*) FROM users GROUP BY kdf_iterations
+             ORDER BY kdf_iterations",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn server_secret(&self) -> Result<Vec<u8>, StorageError> {
+        Ok(self.reader().query_row(
+            "SELECT value FROM server_meta WHERE key = 'secret'",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     fn put_records(
@@ -689,8 +800,17 @@ mod tests {
         let a = st.create_user(&user("a")).unwrap();
         let b = st.create_user(&user("b")).unwrap();
         for (u, dev) in [(a, "laptop"), (a, "phone"), (b, "watch")] {
-            let d = st.add_device(u, dev, 0).unwrap();
-            st.add_session(dev.as_bytes(), u, &d, i64::MAX).unwrap();
+            let d = st
+                .add_device_session(&NewDevice {
+                    user_id: u,
+                    name: dev.into(),
+                    now_ms: 0,
+                    created_by: None,
+                    max_devices: 10,
+                    token_hash: dev.as_bytes().to_vec(),
+                    expires_at_ms: i64::MAX,
+                })
+                .unwrap();
             let rec = RecordUpload {
                 collection: "c".repeat(64),
                 id: Uuid::new_v4().to_string(),

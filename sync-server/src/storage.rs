@@ -4,19 +4,29 @@
 
 use strideguard_proto::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     #[error("the username is taken")]
     UserExists,
     #[error("the server no longer keeps changes this old (before sequence {purged})")]
     CursorExpired { purged: i64 },
+    /// The account has as many devices as it may; one must be revoked first.
+    #[error("the account already has {max} devices")]
+    DeviceLimit { max: usize },
+    /// The disk (or the configured database size) is full: nothing was written.
+    #[error("the server's storage is full")]
+    Full,
     #[error("storage failure: {0}")]
     Backend(String),
 }
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        StorageError::Backend(e.to_string())
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            StorageError::Full
+        } else {
+            StorageError::Backend(e.to_string())
+        }
     }
 }
 
@@ -51,6 +61,29 @@ pub struct DeviceRow {
     pub revoked: bool,
 }
 
+/// What a passphrase change stores.
+#[derive(Debug, Clone)]
+pub struct NewKeys {
+    pub auth_salt: Vec<u8>,
+    pub auth_hash: Vec<u8>,
+    pub kdf_iterations: u32,
+    pub wrapped_key: Vec<u8>,
+    /// The session to keep when every other one ends (`sign_out_others`).
+    pub only_session: Option<Vec<u8>>,
+}
+
+/// A device to add, with its first session.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub user_id: i64,
+    pub name: String,
+    pub now_ms: i64,
+    pub created_by: Option<String>,
+    pub max_devices: usize,
+    pub token_hash: Vec<u8>,
+    pub expires_at_ms: i64,
+}
+
 /// A bearer token's session, looked up by the token's SHA-256.
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -59,6 +92,8 @@ pub struct SessionRow {
     pub device_id: String,
     pub expires_at_ms: i64,
     pub device_revoked: bool,
+    /// When the device was last seen, so a request can skip rewriting it within a minute.
+    pub device_last_seen_ms: Option<i64>,
 }
 
 /// The result of an upload batch (all of it lands, or none).
@@ -94,33 +129,33 @@ pub trait Storage: Send + Sync + 'static {
     fn create_user(&self, user: &NewUser) -> Result<i64, StorageError>;
     fn user(&self, username: &str) -> Result<Option<User>, StorageError>;
     fn user_by_id(&self, id: i64) -> Result<Option<User>, StorageError>;
-    /// Replaces the auth hash, KDF parameters and wrapped key (a passphrase change).
-    fn set_keys(
-        &self,
-        user_id: i64,
-        auth_salt: &[u8],
-        auth_hash: &[u8],
-        kdf_iterations: u32,
-        wrapped_key: &[u8],
-    ) -> Result<(), StorageError>;
-    fn add_device(&self, user_id: i64, name: &str, now_ms: i64) -> Result<String, StorageError>;
+    /// Replaces the auth hash, KDF parameters and wrapped key (a passphrase change); with
+    /// `only_session`, every other session of the user ends in the same transaction. Returns
+    /// how many sessions ended.
+    fn set_keys(&self, user_id: i64, keys: &NewKeys) -> Result<usize, StorageError>;
+    /// A new device of the user with its session, in one transaction; refused with
+    /// [`StorageError::DeviceLimit`] when the user already has `max_devices` not revoked.
+    /// `created_by` is the device that added it (`POST /v1/devices`), `None` for a login.
+    fn add_device_session(&self, new: &NewDevice) -> Result<String, StorageError>;
     fn devices(&self, user_id: i64) -> Result<Vec<DeviceRow>, StorageError>;
-    /// Revokes one of the user's devices and ends its sessions; false if it is not theirs.
+    /// Revokes one of the user's devices, and every device it added (and they added), and
+    /// ends all their sessions; false if it is not theirs.
     fn revoke_device(
         &self,
         user_id: i64,
         device_id: &str,
         now_ms: i64,
     ) -> Result<bool, StorageError>;
-    fn add_session(
-        &self,
-        token_hash: &[u8],
-        user_id: i64,
-        device_id: &str,
-        expires_at_ms: i64,
-    ) -> Result<(), StorageError>;
     fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StorageError>;
     fn delete_session(&self, token_hash: &[u8]) -> Result<(), StorageError>;
+    /// Notes that the device made a request now.
+    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StorageError>;
+    /// How many accounts use each KDF iteration count, so answers for unknown usernames can
+    /// follow the same spread.
+    fn kdf_iteration_counts(&self) -> Result<Vec<(u32, u64)>, StorageError>;
+    /// A random secret made when the storage was created, kept with the data (it must stay the
+    /// same across restarts and across servers sharing the storage).
+    fn server_secret(&self) -> Result<Vec<u8>, StorageError>;
     /// Stores a batch in one transaction, committed durably before it returns.
     fn put_records(
         &self,

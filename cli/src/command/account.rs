@@ -52,6 +52,12 @@ pub enum AccountCommand {
         /// PBKDF2 iterations for the new passphrase. Default: as before.
         #[arg(long, value_parser = values::in_range(KDF_ITERATIONS))]
         kdf_iterations: Option<u32>,
+        /// End the sessions of every other device of the account (they log in again with the
+        /// new passphrase): whoever knew the old one is signed out. `--sign-out-others=false`
+        /// keeps them signed in.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+              default_missing_value = "true", value_name = "BOOL")]
+        sign_out_others: bool,
     },
     /// Delete the account on the server for good: every record, device and session of it.
     /// Your data stays in this database. Asks for the passphrase (STRIDEGUARD_PASSPHRASE).
@@ -153,7 +159,10 @@ pub fn run(store: &mut Store, cmd: AccountCommand) -> Result<()> {
             }
             println!("Your data stays in this database.");
         }
-        AccountCommand::Passwd { kdf_iterations } => {
+        AccountCommand::Passwd {
+            kdf_iterations,
+            sign_out_others,
+        } => {
             let a = access
                 .borrow()
                 .sync_account()?
@@ -161,11 +170,18 @@ pub fn run(store: &mut Store, cmd: AccountCommand) -> Result<()> {
             let old = passphrase("STRIDEGUARD_PASSPHRASE", "Current passphrase", false)?;
             let new = passphrase("STRIDEGUARD_NEW_PASSPHRASE", "New passphrase", true)?;
             let kdf = kdf_iterations.map(|iterations| KdfParams { iterations });
-            account::change_passphrase(&access, &old, &new, kdf)?;
-            println!(
-                "Passphrase changed for '{}'. Other devices stay logged in; new logins need the new one.",
-                a.username
-            );
+            account::change_passphrase(&access, &old, &new, kdf, sign_out_others)?;
+            if sign_out_others {
+                println!(
+                    "Passphrase changed for '{}'. Every other device is signed out and logs in again with the new one.",
+                    a.username
+                );
+            } else {
+                println!(
+                    "Passphrase changed for '{}'. Other devices stay logged in; new logins need the new one.",
+                    a.username
+                );
+            }
         }
         AccountCommand::Delete { yes } => {
             let a = access

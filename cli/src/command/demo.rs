@@ -316,11 +316,20 @@ fn sync_two_devices(laptop: &mut Store, dir: &Path) -> Result<()> {
         p1.uploaded, l1.uploaded, l1.downloaded, p2.downloaded
     );
     let (l, p) = (laptop.borrow(), phone.borrow());
-    let same = serde_json::to_value(l.runs()?)? == serde_json::to_value(p.runs()?)?
-        && serde_json::to_value(l.shoes()?)? == serde_json::to_value(p.shoes()?)?
-        && serde_json::to_value(l.profile()?)? == serde_json::to_value(p.profile()?)?;
-    if !same {
-        anyhow::bail!("the two devices disagree after syncing; this is a bug");
+    let views = |s: &Store| -> anyhow::Result<[(&'static str, serde_json::Value); 3]> {
+        Ok([
+            ("runs", serde_json::to_value(s.runs()?)?),
+            ("shoes", serde_json::to_value(s.shoes()?)?),
+            ("profile", serde_json::to_value(s.profile()?)?),
+        ])
+    };
+    for ((what, mine), (_, theirs)) in views(&l)?.into_iter().zip(views(&p)?) {
+        if mine != theirs {
+            anyhow::bail!(
+                "the two devices disagree after syncing; this is a bug. {}",
+                first_difference(what, &mine, &theirs)
+            );
+        }
     }
     println!(
         "  both devices agree: {} runs, {} shoes, the same profile and notes",
@@ -340,4 +349,23 @@ fn sync_two_devices(laptop: &mut Store, dir: &Path) -> Result<()> {
         dir.join("server").display()
     );
     Ok(())
+}
+
+/// Where two JSON views first differ, for the bug report: the path and both values.
+fn first_difference(path: &str, laptop: &serde_json::Value, phone: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match (laptop, phone) {
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find(|(_, (x, y))| x != y)
+            .map(|(i, (x, y))| first_difference(&format!("{path}[{i}]"), x, y)),
+        (Value::Object(a), Value::Object(b)) => a
+            .iter()
+            .find(|(k, v)| b.get(*k) != Some(v))
+            .map(|(k, v)| first_difference(&format!("{path}.{k}"), v, &b[k])),
+        _ => None,
+    }
+    .unwrap_or_else(|| format!("{path}: the laptop has {laptop}, the phone {phone}"))
 }

@@ -153,16 +153,22 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets the account and all sync state: the next account this database links to gets
-    /// its whole history uploaded again. Local data is kept.
+    /// Forgets the account and its server state: the next account this database links to gets
+    /// the whole history uploaded, local data is kept.
+    ///
+    /// The synced records are the whole history, the runs that came down from the server as
+    /// much as those written here (which the change log alone does not hold), so they stay,
+    /// with their stamps, marked for upload and known to no server. Changes not folded yet
+    /// stay in the change log and fold in as usual. Logging back in to the same account costs
+    /// little: the first pull finds the server's copies equal and clears the marks.
     pub fn clear_sync_account(&mut self) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(
             "DELETE FROM sync_account;
-             DELETE FROM sync_records;
-             DELETE FROM meta WHERE key IN ('sync_folded_seq', 'sync_pull_cursor', 'sync_last_ms');",
+             UPDATE sync_records SET dirty = 1, server_seq = 0;
+             DELETE FROM meta WHERE key IN ('sync_pull_cursor', 'sync_last_ms');",
         )?;
         tx.commit()?;
         Ok(())

@@ -192,12 +192,14 @@ pub fn logout(store: &impl StoreAccess) -> Result<bool, SyncError> {
 
 /// Changes the passphrase: the data key is re-wrapped under the new one; no record changes.
 /// `new_kdf` defaults to the account's current parameters as the server holds them (another
-/// device may have raised them).
+/// device may have raised them). With `sign_out_others` every other session of the account
+/// ends (its devices log in again with the new passphrase); this device stays signed in.
 pub fn change_passphrase(
     store: &impl StoreAccess,
     old_passphrase: &str,
     new_passphrase: &str,
     new_kdf: Option<KdfParams>,
+    sign_out_others: bool,
 ) -> Result<(), SyncError> {
     let account = the_account(store)?;
     check_passphrase("new_passphrase", new_passphrase)?;
@@ -218,6 +220,7 @@ pub fn change_passphrase(
                 new_auth_key: new.auth_key().0.to_vec(),
                 kdf: new_kdf,
                 wrapped_key: key.wrap(&new.wrap_key())?,
+                sign_out_others,
             },
         )
         .map_err(|e| match e {

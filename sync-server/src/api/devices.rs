@@ -1,5 +1,5 @@
 //! `/v1/devices`: list the account's devices, add one (with its own session), revoke one (its
-//! sessions end at once).
+//! sessions, and those of every device it added, end at once).
 
 use axum::Json;
 use axum::body::Body;
@@ -42,7 +42,7 @@ pub async fn add(
 ) -> Result<Response, ApiError> {
     let req: NewDeviceRequest = json_body(&s, &headers, body).await?;
     let name = validation::device_name(&req.name)?;
-    let session = new_session(&s, auth.user_id, name).await?;
+    let session = new_session(&s, auth.user_id, name, Some(auth.device_id)).await?;
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
 

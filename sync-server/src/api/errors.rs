@@ -9,6 +9,9 @@ use strideguard_proto::wire::ErrorBody;
 use super::Shared;
 use crate::storage::StorageError;
 
+/// How long a client is asked to wait when the storage is full (an operator has to act).
+const STORAGE_FULL_RETRY_S: u64 = 300;
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
@@ -36,8 +39,49 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    /// 401, with `WWW-Authenticate: Bearer` as RFC 6750 asks.
     pub fn unauthorized(message: &str) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 415: the body is not JSON, or comes compressed.
+    pub fn unsupported_media(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 408: the body did not arrive in time.
+    pub fn body_timeout(secs: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request body did not arrive within {secs} s"),
+        )
+    }
+
+    /// 503: the server is busy; try again in `wait_s`.
+    pub fn busy(wait_s: u64) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("the server is busy; retry in {wait_s} s"),
+        );
+        e.retry_after = Some(wait_s);
+        e
+    }
+
+    /// 507: the server's storage is full; nothing was written.
+    pub fn storage_full() -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "the server's storage is full; nothing was written, try again later",
+        );
+        e.retry_after = Some(STORAGE_FULL_RETRY_S);
+        e
     }
 
     pub fn not_found(message: &str) -> ApiError {
@@ -93,6 +137,22 @@ impl From<StorageError> for ApiError {
             StorageError::CursorExpired { .. } => {
                 ApiError::new(StatusCode::GONE, "cursor_expired", e.to_string())
             }
+            StorageError::Full => {
+                tracing::error!("storage full: refusing writes until space is freed");
+                ApiError::storage_full()
+            }
+            StorageError::DeviceLimit { max } => ApiError {
+                status: StatusCode::FORBIDDEN,
+                body: ErrorBody {
+                    error: "device_limit".into(),
+                    message: format!(
+                        "the account already has {max} devices; revoke one it no longer uses first"
+                    ),
+                    limit: Some("devices_per_account".into()),
+                    max: Some(max as u64),
+                },
+                retry_after: None,
+            },
             StorageError::Backend(msg) => {
                 tracing::error!(error = %msg, "storage failure");
                 ApiError::internal()
@@ -108,6 +168,55 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"strideguard\""),
+            );
+        }
         resp
     }
+}
+
+/// Gives every error answer a JSON body, whoever made it: the router's 405 and the
+/// extractors' rejections (a bad path, a malformed query) answer in plain text otherwise.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "limit_exceeded",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }

@@ -9,10 +9,11 @@ use axum::http::HeaderMap;
 use strideguard_proto::KdfParams;
 use strideguard_proto::wire::{KeysResponse, PutKeysRequest};
 
-use super::auth::{Authed, hash_auth_key, proven_user};
+use super::auth::{Authed, client_ip, hash_auth_key, proven_user};
 use super::errors::ApiError;
 use super::validation::{self, json_body};
 use super::{Shared, store};
+use crate::storage::NewKeys;
 
 pub async fn get(State(s): State<Shared>, auth: Authed) -> Result<Json<KeysResponse>, ApiError> {
     let user = store(&s, move |st| st.user_by_id(auth.user_id))
@@ -28,7 +29,7 @@ pub async fn get(State(s): State<Shared>, auth: Authed) -> Result<Json<KeysRespo
 
 pub async fn put(
     State(s): State<Shared>,
-    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: Authed,
     headers: HeaderMap,
     body: Body,
@@ -39,12 +40,19 @@ pub async fn put(
     validation::kdf(&s, req.kdf)?;
     validation::wrapped_key(&req.wrapped_key)?;
     let user_id = auth.user_id;
-    let user = proven_user(&s, &ip, user_id, &req.old_auth_key).await?;
+    let ip = client_ip(&s, &peer, &headers);
+    let user = proven_user(&s, ip, &auth, &req.old_auth_key).await?;
     let (salt, hash) = hash_auth_key(&req.new_auth_key);
-    store(&s, move |st| {
-        st.set_keys(user_id, &salt, &hash, req.kdf.iterations, &req.wrapped_key)
-    })
-    .await?;
-    tracing::info!(user = %user.username, "passphrase changed");
-    Ok(Json(serde_json::json!({})))
+    let keys = NewKeys {
+        auth_salt: salt,
+        auth_hash: hash,
+        kdf_iterations: req.kdf.iterations,
+        wrapped_key: req.wrapped_key,
+        only_session: req.sign_out_others.then(|| auth.token_hash.clone()),
+    };
+    let signed_out = store(&s, move |st| st.set_keys(user_id, &keys)).await?;
+    tracing::info!(user = %user.username, signed_out, "passphrase changed");
+    Ok(Json(
+        serde_json::json!({ "signed_out_sessions": signed_out }),
+    ))
 }

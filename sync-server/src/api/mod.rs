@@ -11,7 +11,7 @@ mod keys;
 mod records;
 mod service;
 mod sessions;
-mod validation;
+pub mod validation;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,6 +38,11 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
+    /// One permit per pull being assembled or sent: bounds the pages held in memory.
+    pub pulls: Arc<tokio::sync::Semaphore>,
+    /// The accounts' spread of KDF iterations (refreshed every few minutes), for the answers
+    /// to unknown usernames.
+    pub kdf_spread: std::sync::Mutex<Option<accounts::KdfSpread>>,
 }
 
 type Shared = Arc<AppState>;
@@ -99,6 +104,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/devices/{id}", delete(devices::revoke))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .fallback(service::not_found)
+        .layer(axum::middleware::from_fn(errors::json_errors))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }

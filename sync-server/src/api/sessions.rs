@@ -9,24 +9,35 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use strideguard_proto::wire::LoginRequest;
 
-use super::auth::{Authed, auth_matches, login_rate, new_session};
+use super::auth::{
+    Authed, auth_matches, client_ip, ip_rate, login_failed, new_session, signed_in_device,
+    user_backoff,
+};
 use super::errors::ApiError;
 use super::validation::{self, json_body};
 use super::{Shared, store};
-use crate::metrics::Metrics;
 
+/// Logs in: a new device of the account with its session. Failed attempts count against the
+/// address and the account; a request that also carries a live session of the account (a
+/// device already signed in, adding another) passes the account's back-off, so someone
+/// guessing cannot lock the runner out.
 pub async fn login(
     State(s): State<Shared>,
-    ConnectInfo(ip): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    ip_rate(&s, client_ip(&s, &peer, &headers))?;
     let req: LoginRequest = json_body(&s, &headers, body).await?;
-    login_rate(&s, &ip, Some(&req.username))?;
+    validation::username(&req.username)?;
     validation::auth_key(&req.auth_key, "auth_key")?;
     let name = validation::device_name(&req.device_name)?;
     let username = req.username.clone();
     let user = store(&s, move |st| st.user(&username)).await?;
+    let vouched_by = signed_in_device(&headers, &s, user.as_ref().map(|u| u.id)).await;
+    if vouched_by.is_none() {
+        user_backoff(&s, &req.username)?;
+    }
     let ok = match &user {
         Some(u) => auth_matches(&u.auth_salt, &u.auth_hash, &req.auth_key),
         None => {
@@ -36,10 +47,10 @@ pub async fn login(
         }
     };
     let Some(user) = user.filter(|_| ok) else {
-        Metrics::add(&s.metrics.login_failures, 1);
+        login_failed(&s, &req.username);
         return Err(ApiError::unauthorized("wrong username or passphrase"));
     };
-    let session = new_session(&s, user.id, name).await?;
+    let session = new_session(&s, user.id, name, vouched_by).await?;
     tracing::info!(user = %user.username, device = %session.device_id, "logged in");
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }

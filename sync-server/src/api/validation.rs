@@ -14,12 +14,15 @@ use strideguard_proto::wire::RecordUpload;
 use super::Shared;
 use super::errors::ApiError;
 
-/// Reads a JSON body within the body limit; errors name the field at fault.
+/// Reads a JSON body: `Content-Type: application/json`, not compressed, within the body
+/// limit and the body timeout, one JSON value and nothing after it. Errors name the field
+/// at fault.
 pub async fn json_body<T: DeserializeOwned>(
     s: &Shared,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, ApiError> {
+    content_type(headers)?;
     let max = s.config.limits.body_bytes;
     let too_large = || {
         ApiError::too_large(
@@ -37,14 +40,84 @@ pub async fn json_body<T: DeserializeOwned>(
     {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, max)
-        .await
-        .map_err(|_| too_large())?;
-    let de = &mut serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let wait = s.config.body_timeout;
+    let bytes = match tokio::time::timeout(wait, axum::body::to_bytes(body, max)).await {
+        Err(_) => {
+            s.metrics.limited("body_timeout");
+            tracing::warn!(secs = wait.as_secs(), "request body too slow: answered 408");
+            return Err(ApiError::body_timeout(wait.as_secs()));
+        }
+        Ok(Err(e)) => {
+            // Over the limit, or the client went away mid-body.
+            return Err(if is_length_limit(&e) {
+                too_large()
+            } else {
+                ApiError::bad(format!("the request body could not be read: {e}"))
+            });
+        }
+        Ok(Ok(b)) => b,
+    };
+    parse_json(&bytes)
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Bodies must say they are JSON (415 otherwise); compressed ones are refused rather than
+/// read as garbage.
+fn content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
+        let enc = enc.to_str().unwrap_or("?").trim();
+        if !enc.eq_ignore_ascii_case("identity") {
+            return Err(ApiError::unsupported_media(format!(
+                "Content-Encoding '{enc}' is not accepted; send the JSON uncompressed"
+            )));
+        }
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("?"));
+    let essence = ct.map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        None => Err(ApiError::unsupported_media(
+            "the request has a body but no Content-Type; send application/json",
+        )),
+        Some(_) => Err(ApiError::unsupported_media(format!(
+            "Content-Type '{}' is not accepted; send application/json",
+            ct.unwrap_or_default()
+        ))),
+    }
+}
+
+/// Parses one JSON value and refuses anything after it but whitespace (a second object would
+/// otherwise be dropped unseen). Errors name the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         ApiError::bad(format!("invalid request body at '{path}': {}", e.inner()))
-    })
+    })?;
+    de.end().map_err(|e| {
+        ApiError::bad(format!(
+            "the request body holds more than one JSON value: {e}"
+        ))
+    })?;
+    Ok(value)
 }
 
 /// Usernames as the client normalises them (trimmed, lower case), 1-64 printable characters
@@ -87,6 +160,12 @@ pub fn device_name(name: &str) -> Result<String, ApiError> {
     strideguard_proto::account::device_name(name)
         .map(str::to_string)
         .map_err(ApiError::bad)
+}
+
+/// A UUID spelled one way only (lower-case, hyphenated): five spellings of one UUID must not
+/// make five records.
+pub fn is_canonical_uuid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok_and(|u| u.hyphenated().to_string() == s)
 }
 
 /// A collection tag: an HMAC-SHA256 in lower-case hex.
@@ -133,8 +212,11 @@ pub fn batch(s: &Shared, records: &[RecordUpload]) -> Result<(), ApiError> {
                 "records[{i}].collection must be 64 lower-case hex digits"
             )));
         }
-        if uuid::Uuid::parse_str(&r.id).is_err() {
-            return Err(ApiError::bad(format!("records[{i}].id must be a UUID")));
+        if !is_canonical_uuid(&r.id) {
+            return Err(ApiError::bad(format!(
+                "records[{i}].id must be a UUID in its canonical form \
+                 (lower-case hex, 8-4-4-4-12, as the apps send it)"
+            )));
         }
         if r.payload.is_empty() {
             return Err(ApiError::bad(format!("records[{i}].payload is empty")));
