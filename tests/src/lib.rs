@@ -134,8 +134,19 @@ pub mod sync {
         }
 
         pub fn with_clock(config: ServerConfig, clock: Arc<dyn Clock>) -> TestServer {
+            TestServer::with_storage_limit(config, clock, None)
+        }
+
+        /// A server whose database may grow to `max_bytes` (`--max-data-bytes`).
+        pub fn with_storage_limit(
+            config: ServerConfig,
+            clock: Arc<dyn Clock>,
+            max_bytes: Option<u64>,
+        ) -> TestServer {
             let dir = tempfile::tempdir().expect("a temporary folder");
-            let storage = Arc::new(SqliteStorage::open(dir.path()).expect("server storage"));
+            let storage = Arc::new(
+                SqliteStorage::open_with_limit(dir.path(), max_bytes).expect("server storage"),
+            );
             let server = RunningServer::start(
                 "127.0.0.1:0".parse().expect("an address"),
                 storage,

@@ -1328,3 +1328,44 @@ fn switching_accounts_uploads_the_whole_history_to_the_new_one() {
     synced(&mut a);
     assert_eq!(snapshot(&a.store), snapshot(&b.store));
 }
+
+/// A server out of disk says so at once: the device is told 507, does not wait through
+/// retries, and keeps everything to upload for later.
+#[test]
+fn a_full_server_is_told_at_once_and_nothing_waiting_is_lost() {
+    let server = TestServer::with_storage_limit(
+        config(),
+        Arc::new(strideguard_core::clock::SystemClock),
+        Some(1024 * 1024),
+    );
+    let mut a = Device::new(T0);
+    load_demo(
+        &mut a.store,
+        &history(3, NaiveDate::from_ymd_opt(2026, 5, 10).unwrap()),
+    )
+    .unwrap();
+    register(
+        &access(&mut a.store),
+        &client(&server),
+        "anna",
+        PASS,
+        FAST,
+        "laptop",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = sync_now(&access(&mut a.store), &mut |_| {}, &Cancel::new()).unwrap_err();
+    match &err {
+        SyncError::Transport(TransportError::Rejected { status: 507, message, .. }) => {
+            assert!(message.contains("full"), "{message}")
+        }
+        other => panic!("expected 507, got {other}"),
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "no retries through the Retry-After: {:?}",
+        started.elapsed()
+    );
+    let left = a.store.sync_status().unwrap().pending_changes;
+    assert!(left > 0, "what did not fit still waits to upload");
+}

@@ -42,7 +42,8 @@ impl std::fmt::Debug for HttpClient {
 /// What a request is for, which decides its retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
-    /// Records, devices, keys: retried through busy answers (429, 5xx) and dropped connections.
+    /// Records, devices, keys: retried through busy answers (429, 5xx but 507) and dropped
+    /// connections.
     Data,
     /// Proving a passphrase (register, the KDF look-up, login): a 429 means too many attempts,
     /// so it is said at once (with the server's wait) instead of spending more of them.
@@ -196,6 +197,8 @@ impl HttpClient {
             });
             let retryable = match &outcome {
                 Ok((429, _, _)) => kind == Purpose::Data,
+                // A full disk needs an operator, not a retry in a few seconds.
+                Ok((507, _, _)) => false,
                 Ok((status, _, _)) => *status >= 500,
                 Err(_) => true,
             };
