@@ -15,8 +15,10 @@ pub mod b64 {
         ser.serialize_str(&STANDARD.encode(bytes))
     }
 
+    /// Takes an owned string: a JSON string with an escape in it (`"\/"`, which some encoders
+    /// write for every '/', one of base64's characters) cannot be borrowed from the input.
     pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<u8>, D::Error> {
-        let s = <&str>::deserialize(de)?;
+        let s = String::deserialize(de)?;
         STANDARD
             .decode(s)
             .map_err(|e| serde::de::Error::custom(format!("not base64: {e}")))
@@ -231,4 +233,17 @@ pub struct ErrorBody {
     pub limit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_fields_decode_when_the_json_string_holds_escapes() {
+        // "AAAA/w==" with its '/' escaped, as some JSON encoders write it.
+        let json = r#"{"auth_key": "AAAA\/w=="}"#;
+        let req: DeleteAccountRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(req.auth_key, [0, 0, 0, 255]);
+    }
 }

@@ -65,7 +65,7 @@ pub async fn kdf(
         format!("kdf:{ip}"),
         s.config.limits.kdf_lookups_per_minute_per_ip,
     )?;
-    let Path(user) = path.map_err(|e| ApiError::bad(format!("invalid username: {e}")))?;
+    let user = validation::path_segment(path)?;
     validation::username(&user)?;
     let name = user.clone();
     let found = store(&s, move |st| st.user(&name)).await?;

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -49,8 +50,9 @@ pub async fn add(
 pub async fn revoke(
     State(s): State<Shared>,
     auth: Authed,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = validation::path_segment(id)?;
     let now = s.clock.now_ms();
     let user_id = auth.user_id;
     let found = store(&s, move |st| st.revoke_device(user_id, &id, now)).await?;

@@ -31,8 +31,8 @@ pub async fn metrics(State(s): State<Shared>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-pub async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document())
+pub async fn openapi(State(s): State<Shared>) -> Json<serde_json::Value> {
+    Json(crate::openapi::document(&s.config.limits))
 }
 
 pub async fn not_found() -> ApiError {

@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 
 use axum::body::Body;
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use strideguard_proto::KdfParams;
@@ -118,6 +120,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ))
     })?;
     Ok(value)
+}
+
+/// A path segment (`{user}`, `{id}`), or a JSON 400 when it does not decode (percent-encoded
+/// bytes that are not UTF-8): axum's own rejection would answer in plain text, unlike every
+/// other error of the API.
+pub fn path_segment(segment: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    segment
+        .map(|Path(s)| s)
+        .map_err(|e| ApiError::bad(format!("invalid path: {}", e.body_text())))
 }
 
 /// Usernames as the client normalises them (trimmed, lower case), 1-64 printable characters
