@@ -59,7 +59,10 @@ fn start(data: &std::path::Path) -> Server {
         .expect("the server binary starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let url = loop {
-        let line = lines.next().expect("the server says where it listens").unwrap();
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .unwrap();
         if let Some(rest) = line.split("server on ").nth(1) {
             break rest.split_whitespace().next().unwrap().to_string();
         }
@@ -116,10 +119,10 @@ impl Shared {
 fn token(url: &str, user: &str, device: &str) -> String {
     let auth = B64.encode([user.len() as u8; 32]);
     let a = agent();
-    let _ = a
-        .post(format!("{url}/v1/accounts"))
-        .send_json(json!({"username": user, "auth_key": auth, "kdf": {"iterations": 1000},
-                          "wrapped_key": B64.encode([7u8; 60])}));
+    let _ = a.post(format!("{url}/v1/accounts")).send_json(
+        json!({"username": user, "auth_key": auth, "kdf": {"iterations": 1000},
+                          "wrapped_key": B64.encode([7u8; 60])}),
+    );
     let body: Value = a
         .post(format!("{url}/v1/sessions"))
         .send_json(json!({"username": user, "auth_key": auth, "device_name": device}))
@@ -144,8 +147,10 @@ fn device(url: String, token: String, n: usize, shared: Arc<Shared>) {
             let payload = B64.encode(vec![(i + k) as u8; 600 + (k * 97) % 1400]);
             if k % 3 == 2 && !mine.is_empty() {
                 let (id, seq) = &mine[(i * 7 + k) % mine.len()];
-                batch.push(json!({"collection": "c".repeat(64), "id": id, "if_seq": seq,
-                                  "deleted": false, "payload": payload}));
+                batch.push(
+                    json!({"collection": "c".repeat(64), "id": id, "if_seq": seq,
+                                  "deleted": false, "payload": payload}),
+                );
             } else {
                 batch.push(json!({"collection": "c".repeat(64),
                                   "id": uuid::Uuid::new_v4().to_string(),
@@ -261,7 +266,13 @@ fn main() {
         records: AtomicU64::new(0),
     });
     let tokens: Vec<String> = (0..DEVICES)
-        .map(|d| token(&server.url, &format!("soak{}", d % ACCOUNTS), &format!("d{d}")))
+        .map(|d| {
+            token(
+                &server.url,
+                &format!("soak{}", d % ACCOUNTS),
+                &format!("d{d}"),
+            )
+        })
         .collect();
     println!(
         "soak: {DEVICES} devices on {ACCOUNTS} accounts and {SLOW_CLIENTS} slow clients, {minutes} min, server pid {pid}, {:.1} MiB at start",
@@ -272,8 +283,8 @@ fn main() {
         let (url, t, sh) = (server.url.clone(), t.clone(), shared.clone());
         threads.push(std::thread::spawn(move || device(url, t, n, sh)));
     }
-    for k in 0..SLOW_CLIENTS {
-        let (addr, t, sh) = (server.addr.clone(), tokens[k].clone(), shared.clone());
+    for (k, t) in tokens.iter().take(SLOW_CLIENTS).enumerate() {
+        let (addr, t, sh) = (server.addr.clone(), t.clone(), shared.clone());
         threads.push(std::thread::spawn(move || slow_client(addr, t, k, sh)));
     }
     println!("minute  req/s   p50 ms  p99 ms  errors  records  server RSS MiB");

@@ -1356,7 +1356,11 @@ fn a_full_server_is_told_at_once_and_nothing_waiting_is_lost() {
     let started = std::time::Instant::now();
     let err = sync_now(&access(&mut a.store), &mut |_| {}, &Cancel::new()).unwrap_err();
     match &err {
-        SyncError::Transport(TransportError::Rejected { status: 507, message, .. }) => {
+        SyncError::Transport(TransportError::Rejected {
+            status: 507,
+            message,
+            ..
+        }) => {
             assert!(message.contains("full"), "{message}")
         }
         other => panic!("expected 507, got {other}"),
