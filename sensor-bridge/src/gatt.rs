@@ -151,10 +151,13 @@ pub fn parse_battery(b: &[u8]) -> Result<u8, GattError> {
     Ok(b[0])
 }
 
-/// Parses a Device Information string (manufacturer, model), trimming trailing NULs.
+/// Parses a Device Information string (manufacturer, model), trimming the padding at its end
+/// (NULs and spaces, in any mix) and spaces before it.
 pub fn parse_text(b: &[u8]) -> Result<String, GattError> {
     let s = std::str::from_utf8(b).map_err(|_| GattError::NotText)?;
-    Ok(s.trim_end_matches('\0').trim().to_string())
+    Ok(s.trim_end_matches(|c: char| c == '\0' || c.is_whitespace())
+        .trim_start()
+        .to_string())
 }
 
 /// Encodes an RSC Measurement, as a footpod sends it (for simulations and test stand-ins).
@@ -313,6 +316,7 @@ mod tests {
             GattError::BatteryOutOfRange(101)
         );
         assert_eq!(parse_text(b"Stryd\0\0").unwrap(), "Stryd");
+        assert_eq!(parse_text(b" Polar H10 \0 \0\n").unwrap(), "Polar H10");
         assert_eq!(parse_text(&[0xff, 0xfe]).unwrap_err(), GattError::NotText);
     }
 

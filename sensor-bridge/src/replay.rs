@@ -70,6 +70,11 @@ pub fn parse_replay(text: &str) -> Result<Replay, ReplayError> {
         if hex.is_empty() || !hex.len().is_multiple_of(2) {
             return Err(err(format!("'{hex}' is not whole hex bytes")));
         }
+        // Hex digits only: slicing other characters could split one, and `from_str_radix`
+        // would take a sign.
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(err(format!("'{hex}' is not hex")));
+        }
         let bytes = (0..hex.len())
             .step_by(2)
             .map(|j| u8::from_str_radix(&hex[j..j + 2], 16))

@@ -67,9 +67,10 @@ impl UnitDetector {
         })
     }
 
-    /// Takes a reading into account and returns the unit once known.
+    /// Takes a reading into account and returns the unit once known. Once known it stays: the
+    /// first readings decide, and later ones no longer vote (the bridge has announced it).
     pub fn observe(&mut self, r: &Rsc) -> Option<CadenceUnit> {
-        if self.forced.is_none() && r.speed_mps >= RUNNING_MPS && r.cadence_raw > 0 {
+        if self.unit().is_none() && r.speed_mps >= RUNNING_MPS && r.cadence_raw > 0 {
             let raw = f64::from(r.cadence_raw);
             let vote = match r.stride_m {
                 // With a stride length the speed tells: steps/min means speed = raw/2 x stride/60
@@ -144,6 +145,18 @@ mod tests {
             d.observe(&rsc(3.01, 172, Some(2.10)));
         }
         assert_eq!(d.unit(), Some(CadenceUnit::Steps));
+    }
+
+    #[test]
+    fn a_decided_unit_stays() {
+        let mut d = UnitDetector::new(None);
+        for _ in 0..5 {
+            d.observe(&rsc(3.0, 85, None));
+        }
+        assert_eq!(d.unit(), Some(CadenceUnit::Strides));
+        for _ in 0..10 {
+            assert_eq!(d.observe(&rsc(3.0, 170, None)), Some(CadenceUnit::Strides));
+        }
     }
 
     #[test]
