@@ -357,28 +357,7 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
     }
 
     fn seal(&self, rec: &OutgoingRecord) -> Result<RecordUpload, SyncError> {
-        let col = crate::store::collections::sync_collection(rec.collection)
-            .expect("outgoing records name known collections");
-        let id = self.key.record_id(rec.collection, &rec.local_id);
-        let plain = serde_json::to_vec(&Sealed {
-            c: rec.collection.to_string(),
-            id: rec.local_id.clone(),
-            r: rec.record.clone(),
-        })
-        .expect("records serialise");
-        let version = col.schema_version();
-        let mut payload = (version as u16).to_be_bytes().to_vec();
-        payload.extend(
-            self.key
-                .seal(rec.collection, &id, version, &plain, col.pad_to())?,
-        );
-        Ok(RecordUpload {
-            collection: self.tag_of[rec.collection].clone(),
-            id,
-            if_seq: Some(rec.server_seq),
-            deleted: rec.record.is_deleted(),
-            payload,
-        })
+        seal_record(self.key, &self.tag_of[rec.collection], rec)
     }
 
     /// Opens what can be opened; the rest is named in the summary and left out.
@@ -401,32 +380,87 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
             .tags
             .get(&r.collection)
             .ok_or("its collection is not one this version knows")?;
-        let (version, envelope) = r
-            .payload
-            .split_at_checked(2)
-            .ok_or("the payload is empty")?;
-        let version = u32::from(u16::from_be_bytes([version[0], version[1]]));
-        if version > col.schema_version() {
-            return Err(format!(
-                "it was written in schema {version}, newer than this version of Strideguard"
-            ));
-        }
-        let plain = self
-            .key
-            .open(col.name(), &r.id, version, envelope)
-            .map_err(|e| e.to_string())?;
-        let sealed: Sealed =
-            serde_json::from_slice(&plain).map_err(|e| format!("unreadable content: {e}"))?;
-        if sealed.c != col.name() || self.key.record_id(&sealed.c, &sealed.id) != r.id {
-            return Err("its content belongs to another record".into());
-        }
-        Ok(IncomingRecord {
-            collection: col.name(),
-            local_id: sealed.id,
-            record: sealed.r,
-            server_seq: r.seq,
-        })
+        open_record(self.key, *col, r)
     }
+}
+
+/// The plaintext sealed in a record: the collection, the local id and the record, as JSON.
+/// Public (hidden) for the fuzz targets.
+#[doc(hidden)]
+pub fn encode_plaintext(collection: &str, local_id: &str, record: &Record) -> Vec<u8> {
+    serde_json::to_vec(&Sealed {
+        c: collection.to_string(),
+        id: local_id.to_string(),
+        r: record.clone(),
+    })
+    .expect("records serialise")
+}
+
+/// Reads an opened record's plaintext: (collection, local id, record). Public (hidden) for the
+/// fuzz targets.
+#[doc(hidden)]
+pub fn decode_plaintext(plain: &[u8]) -> Result<(String, String, Record), String> {
+    let sealed: Sealed =
+        serde_json::from_slice(plain).map_err(|e| format!("unreadable content: {e}"))?;
+    Ok((sealed.c, sealed.id, sealed.r))
+}
+
+/// Seals an outgoing record of the collection whose tag is `tag`, as the engine uploads it.
+/// Public (hidden) for the fuzz targets.
+#[doc(hidden)]
+pub fn seal_record(
+    key: &DataKey,
+    tag: &str,
+    rec: &OutgoingRecord,
+) -> Result<RecordUpload, SyncError> {
+    let col = crate::store::collections::sync_collection(rec.collection)
+        .expect("outgoing records name known collections");
+    let id = key.record_id(rec.collection, &rec.local_id);
+    let plain = encode_plaintext(rec.collection, &rec.local_id, &rec.record);
+    let version = col.schema_version();
+    let mut payload = (version as u16).to_be_bytes().to_vec();
+    payload.extend(key.seal(rec.collection, &id, version, &plain, col.pad_to())?);
+    Ok(RecordUpload {
+        collection: tag.to_string(),
+        id,
+        if_seq: Some(rec.server_seq),
+        deleted: rec.record.is_deleted(),
+        payload,
+    })
+}
+
+/// Opens a downloaded record of `col` (its tag already looked up), as the engine does: the
+/// schema version, the envelope, the plaintext, and that the content names this very record.
+/// Public (hidden) for the fuzz targets.
+#[doc(hidden)]
+pub fn open_record(
+    key: &DataKey,
+    col: &dyn SyncCollection,
+    r: &RecordDownload,
+) -> Result<IncomingRecord, String> {
+    let (version, envelope) = r
+        .payload
+        .split_at_checked(2)
+        .ok_or("the payload is empty")?;
+    let version = u32::from(u16::from_be_bytes([version[0], version[1]]));
+    if version > col.schema_version() {
+        return Err(format!(
+            "it was written in schema {version}, newer than this version of Strideguard"
+        ));
+    }
+    let plain = key
+        .open(col.name(), &r.id, version, envelope)
+        .map_err(|e| e.to_string())?;
+    let (c, local_id, record) = decode_plaintext(&plain)?;
+    if c != col.name() || key.record_id(&c, &local_id) != r.id {
+        return Err("its content belongs to another record".into());
+    }
+    Ok(IncomingRecord {
+        collection: col.name(),
+        local_id,
+        record,
+        server_seq: r.seq,
+    })
 }
 
 /// Syncs the store over `transport` with the account's data key, until done or cancelled.

@@ -34,6 +34,16 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The JSON body of the answer: its stable code, sentence and broken limit.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
+    }
+
     /// 400: the request itself is wrong; the message names the field.
     pub fn bad(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
