@@ -110,10 +110,7 @@ impl Hlc {
                 self.last.wall_ms = wall;
                 self.last.counter = c;
             }
-            None => {
-                self.last.wall_ms = wall + 1;
-                self.last.counter = 0;
-            }
+            None => self.borrow_next_ms(wall),
         }
         self.last
     }
@@ -122,9 +119,22 @@ impl Hlc {
         match self.last.counter.checked_add(1) {
             Some(c) => self.last.counter = c,
             // 4 billion events in one millisecond: borrow the next millisecond.
-            None => {
-                self.last.wall_ms += 1;
+            None => self.borrow_next_ms(self.last.wall_ms),
+        }
+    }
+
+    /// The counter ran out at `wall`: the next millisecond, counter 0. At the last millisecond
+    /// a u64 holds (only a bogus remote stamp gets there) the clock stays at the last stamp
+    /// there is instead of wrapping back to 1970, which would make every later write lose.
+    fn borrow_next_ms(&mut self, wall: u64) {
+        match wall.checked_add(1) {
+            Some(next) => {
+                self.last.wall_ms = next;
                 self.last.counter = 0;
+            }
+            None => {
+                self.last.wall_ms = u64::MAX;
+                self.last.counter = u32::MAX;
             }
         }
     }
@@ -174,6 +184,25 @@ mod tests {
         assert!(sa < sb);
         assert!("nonsense".parse::<Stamp>().is_err());
         assert!("1-2-3".parse::<Stamp>().is_err());
+    }
+
+    /// Found by the `sync_record` fuzz target: a downloaded tombstone stamped at the last
+    /// millisecond and counter there are made `observe` overflow (a panic in debug builds, a
+    /// clock wrapped back to 1970 in release ones). The exact stamp of the minimised input.
+    #[test]
+    fn fuzz_observing_the_last_stamp_there_is_does_not_wrap() {
+        let remote: Stamp = "ffffffffffffffff-ffffffff-0722ffff-ffff-ffff-0700-000000000000"
+            .parse()
+            .unwrap();
+        let mut h = Hlc::new(node(1), Stamp::ZERO);
+        let s = h.observe(remote, 0);
+        assert_eq!((s.wall_ms, s.counter), (u64::MAX, u32::MAX));
+        let t = h.tick(0);
+        assert_eq!(
+            (t.wall_ms, t.counter),
+            (u64::MAX, u32::MAX),
+            "never backwards"
+        );
     }
 
     #[test]

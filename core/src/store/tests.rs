@@ -691,3 +691,29 @@ fn pain_entries_and_plans_round_trip_and_log_their_changes() {
         .collect();
     assert_eq!(log, ["pain_entries", "plans", "plan_ticks", "plans"]);
 }
+
+/// Found by the `sync_record` fuzz target: this downloaded plaintext (a tombstone stamped at
+/// the last stamp there is) overflowed the clock while it was merged (a panic in debug builds;
+/// in release ones the clock wrapped to 1970 and every later local write would lose).
+#[test]
+fn fuzz_merging_a_tombstone_at_the_end_of_time_does_not_wrap_the_clock() {
+    let plain = br#"{"c":"run_samples","id":"ycord","r":{"fields":{},"deleted":"ffffffffffffffff-ffffffff-0722ffff-ffff-ffff-0700-000000000000"}}"#;
+    let (c, local_id, record) = crate::sync::engine::decode_plaintext(plain).unwrap();
+    assert_eq!(c, "run_samples");
+    let (_dir, path) = temp_db();
+    let mut store = Store::open_with_clock(&path, Arc::new(ManualClock::new(0))).unwrap();
+    let mut incoming = IncomingRecord {
+        collection: collections::sync_collection(&c).unwrap().name(),
+        local_id,
+        record,
+        server_seq: 1,
+    };
+    // As found: the id is not a run_samples one (`run:chunk`), which the merge refuses.
+    assert!(matches!(
+        store.sync_merge_remote(std::slice::from_ref(&incoming), Some(1)),
+        Err(StoreError::Invalid { .. })
+    ));
+    incoming.local_id = "ycord:0".into();
+    store.sync_merge_remote(&[incoming], Some(1)).unwrap();
+    assert_eq!(store.hlc.last().wall_ms, u64::MAX);
+}
