@@ -1372,4 +1372,212 @@ fn a_full_server_is_told_at_once_and_nothing_waiting_is_lost() {
     );
     let left = a.store.sync_status().unwrap().pending_changes;
     assert!(left > 0, "what did not fit still waits to upload");
+
+// Regressions found by the simulation (tests/simulation.rs); each fails without its fix.
+
+/// Syncs `dev` step by step, running `meanwhile` on its store after `steps` of the engine's
+/// steps, as an app does when the runner edits while a sync runs.
+fn sync_with_an_edit_after(
+    server: &TestServer,
+    dev: &mut Device,
+    steps: usize,
+    meanwhile: impl FnOnce(&mut strideguard_core::Store),
+) -> Result<SyncSummary, SyncError> {
+    use strideguard_core::store::StoreAccess;
+    let account = dev.store.sync_account().unwrap().unwrap();
+    let key = DataKey::from_bytes(account.data_key);
+    let mut t = client(server).transport(&account.token);
+    let store = access(&mut dev.store);
+    let mut engine = strideguard_core::sync::Engine::new(&store, &key, &mut t);
+    for _ in 0..steps {
+        engine.step().unwrap();
+    }
+    store.with_store(meanwhile);
+    engine.run(&mut |_| {}, &Cancel::new())
+}
+
+#[test]
+fn an_edit_made_while_a_sync_runs_survives_the_merge_of_that_record() {
+    let server = TestServer::start(config());
+    let (mut a, _, runs) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    b.clock.set(T0 + 10_000);
+    b.store
+        .edit_run(
+            runs[2].id,
+            &RunEdit {
+                rpe: Some(Some(4)),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    synced(&mut b);
+    // A's sync folds, then the runner edits the run's notes, then the pull merges B's RPE:
+    // writing the merged run back must not put the old notes over the new ones.
+    a.clock.set(T0 + 20_000);
+    sync_with_an_edit_after(&server, &mut a, 1, |s| {
+        s.edit_run(
+            runs[2].id,
+            &RunEdit {
+                notes: Some(Some("edited during the sync".into())),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    })
+    .unwrap();
+    synced(&mut a);
+    synced(&mut b);
+    for dev in [&a, &b] {
+        let r = dev.store.run(runs[2].id).unwrap().unwrap();
+        assert_eq!(
+            (r.notes.as_deref(), r.rpe),
+            (Some("edited during the sync"), Some(4))
+        );
+    }
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+}
+
+#[test]
+fn edits_made_just_before_a_delete_come_back_with_the_record() {
+    let server = TestServer::start(config());
+    let (mut a, _, runs) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    // A edits the run, then deletes it, with no sync in between.
+    a.clock.set(T0 + 10_000);
+    a.store
+        .edit_run(
+            runs[2].id,
+            &RunEdit {
+                notes: Some(Some("last words".into())),
+                rpe: Some(Some(9)),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    a.clock.set(T0 + 11_000);
+    a.store.delete_run(runs[2].id).unwrap();
+    // B edits it later: it comes back, with A's edits (they are later than the originals).
+    b.clock.set(T0 + 20_000);
+    b.store
+        .edit_run(
+            runs[2].id,
+            &RunEdit {
+                kind: Some(strideguard_core::RunKind::Hills),
+                ..RunEdit::default()
+            },
+        )
+        .unwrap();
+    synced(&mut a);
+    synced(&mut b);
+    synced(&mut a);
+    let back = a
+        .store
+        .run(runs[2].id)
+        .unwrap()
+        .expect("the later edit wins");
+    assert_eq!(back.notes.as_deref(), Some("last words"));
+    assert_eq!(back.rpe, Some(9));
+    assert_eq!(back.kind, strideguard_core::RunKind::Hills);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+}
+
+#[test]
+fn runs_are_on_their_shoe_again_when_it_comes_back_after_a_delete() {
+    let server = TestServer::start(config());
+    let (mut a, _, _) = first_device(&server);
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    let trail = b.store.find_shoe("Trail Hoka").unwrap();
+    b.clock.set(T0 + 10_000);
+    let run = run_at(9, "trail run", Some(trail.id));
+    b.store.add_run(&run, &[]).unwrap();
+    synced(&mut b);
+    // A deletes the shoe without having seen the run: the run arrives on no shoe.
+    a.clock.set(T0 + 20_000);
+    a.store.delete_shoe(trail.id).unwrap();
+    synced(&mut a);
+    assert_eq!(a.store.run(run.id).unwrap().unwrap().shoe_id, None);
+    // B, which has not seen the delete, renames the shoe later: it comes back, and so does
+    // the run on it (its record still names the shoe).
+    b.clock.set(T0 + 30_000);
+    b.store
+        .edit_shoe(
+            trail.id,
+            &ShoeEdit {
+                name: Some("Trail Hoka 2".into()),
+                ..ShoeEdit::default()
+            },
+        )
+        .unwrap();
+    synced(&mut b);
+    synced(&mut a);
+    assert!(a.store.shoe(trail.id).unwrap().is_some());
+    assert_eq!(
+        a.store.run(run.id).unwrap().unwrap().shoe_id,
+        Some(trail.id)
+    );
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+}
+
+#[test]
+fn retiring_or_deleting_the_default_shoe_leaves_none_on_every_device() {
+    let server = TestServer::start(config());
+    let (mut a, aurora, _) = first_device(&server);
+    // B, offline, adds its first shoe, which becomes its default: a later choice than A's.
+    let mut b = new_device(&server, "anna", "phone");
+    b.clock.set(T0 + 10_000);
+    let own = b
+        .store
+        .add_shoe(&Shoe::new(Uuid::new_v4(), "Phone's first"))
+        .unwrap();
+    assert!(own.is_default);
+    synced(&mut a);
+    synced(&mut b);
+    synced(&mut a);
+    assert_eq!(a.store.default_shoe().unwrap().unwrap().id, own.id);
+    // A retires it: there is no default, and A's earlier choice does not come back anywhere.
+    a.clock.set(T0 + 20_000);
+    a.store.retire_shoe(own.id).unwrap();
+    assert_eq!(a.store.default_shoe().unwrap(), None);
+    synced(&mut a);
+    synced(&mut b);
+    synced(&mut a);
+    assert_eq!(b.store.default_shoe().unwrap(), None, "not {}", aurora.name);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    // B chooses the trail shoe and A deletes it: none again, everywhere.
+    let trail = b.store.find_shoe("Trail Hoka").unwrap();
+    b.clock.set(T0 + 30_000);
+    b.store.set_default_shoe(trail.id).unwrap();
+    synced(&mut b);
+    synced(&mut a);
+    a.clock.set(T0 + 40_000);
+    a.store.delete_shoe(trail.id).unwrap();
+    synced(&mut a);
+    synced(&mut b);
+    assert_eq!(b.store.default_shoe().unwrap(), None, "not {}", aurora.name);
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+}
+
+#[test]
+fn a_run_deleted_while_a_sync_runs_does_not_fail_the_sync() {
+    let server = TestServer::start(config());
+    let (mut a, _, runs) = first_device(&server);
+    // Fold and pull, then the runner deletes a run whose samples are waiting to be sent.
+    let summary = sync_with_an_edit_after(&server, &mut a, 2, |s| {
+        s.delete_run(runs[1].id).unwrap();
+    })
+    .expect("the sync goes on without the deleted samples");
+    assert!(summary.uploaded > 0, "{summary:?}");
+    synced(&mut a);
+    let mut b = new_device(&server, "anna", "phone");
+    synced(&mut b);
+    assert!(b.store.run(runs[1].id).unwrap().is_none());
+    assert_eq!(snapshot(&a.store), snapshot(&b.store));
+    assert_eq!(a.store.sync_dirty_count().unwrap(), 0);
 }

@@ -67,24 +67,46 @@ pub(super) fn changes_since(
     seq: i64,
     limit: usize,
 ) -> Result<Vec<Change>, StoreError> {
+    query(
+        conn,
+        "SELECT seq, collection, record_id, op, fields, hlc FROM changes
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        rusqlite::params![seq, i64::try_from(limit).unwrap_or(i64::MAX)],
+    )
+}
+
+/// The entries after `seq` (exclusive) about one record, oldest first.
+pub(super) fn changes_of(
+    conn: &rusqlite::Connection,
+    collection: &str,
+    record_id: &str,
+    seq: i64,
+) -> Result<Vec<Change>, StoreError> {
+    query(
+        conn,
+        "SELECT seq, collection, record_id, op, fields, hlc FROM changes
+         WHERE collection = ?1 AND record_id = ?2 AND seq > ?3 ORDER BY seq",
+        rusqlite::params![collection, record_id, seq],
+    )
+}
+
+fn query(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Change>, StoreError> {
     {
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, collection, record_id, op, fields, hlc FROM changes
-             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(
-            rusqlite::params![seq, i64::try_from(limit).unwrap_or(i64::MAX)],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            },
-        )?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (seq, collection, record_id, op, fields, hlc) = row?;

@@ -419,7 +419,9 @@ static SHOE_TABLE: Table = Table {
 };
 
 /// Shoes: one default at most. When two devices each chose a different default, the later
-/// choice (by the stamp of the `default` field) wins on every device.
+/// choice (by the stamp of the `default` field) wins on every device. When that shoe is
+/// deleted or retired there is none (as on the device that did it) until the runner picks one:
+/// an earlier choice that lost never comes back.
 pub struct ShoeCollection;
 
 impl SyncCollection for ShoeCollection {
@@ -450,25 +452,41 @@ impl SyncCollection for ShoeCollection {
             let Ok(record) = serde_json::from_str::<Record>(&record) else {
                 continue;
             };
-            if record.is_deleted() {
-                continue;
-            }
+            // Deleted shoes count: the latest choice being deleted means no default.
             if let Some(f) = record.fields.get("default").filter(|f| is_true(&f.value))
                 && winner.as_ref().is_none_or(|(_, s)| f.stamp > *s)
             {
                 winner = Some((id, f.stamp));
             }
         }
-        if let Some((id, _)) = winner {
-            conn.execute(
-                "UPDATE shoes SET is_default = 0 WHERE id != ?1 AND is_default = 1",
-                [&id],
-            )?;
-            conn.execute(
-                "UPDATE shoes SET is_default = 1 WHERE id = ?1 AND retired = 0",
-                [&id],
-            )?;
+        match winner {
+            Some((id, _)) => {
+                // Not a retired shoe, nor a deleted one (it has no row): then there is none.
+                conn.execute(
+                    "UPDATE shoes SET is_default = 0
+                     WHERE is_default = 1 AND (id != ?1 OR retired = 1)",
+                    [&id],
+                )?;
+                conn.execute(
+                    "UPDATE shoes SET is_default = 1 WHERE id = ?1 AND retired = 0",
+                    [&id],
+                )?;
+            }
+            None => {
+                conn.execute("UPDATE shoes SET is_default = 0 WHERE is_default = 1", [])?;
+            }
         }
+        // A shoe back after a delete (edited on a device that had not seen the delete): the
+        // runs whose records still name it were put on no shoe when it went (`ON DELETE SET
+        // NULL`, or `RUNS.reference` when they arrived after it), so they are applied again and
+        // are on it again. The runs pass comes after this one.
+        conn.execute(
+            "UPDATE sync_records SET applied = 0
+             WHERE collection = ?1 AND applied = 1
+               AND local_id IN (SELECT id FROM runs WHERE shoe_id IS NULL)
+               AND json_extract(record, '$.fields.shoe_id.value') IN (SELECT id FROM shoes)",
+            [collection::RUNS],
+        )?;
         Ok(())
     }
 }

@@ -552,6 +552,7 @@ impl Store {
                 [&id],
                 |r| r.get(0),
             )?;
+            super::sync_records::fold_pending(w.tx, collection::RUNS, &id)?;
             let n = w.tx.execute("DELETE FROM runs WHERE id = ?1", [&id])?;
             if n == 0 {
                 return Err(StoreError::NotFound {

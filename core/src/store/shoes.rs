@@ -156,6 +156,7 @@ impl Store {
             for run in &runs {
                 w.log(collection::RUNS, run, ChangeOp::Put, &["shoe_id"])?;
             }
+            super::sync_records::fold_pending(w.tx, collection::SHOES, &key)?;
             w.tx.execute("DELETE FROM shoes WHERE id = ?1", [&key])?;
             w.log(collection::SHOES, &key, ChangeOp::Delete, &["*"])
         })?;
@@ -341,7 +342,8 @@ impl Store {
         })
     }
 
-    /// Retires a shoe: it keeps its history but gets no new runs (and stops being the default).
+    /// Retires a shoe: it keeps its history but gets no new runs (and stops being the default:
+    /// then there is none until the runner picks one).
     pub fn retire_shoe(&mut self, id: Uuid) -> Result<(), StoreError> {
         let shoe = self.shoe(id)?.ok_or_else(|| StoreError::NotFound {
             what: "shoe",
@@ -351,16 +353,20 @@ impl Store {
             return Ok(());
         }
         self.write(|w| {
+            super::sync_records::fold_pending(w.tx, collection::SHOES, &id.to_string())?;
             w.tx.execute(
                 "UPDATE shoes SET retired = 1, is_default = 0 WHERE id = ?1",
                 [id.to_string()],
             )?;
-            let fields: &[&str] = if shoe.is_default {
-                &["retired", "default"]
-            } else {
-                &["retired"]
-            };
-            w.log(collection::SHOES, &id.to_string(), ChangeOp::Put, fields)
+            // Only `retired` is logged: a retired shoe is never the default, and its choice as
+            // the default stays the latest one, so no device falls back to an earlier choice
+            // (which a `default` of false here would let them).
+            w.log(
+                collection::SHOES,
+                &id.to_string(),
+                ChangeOp::Put,
+                &["retired"],
+            )
         })
     }
 }

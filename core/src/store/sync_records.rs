@@ -204,75 +204,14 @@ impl Store {
     /// Folds up to `max` change-log entries in one transaction; 0 when none are left. Long
     /// folds go in steps so that other calls on the database wait for one step at most.
     pub fn sync_fold_step(&mut self, max: usize) -> Result<usize, StoreError> {
-        {
-            // The folded mark is read under the write lock: two connections never fold the
-            // same entries twice.
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let from = meta_i64(&tx, FOLDED)?;
-            let changes = super::changes::changes_since(&tx, from, max)?;
-            let Some(last) = changes.last().map(|c| c.seq) else {
-                return Ok(0);
-            };
-            let total = changes.len();
-            for change in &changes {
-                let Some(col) = sync_collection(&change.collection) else {
-                    continue;
-                };
-                for local_id in col.local_ids(&tx, &change.record_id, change.op)? {
-                    let mut record = load(&tx, col.name(), &local_id)?
-                        .map(|l| l.record)
-                        .unwrap_or_default();
-                    match change.op {
-                        ChangeOp::Delete => {
-                            record.deleted =
-                                Some(record.deleted.map_or(change.stamp, |d| d.max(change.stamp)));
-                        }
-                        ChangeOp::Put => {
-                            // A record deleted later in the log: the delete will fold in next.
-                            let Some(current) = col.read(&tx, &local_id)? else {
-                                continue;
-                            };
-                            let all = change.fields.iter().any(|f| f == "*");
-                            for (name, value) in current {
-                                if !all && !change.fields.contains(&name) {
-                                    continue;
-                                }
-                                let value = if col.immutable() {
-                                    serde_json::Value::Null
-                                } else {
-                                    value
-                                };
-                                if record
-                                    .fields
-                                    .get(&name)
-                                    .is_none_or(|f| f.stamp < change.stamp)
-                                {
-                                    record.fields.insert(
-                                        name,
-                                        Field {
-                                            value,
-                                            stamp: change.stamp,
-                                        },
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    tx.execute(
-                        "INSERT INTO sync_records (collection, local_id, record, dirty, applied)
-                         VALUES (?1, ?2, ?3, 1, 1)
-                         ON CONFLICT (collection, local_id)
-                         DO UPDATE SET record = excluded.record, dirty = 1",
-                        params![col.name(), local_id, to_text(&record)],
-                    )?;
-                }
-            }
-            set_meta(&tx, FOLDED, last)?;
-            tx.commit()?;
-            Ok(total)
-        }
+        // The folded mark is read under the write lock: two connections never fold the same
+        // entries twice.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = fold_in(&tx, max)?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Notes that a sync finished now, by the store's clock.
@@ -334,7 +273,14 @@ impl Store {
                 let mut record = from_text(col.name(), &local_id, &text)?;
                 let stored = text;
                 if col.immutable() && !record.is_deleted() {
-                    fill_values(*col, &self.conn, &local_id, &mut record)?;
+                    match fill_values(*col, &self.conn, &local_id, &mut record) {
+                        Ok(()) => {}
+                        // Deleted since it was folded (say, a run deleted while a sync runs):
+                        // the delete waits in the change log and goes as a tombstone once
+                        // folded, so there is nothing to send now.
+                        Err(StoreError::NotFound { .. }) => continue,
+                        Err(e) => return Err(e),
+                    }
                 }
                 out.push(OutgoingRecord {
                     collection: col.name(),
@@ -392,6 +338,10 @@ impl Store {
         let now = self.clock.now_ms();
         let mut hlc = self.hlc;
         let tx = super::begin_write(&mut self.conn, &mut hlc, now)?;
+        // Local changes made since the last fold (an edit while a sync runs) go into the
+        // synced records first: the merged records are written back to the tables whole, and
+        // would otherwise overwrite those edits before they were ever folded.
+        fold_in(&tx, usize::MAX)?;
         let mut stats = MergeStats::default();
         for inc in incoming {
             let col = sync_collection(inc.collection).expect("incoming names a known collection");
@@ -452,6 +402,104 @@ impl Store {
             |r| r.get::<_, i64>(0),
         )? as usize)
     }
+}
+
+/// Folds up to `max` change-log entries after the folded mark into the synced records, inside
+/// the caller's transaction; returns how many it read.
+fn fold_in(tx: &rusqlite::Transaction<'_>, max: usize) -> Result<usize, StoreError> {
+    let from = meta_i64(tx, FOLDED)?;
+    let changes = super::changes::changes_since(tx, from, max)?;
+    let Some(last) = changes.last().map(|c| c.seq) else {
+        return Ok(0);
+    };
+    let total = changes.len();
+    for change in &changes {
+        let Some(col) = sync_collection(&change.collection) else {
+            continue;
+        };
+        fold_change(tx, col, change)?;
+    }
+    set_meta(tx, FOLDED, last)?;
+    Ok(total)
+}
+
+/// Folds one change-log entry into the synced records it touched.
+fn fold_change(
+    tx: &rusqlite::Transaction<'_>,
+    col: &'static dyn SyncCollection,
+    change: &super::Change,
+) -> Result<(), StoreError> {
+    for local_id in col.local_ids(tx, &change.record_id, change.op)? {
+        let mut record = load(tx, col.name(), &local_id)?
+            .map(|l| l.record)
+            .unwrap_or_default();
+        match change.op {
+            ChangeOp::Delete => {
+                record.deleted = Some(record.deleted.map_or(change.stamp, |d| d.max(change.stamp)));
+            }
+            ChangeOp::Put => {
+                // A record deleted later in the log: the delete will fold in next.
+                let Some(current) = col.read(tx, &local_id)? else {
+                    continue;
+                };
+                let all = change.fields.iter().any(|f| f == "*");
+                for (name, value) in current {
+                    if !all && !change.fields.contains(&name) {
+                        continue;
+                    }
+                    let value = if col.immutable() {
+                        serde_json::Value::Null
+                    } else {
+                        value
+                    };
+                    if record
+                        .fields
+                        .get(&name)
+                        .is_none_or(|f| f.stamp < change.stamp)
+                    {
+                        record.fields.insert(
+                            name,
+                            Field {
+                                value,
+                                stamp: change.stamp,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO sync_records (collection, local_id, record, dirty, applied)
+             VALUES (?1, ?2, ?3, 1, 1)
+             ON CONFLICT (collection, local_id)
+             DO UPDATE SET record = excluded.record, dirty = 1",
+            params![col.name(), local_id, to_text(&record)],
+        )?;
+    }
+    Ok(())
+}
+
+/// Folds the entries not folded yet that wrote `record_id`, while its row still holds what
+/// they wrote: called by a local write just before it removes the row (a delete) or changes a
+/// column it does not log (retiring a shoe clears `is_default`). The fold, coming later, reads
+/// the row as it is then: it would find nothing, or the changed column, and a record brought
+/// back by a later edit on another device would come back without those edits. The entries
+/// stay in the log; folded again later they change nothing (their stamps are in already).
+pub(super) fn fold_pending(
+    tx: &rusqlite::Transaction<'_>,
+    collection: &str,
+    record_id: &str,
+) -> Result<(), StoreError> {
+    let Some(col) = sync_collection(collection) else {
+        return Ok(());
+    };
+    let from = meta_i64(tx, FOLDED)?;
+    for change in super::changes::changes_of(tx, collection, record_id, from)? {
+        if change.op == ChangeOp::Put {
+            fold_change(tx, col, &change)?;
+        }
+    }
+    Ok(())
 }
 
 fn meta_i64(conn: &rusqlite::Connection, key: &str) -> Result<i64, StoreError> {
