@@ -103,6 +103,8 @@ pub mod bluez {
     }
 }
 
+pub mod sim;
+
 /// A sync server on 127.0.0.1 and devices with their own databases and clocks.
 pub mod sync {
     use std::path::Path;
