@@ -1372,6 +1372,7 @@ fn a_full_server_is_told_at_once_and_nothing_waiting_is_lost() {
     );
     let left = a.store.sync_status().unwrap().pending_changes;
     assert!(left > 0, "what did not fit still waits to upload");
+}
 
 // Regressions found by the simulation (tests/simulation.rs); each fails without its fix.
 
