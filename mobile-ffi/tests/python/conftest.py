@@ -122,6 +122,7 @@ class HoldingProxy:
                 server.sendall(data)
         except OSError:
             pass
+        self._hang_up(server)
 
     def _down(self, server, client, state):
         try:
@@ -131,6 +132,16 @@ class HoldingProxy:
                     self.released.wait(PATIENCE_S)
                     state["hold"] = False
                 client.sendall(data)
+        except OSError:
+            pass
+        # The server closed (an idle keep-alive connection timing out): the client must see
+        # it too, as it would on a real network, or it sends its next request into nothing.
+        self._hang_up(client)
+
+    @staticmethod
+    def _hang_up(sock):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
