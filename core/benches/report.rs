@@ -47,6 +47,7 @@ fn run_at(i: usize, day: NaiveDate, shoe: Uuid) -> (Run, Vec<Sample>) {
             hr_bpm: Some(145),
             cadence_spm: Some(170.0),
             stride_m: None,
+            ..Sample::default()
         })
         .collect();
     (run, samples)

@@ -30,6 +30,7 @@ fn stream() -> Vec<Sample> {
                 hr_bpm: Some(140 + (i % 11) as u8),
                 cadence_spm: Some(168.0 + (t / 25.0).sin() * 3.0),
                 stride_m: Some(1.09 + (t / 60.0).cos() * 0.03),
+                ..Sample::default()
             }
         })
         .collect()
@@ -133,6 +134,7 @@ fn main() {
                     hr_bpm: r.get(6)?,
                     cadence_spm: r.get(7)?,
                     stride_m: r.get(8)?,
+                    ..Sample::default()
                 })
             })
             .unwrap()

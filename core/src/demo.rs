@@ -288,6 +288,7 @@ fn sample_stream(rng: &mut Rng, run: &Run, gain: f64) -> Vec<Sample> {
             hr_bpm: Some(hr.round().clamp(60.0, 220.0) as u8),
             cadence_spm: Some(on_grid(cadence, 1e2)),
             stride_m: Some(on_grid(speed / (cadence / 60.0), 1e3)),
+            ..Sample::default()
         });
     }
     samples

@@ -135,8 +135,21 @@ pub struct Run {
     pub elevation_loss_m: Option<f64>,
     pub avg_hr_bpm: Option<f64>,
     pub max_hr_bpm: Option<f64>,
-    /// Steps per minute, both feet.
+    /// Steps per minute, both feet: see [`crate::import::average_cadence`] for the one definition.
     pub avg_cadence_spm: Option<f64>,
+    /// Averages of the running dynamics and power over the samples that have them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_power_w: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_stance_time_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_stance_balance_left_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_vertical_oscillation_m: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_vertical_ratio_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_step_length_m: Option<f64>,
     pub kind: RunKind,
     /// Session rating of perceived exertion, 0-10 (Foster).
     pub rpe: Option<u8>,
@@ -161,6 +174,12 @@ impl Run {
             avg_hr_bpm: None,
             max_hr_bpm: None,
             avg_cadence_spm: None,
+            avg_power_w: None,
+            avg_stance_time_s: None,
+            avg_stance_balance_left_pct: None,
+            avg_vertical_oscillation_m: None,
+            avg_vertical_ratio_pct: None,
+            avg_step_length_m: None,
             kind: RunKind::Unknown,
             rpe: None,
             shoe_id: None,
@@ -192,8 +211,24 @@ pub struct Sample {
     pub hr_bpm: Option<u8>,
     /// Steps per minute, both feet.
     pub cadence_spm: Option<f64>,
-    /// Distance covered by one step, in metres.
+    /// Distance covered by one step (the step length), in metres.
     pub stride_m: Option<f64>,
+    /// Running dynamics, from a chest strap, a footpod or the watch itself. Stance time is the
+    /// ground contact time of one step, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stance_time_s: Option<f64>,
+    /// The left foot's share of the stance time, in percent (50 is even).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stance_balance_left_pct: Option<f64>,
+    /// How far the torso rises and falls with each step, in metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertical_oscillation_m: Option<f64>,
+    /// Vertical oscillation over step length, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertical_ratio_pct: Option<f64>,
+    /// Running power, in watts (the watch's own or a Stryd's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_w: Option<f64>,
 }
 
 /// A pair of shoes. Its distance is never stored: it is derived from the runs assigned to it plus

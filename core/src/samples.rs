@@ -7,9 +7,12 @@
 //! little, so most values take one or two bytes. Chunks are also the unit that sync encrypts and
 //! pads, which is why they stay well under 64 KiB.
 //!
-//! Layout of a chunk (format 1): the format byte, the sample count as a varint, then for each
-//! channel in [`Channel::ALL`] order a presence byte (0 none, 1 all, 2 bitmap of `ceil(n/8)`
-//! bytes follows) and the deltas of the present values.
+//! Layout of a chunk: the format byte, the sample count as a varint, then for each channel of the
+//! format in [`Channel::ALL`] order a presence byte (0 none, 1 all, 2 bitmap of `ceil(n/8)`
+//! bytes follows) and the deltas of the present values. Format 1 holds the first nine channels
+//! (time to stride); format 2 adds the running dynamics and power. A chunk without dynamics is
+//! still written as format 1, so its bytes (and its sync record) are what they always were and
+//! an older version of Strideguard on another device can still read it.
 
 use crate::model::Sample;
 
@@ -17,6 +20,10 @@ use crate::model::Sample;
 pub const CHUNK_LEN: usize = 3600;
 
 const FORMAT_V1: u8 = 1;
+const FORMAT_V2: u8 = 2;
+
+/// Channels in a format 1 chunk.
+const V1_CHANNELS: usize = 9;
 
 /// The channels of a sample, in their encoded order, with their stored resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +37,15 @@ pub enum Channel {
     HeartRate,
     Cadence,
     Stride,
+    StanceTime,
+    StanceBalance,
+    VerticalOscillation,
+    VerticalRatio,
+    Power,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 9] = [
+    pub const ALL: [Channel; 14] = [
         Channel::Time,
         Channel::Latitude,
         Channel::Longitude,
@@ -43,10 +55,16 @@ impl Channel {
         Channel::HeartRate,
         Channel::Cadence,
         Channel::Stride,
+        Channel::StanceTime,
+        Channel::StanceBalance,
+        Channel::VerticalOscillation,
+        Channel::VerticalRatio,
+        Channel::Power,
     ];
 
     /// Stored units per SI unit: milliseconds, 1e-7 degrees (about 1 cm), centimetres, mm/s,
-    /// whole beats, 1/100 step per minute, millimetres.
+    /// whole beats, 1/100 step per minute, millimetres; stance time in 1/10 ms, balance and
+    /// vertical ratio in 1/100 %, oscillation in 1/10 mm, power in 1/10 W.
     pub fn scale(self) -> f64 {
         match self {
             Channel::Time => 1e3,
@@ -56,6 +74,10 @@ impl Channel {
             Channel::HeartRate => 1.0,
             Channel::Cadence => 1e2,
             Channel::Stride => 1e3,
+            Channel::StanceTime => 1e4,
+            Channel::StanceBalance | Channel::VerticalRatio => 1e2,
+            Channel::VerticalOscillation => 1e4,
+            Channel::Power => 1e1,
         }
     }
 
@@ -70,6 +92,11 @@ impl Channel {
             Channel::HeartRate => "heart rate",
             Channel::Cadence => "cadence",
             Channel::Stride => "stride length",
+            Channel::StanceTime => "stance time",
+            Channel::StanceBalance => "stance time balance",
+            Channel::VerticalOscillation => "vertical oscillation",
+            Channel::VerticalRatio => "vertical ratio",
+            Channel::Power => "power",
         }
     }
 
@@ -84,6 +111,11 @@ impl Channel {
             Channel::HeartRate => s.hr_bpm.map(f64::from),
             Channel::Cadence => s.cadence_spm,
             Channel::Stride => s.stride_m,
+            Channel::StanceTime => s.stance_time_s,
+            Channel::StanceBalance => s.stance_balance_left_pct,
+            Channel::VerticalOscillation => s.vertical_oscillation_m,
+            Channel::VerticalRatio => s.vertical_ratio_pct,
+            Channel::Power => s.power_w,
         }
     }
 
@@ -104,6 +136,11 @@ impl Channel {
             }
             Channel::Cadence => s.cadence_spm = Some(v),
             Channel::Stride => s.stride_m = Some(v),
+            Channel::StanceTime => s.stance_time_s = Some(v),
+            Channel::StanceBalance => s.stance_balance_left_pct = Some(v),
+            Channel::VerticalOscillation => s.vertical_oscillation_m = Some(v),
+            Channel::VerticalRatio => s.vertical_ratio_pct = Some(v),
+            Channel::Power => s.power_w = Some(v),
         }
         Ok(())
     }
@@ -135,9 +172,20 @@ pub enum CodecError {
 /// Encodes one chunk of samples. Values are rounded to each channel's resolution.
 pub fn encode_chunk(samples: &[Sample]) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(16 + samples.len() * 12);
-    out.push(FORMAT_V1);
+    let dynamics = samples.iter().any(|s| {
+        Channel::ALL[V1_CHANNELS..]
+            .iter()
+            .any(|c| c.get(s).is_some())
+    });
+    let channels = if dynamics {
+        out.push(FORMAT_V2);
+        &Channel::ALL[..]
+    } else {
+        out.push(FORMAT_V1);
+        &Channel::ALL[..V1_CHANNELS]
+    };
     put_varint(&mut out, samples.len() as u64);
-    for channel in Channel::ALL {
+    for &channel in channels {
         let mut quantised = Vec::with_capacity(samples.len());
         let mut present = Vec::with_capacity(samples.len());
         for (index, s) in samples.iter().enumerate() {
@@ -186,10 +234,11 @@ pub fn encode_chunk(samples: &[Sample]) -> Result<Vec<u8>, CodecError> {
 /// byte offset.
 pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Sample>, CodecError> {
     let mut r = Reader { bytes, pos: 0 };
-    let format = r.byte()?;
-    if format != FORMAT_V1 {
-        return Err(CodecError::UnknownFormat(format));
-    }
+    let channels = match r.byte()? {
+        FORMAT_V1 => &Channel::ALL[..V1_CHANNELS],
+        FORMAT_V2 => &Channel::ALL[..],
+        other => return Err(CodecError::UnknownFormat(other)),
+    };
     let n = r.varint()?;
     // Each sample needs at least one byte of time delta, so a count larger than the remaining
     // bytes is corrupt; checking first keeps a forged count from allocating gigabytes.
@@ -198,7 +247,7 @@ pub fn decode_chunk(bytes: &[u8]) -> Result<Vec<Sample>, CodecError> {
     }
     let n = n as usize;
     let mut samples = vec![Sample::default(); n];
-    for channel in Channel::ALL {
+    for &channel in channels {
         let mode_at = r.pos;
         let mode = r.byte()?;
         let present: Vec<bool> = match mode {
@@ -338,6 +387,11 @@ mod tests {
             hr_bpm: Some(151),
             cadence_spm: Some(171.25),
             stride_m: Some(1.095),
+            stance_time_s: Some(0.2451),
+            stance_balance_left_pct: Some(49.75),
+            vertical_oscillation_m: Some(0.0853),
+            vertical_ratio_pct: Some(7.82),
+            power_w: Some(287.5),
         }
     }
 
@@ -346,6 +400,24 @@ mod tests {
         let samples: Vec<Sample> = (0..100).map(|i| full(i as f64)).collect();
         let bytes = encode_chunk(&samples).unwrap();
         assert_eq!(decode_chunk(&bytes).unwrap(), samples);
+    }
+
+    #[test]
+    fn a_stream_without_dynamics_keeps_the_first_format() {
+        let mut samples: Vec<Sample> = (0..10).map(|i| full(i as f64)).collect();
+        let with = encode_chunk(&samples).unwrap();
+        assert_eq!(with[0], FORMAT_V2);
+        for s in &mut samples {
+            s.stance_time_s = None;
+            s.stance_balance_left_pct = None;
+            s.vertical_oscillation_m = None;
+            s.vertical_ratio_pct = None;
+            s.power_w = None;
+        }
+        let without = encode_chunk(&samples).unwrap();
+        assert_eq!(without[0], FORMAT_V1);
+        assert!(without.len() < with.len());
+        assert_eq!(decode_chunk(&without).unwrap(), samples);
     }
 
     #[test]
@@ -376,6 +448,7 @@ mod tests {
                     hr_bpm: Some(140 + (i % 7) as u8),
                     cadence_spm: Some(170.0 + (i % 5) as f64),
                     stride_m: Some(1.05),
+                    ..Sample::default()
                 }
             })
             .collect();
@@ -447,9 +520,13 @@ mod tests {
         fn sample()(t in 0.0..40_000.0f64, lat in opt(-90.0..90.0f64), lon in opt(-180.0..180.0f64),
                     alt in opt(-400.0..9000.0f64), dist in opt(0.0..300_000.0f64),
                     speed in opt(0.0..12.0f64), hr in opt(any::<u8>()), cad in opt(0.0..260.0f64),
-                    stride in opt(0.0..3.0f64)) -> Sample {
+                    stride in opt(0.0..3.0f64), stance in opt(0.0..1.0f64),
+                    balance in opt(0.0..100.0f64), osc in opt(0.0..0.3f64),
+                    ratio in opt(0.0..30.0f64), power in opt(0.0..1500.0f64)) -> Sample {
             Sample { t_s: t, lat_deg: lat, lon_deg: lon, altitude_m: alt, distance_m: dist,
-                     speed_mps: speed, hr_bpm: hr, cadence_spm: cad, stride_m: stride }
+                     speed_mps: speed, hr_bpm: hr, cadence_spm: cad, stride_m: stride,
+                     stance_time_s: stance, stance_balance_left_pct: balance,
+                     vertical_oscillation_m: osc, vertical_ratio_pct: ratio, power_w: power }
         }
     }
 

@@ -44,9 +44,39 @@ pub struct ImportOutcome {
     pub duplicate_reason: Option<DuplicateReason>,
     /// Why nothing was added, in words.
     pub reason: Option<String>,
+    /// Every run the file added: a multisport FIT or a TCX of several activities adds more
+    /// than one (`run` is the first of them).
+    pub runs: Vec<Run>,
 }
 
 impl ImportOutcome {
+    /// One outcome for a file's activities: the first run added (or else the first duplicate,
+    /// or else the first skip), with every run added in `runs`.
+    fn of_all(all: Vec<Imported>) -> ImportOutcome {
+        let runs: Vec<Run> = all
+            .iter()
+            .filter_map(|i| match i {
+                Imported::Run { run, samples } => Some(Run::new(run, *samples as u64)),
+                _ => None,
+            })
+            .collect();
+        let rank = |i: &Imported| match i {
+            Imported::Run { .. } => 0,
+            Imported::Duplicate(_) => 1,
+            Imported::NotARun { .. } => 2,
+        };
+        let first = all
+            .into_iter()
+            .enumerate()
+            .min_by_key(|(n, i)| (rank(i), *n))
+            .map(|(_, i)| i)
+            .expect("parse gives at least one activity");
+        ImportOutcome {
+            runs,
+            ..ImportOutcome::of(first)
+        }
+    }
+
     fn of(imported: Imported) -> ImportOutcome {
         match imported {
             Imported::Run { run, samples } => ImportOutcome {
@@ -56,6 +86,7 @@ impl ImportOutcome {
                 duplicate_of: None,
                 duplicate_reason: None,
                 reason: None,
+                runs: Vec::new(),
             },
             Imported::Duplicate(d) => ImportOutcome {
                 status: ImportStatus::Duplicate,
@@ -70,6 +101,7 @@ impl ImportOutcome {
                     }
                     .into(),
                 ),
+                runs: Vec::new(),
             },
             Imported::NotARun { reason } => ImportOutcome {
                 status: ImportStatus::Skipped,
@@ -78,6 +110,7 @@ impl ImportOutcome {
                 duplicate_of: None,
                 duplicate_reason: None,
                 reason: Some(reason),
+                runs: Vec::new(),
             },
         }
     }
@@ -91,19 +124,24 @@ impl ImportOutcome {
             duplicate_of: None,
             duplicate_reason: None,
             reason: None,
+            runs: Vec::new(),
         };
         match &f.outcome {
             FileOutcome::Imported {
                 run_id, samples, ..
-            } => ImportOutcome {
-                status: ImportStatus::Imported,
-                run: store
+            } => {
+                let run = store
                     .run(*run_id)
                     .ok()
                     .flatten()
-                    .map(|r| Run::new(&r, *samples as u64)),
-                ..base
-            },
+                    .map(|r| Run::new(&r, *samples as u64));
+                ImportOutcome {
+                    status: ImportStatus::Imported,
+                    runs: run.iter().cloned().collect(),
+                    run,
+                    ..base
+                }
+            }
             FileOutcome::Duplicate { run_id, reason } => ImportOutcome {
                 status: ImportStatus::Duplicate,
                 duplicate_of: Some(run_id.to_string()),
@@ -172,7 +210,7 @@ impl Strideguard {
         background(None, move |_| {
             let imported = store::import_path(self.writer(), path.as_ref(), ShoeChoice::Default)
                 .map_err(|e| file_error(&path, e.into()))?;
-            let mut out = ImportOutcome::of(imported);
+            let mut out = ImportOutcome::of_all(imported);
             out.path = Some(path);
             Ok(out)
         })
@@ -194,7 +232,7 @@ impl Strideguard {
                         Some(n) => file_error(n, e.into()),
                         None => e.into(),
                     })?;
-            let mut out = ImportOutcome::of(imported);
+            let mut out = ImportOutcome::of_all(imported);
             out.path = name;
             Ok(out)
         })

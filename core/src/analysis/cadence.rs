@@ -382,10 +382,13 @@ mod tests {
             })
             .collect();
         let bytes = export::fit::write(&run, &samples, 1);
-        let Ok(Parsed::Run {
+        let Some(Parsed::Run {
             run: imported,
             samples: stream,
+            ..
         }) = import::parse(Format::Fit, &bytes, chrono_tz::Europe::Berlin)
+            .unwrap()
+            .pop()
         else {
             panic!("a run");
         };

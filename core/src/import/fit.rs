@@ -20,7 +20,7 @@ const DEG_PER_SEMICIRCLE: f64 = 180.0 / 2_147_483_648.0;
 /// `running`).
 const RUNNING_SPORTS: &[&str] = &["running"];
 
-pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportError> {
+pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Vec<Parsed>, ImportError> {
     let bytes = complete_files(bytes)?;
     let records = fitparser::from_bytes(bytes).map_err(|e| ImportError::Malformed {
         format: "FIT",
@@ -29,9 +29,9 @@ pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportE
     let summary = summary(&records)?;
     let sport = summary.sport.clone().unwrap_or_else(|| "unknown".into());
     if !RUNNING_SPORTS.contains(&sport.as_str()) {
-        return Ok(Parsed::NotARun {
+        return Ok(vec![Parsed::NotARun {
             reason: format!("the activity is {sport}, not a run"),
-        });
+        }]);
     }
     let start_utc = summary
         .start
@@ -78,7 +78,11 @@ pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Parsed, ImportE
             reason: "the activity has no duration".into(),
         });
     }
-    Ok(Parsed::Run { run, samples })
+    Ok(vec![Parsed::Run {
+        run,
+        samples,
+        note: None,
+    }])
 }
 
 /// What went wrong in words a runner can act on: no checksum arithmetic or parser internals.
@@ -332,6 +336,7 @@ fn sample(r: &FitDataRecord, start: DateTime<Utc>) -> Option<Sample> {
             .map(|h| h as u8),
         cadence_spm: cadence,
         stride_m: number(r, "step_length").map(|mm| mm / 1000.0),
+        ..Sample::default()
     })
 }
 

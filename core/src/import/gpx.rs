@@ -27,7 +27,7 @@ struct Ext {
     speed: Option<f64>,
 }
 
-pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
+pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
     let text = super::xml_text("GPX", bytes)?;
     let doc = gpx::read(bytes).map_err(|e| malformed(e.to_string()))?;
     if let Some(kind) = doc
@@ -36,12 +36,12 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
         .filter_map(|t| t.type_.as_deref())
         .find(|k| non_running_sport(k))
     {
-        return Ok(Parsed::NotARun {
+        return Ok(vec![Parsed::NotARun {
             reason: format!(
                 "the activity is {}, not a run",
                 kind.trim().to_ascii_lowercase()
             ),
-        });
+        }]);
     }
     let points: Vec<&gpx::Waypoint> = doc
         .tracks
@@ -87,6 +87,7 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
                 hr_bpm: e.hr.filter(|h| (1.0..=255.0).contains(h)).map(|h| h as u8),
                 cadence_spm: e.cad,
                 stride_m: None,
+                ..Sample::default()
             }
         })
         .filter(|s| s.t_s >= 0.0)
@@ -101,7 +102,11 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
             "the track has no duration (one point, or no times)",
         ));
     }
-    Ok(Parsed::Run { run, samples })
+    Ok(vec![Parsed::Run {
+        run,
+        samples,
+        note: None,
+    }])
 }
 
 /// The extension values of every `<trkpt>`, in document order.

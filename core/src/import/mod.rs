@@ -69,11 +69,12 @@ pub enum Parsed {
     Run {
         run: Run,
         samples: Vec<Sample>,
+        /// What the runner should know about how the file was read (a sport judged from the
+        /// cadence and speed because the file does not name one, say).
+        note: Option<String>,
     },
     /// A valid activity of another sport (cycling, walking...): skipped, with the reason.
-    NotARun {
-        reason: String,
-    },
+    NotARun { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -85,26 +86,66 @@ pub enum ImportError {
     },
 }
 
-/// Parses one file's bytes. The run gets a fresh id and the file's fingerprint; `zone` gives the
-/// UTC offset when the file does not record one. Never panics on bad bytes.
-pub fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
+/// Parses one file's bytes: one entry per activity in the file, in file order, never none (a
+/// multisport FIT or a TCX of several activities holds more than one). Each run gets an id and a
+/// fingerprint from the file; `zone` gives the UTC offset when the file does not record one.
+/// Never panics on bad bytes.
+pub fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
     let mut parsed = match format {
         Format::Fit => fit::parse(bytes, zone)?,
         Format::Gpx => gpx::parse(bytes, zone)?,
         Format::Tcx => tcx::parse(bytes, zone)?,
     };
-    if let Parsed::Run { run, .. } = &mut parsed {
-        let digest = Sha256::digest(bytes);
-        run.source_fingerprint = Some(fingerprint_of(&digest));
-        // The id comes from the file too: two devices importing the same file make the same
-        // record, so sync merges them instead of keeping two copies. A hash reveals nothing of
-        // the content, which keeps the id free of meaning as the sync protocol asks.
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&digest[..16]);
-        run.id = uuid::Builder::from_random_bytes(id).into_uuid();
+    let digest = Sha256::digest(bytes);
+    for (index, p) in parsed.iter_mut().enumerate() {
+        if let Parsed::Run { run, .. } = p {
+            // The first activity keeps the file's own digest (what earlier versions stored);
+            // the others are told apart by their place in the file.
+            let digest = match index {
+                0 => digest,
+                n => {
+                    let mut h = Sha256::new();
+                    h.update(digest);
+                    h.update((n as u64).to_le_bytes());
+                    h.finalize()
+                }
+            };
+            run.source_fingerprint = Some(fingerprint_of(&digest));
+            // The id comes from the file too: two devices importing the same file make the
+            // same record, so sync merges them instead of keeping two copies. A hash reveals
+            // nothing of the content, which keeps the id free of meaning as the sync protocol
+            // asks.
+            let mut id = [0u8; 16];
+            id.copy_from_slice(&digest[..16]);
+            run.id = uuid::Builder::from_random_bytes(id).into_uuid();
+        }
     }
     Ok(parsed)
 }
+
+/// A run's average cadence, the one definition every format uses: the mean of the samples'
+/// cadence while the runner was stepping (cadence above zero), each sample weighted by the time
+/// since the one before, at most [`CADENCE_GAP_S`], so a file thinned by "smart recording" and
+/// a file at 1 Hz give the same average. `None` when no sample has a cadence.
+pub fn average_cadence(samples: &[Sample]) -> Option<f64> {
+    let (mut total, mut weight) = (0.0, 0.0);
+    let mut prev_t: Option<f64> = None;
+    for s in samples {
+        let dt = prev_t.map_or(1.0, |p| (s.t_s - p).clamp(0.0, CADENCE_GAP_S));
+        prev_t = Some(s.t_s);
+        if let Some(c) = s.cadence_spm.filter(|c| *c > 0.0) {
+            // The first sample, and samples at one instant, count as one second.
+            let w = if dt > 0.0 { dt } else { 1.0 };
+            total += c * w;
+            weight += w;
+        }
+    }
+    (weight > 0.0).then(|| total / weight)
+}
+
+/// The longest time one sample's cadence stands for in [`average_cadence`]: beyond it the
+/// runner had stopped (auto-pause, a gap in the recording).
+pub const CADENCE_GAP_S: f64 = 10.0;
 
 /// The text of an XML file (GPX, TCX); a file that is not UTF-8 is malformed.
 fn xml_text<'a>(format: &'static str, bytes: &'a [u8]) -> Result<&'a str, ImportError> {

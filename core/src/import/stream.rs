@@ -138,14 +138,7 @@ pub fn summarise(
         run.avg_hr_bpm = Some(hrs.iter().sum::<f64>() / hrs.len() as f64);
         run.max_hr_bpm = hrs.iter().copied().reduce(f64::max);
     }
-    let cads: Vec<f64> = samples
-        .iter()
-        .filter_map(|s| s.cadence_spm)
-        .filter(|c| *c > 0.0)
-        .collect();
-    if !cads.is_empty() {
-        run.avg_cadence_spm = Some(cads.iter().sum::<f64>() / cads.len() as f64);
-    }
+    run.avg_cadence_spm = super::average_cadence(samples);
     if let Some((gain, loss)) = elevation_gain_loss(samples, ELEVATION_HYSTERESIS_M) {
         run.elevation_gain_m = Some(gain);
         run.elevation_loss_m = Some(loss);

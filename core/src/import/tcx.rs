@@ -49,7 +49,7 @@ struct Totals {
     laps: usize,
 }
 
-pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
+pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
     let text = super::xml_text("TCX", bytes)?;
     let mut reader = Reader::from_str(text);
     let mut path: Vec<String> = Vec::new();
@@ -149,9 +149,9 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
     }
     let sport = sport.ok_or_else(|| malformed("no <Activity> element"))?;
     if non_running_sport(&sport) {
-        return Ok(Parsed::NotARun {
+        return Ok(vec![Parsed::NotARun {
             reason: format!("the activity is {}, not a run", sport.to_ascii_lowercase()),
-        });
+        }]);
     }
     let start = totals
         .lap_start
@@ -186,5 +186,9 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
             samples.len()
         )));
     }
-    Ok(Parsed::Run { run, samples })
+    Ok(vec![Parsed::Run {
+        run,
+        samples,
+        note: None,
+    }])
 }

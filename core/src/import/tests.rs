@@ -5,6 +5,13 @@ use std::path::PathBuf;
 use super::*;
 use crate::model::RunSource;
 
+/// The one activity of a single-activity file.
+fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Parsed, ImportError> {
+    let mut all = super::parse(format, bytes, zone)?;
+    assert_eq!(all.len(), 1, "one activity: {all:?}");
+    Ok(all.remove(0))
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures")
@@ -14,7 +21,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn run_of(name: &str) -> (Run, Vec<Sample>) {
     match parse(Format::Fit, &fixture(name), chrono_tz::UTC).unwrap() {
-        Parsed::Run { run, samples } => (run, samples),
+        Parsed::Run { run, samples, .. } => (run, samples),
         other => panic!("{name}: {other:?}"),
     }
 }
@@ -173,7 +180,7 @@ fn berlin() -> chrono_tz::Tz {
 
 fn imported(format: Format, bytes: &[u8]) -> (Run, Vec<Sample>) {
     match parse(format, bytes, berlin()).unwrap() {
-        Parsed::Run { run, samples } => (run, samples),
+        Parsed::Run { run, samples, .. } => (run, samples),
         other => panic!("{other:?}"),
     }
 }

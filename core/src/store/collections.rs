@@ -519,6 +519,18 @@ static RUNS: Table = Table {
         ("notes", &["notes"]),
         ("source", &["source"]),
         ("source_fingerprint", &["source_fingerprint"]),
+        ("avg_power_w", &["avg_power_w"]),
+        ("avg_stance_time_s", &["avg_stance_time_s"]),
+        (
+            "avg_stance_balance_left_pct",
+            &["avg_stance_balance_left_pct"],
+        ),
+        (
+            "avg_vertical_oscillation_m",
+            &["avg_vertical_oscillation_m"],
+        ),
+        ("avg_vertical_ratio_pct", &["avg_vertical_ratio_pct"]),
+        ("avg_step_length_m", &["avg_step_length_m"]),
     ],
     pad_to: 1024,
     immutable: false,

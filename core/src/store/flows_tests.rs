@@ -313,10 +313,13 @@ fn runs_page_newest_first_and_export_reads_back_as_the_same_run() {
     s.add_run(&run, &samples).unwrap();
     for format in Format::ALL {
         let bytes = s.export_run(run.id, format).unwrap();
-        let crate::import::Parsed::Run {
+        let Some(crate::import::Parsed::Run {
             run: back,
             samples: got,
-        } = crate::import::parse(format, &bytes, chrono_tz::UTC).unwrap()
+            ..
+        }) = crate::import::parse(format, &bytes, chrono_tz::UTC)
+            .unwrap()
+            .pop()
         else {
             panic!("{format:?}: not a run");
         };

@@ -193,7 +193,7 @@ pub fn import_path(
     store: &impl StoreAccess,
     path: &Path,
     shoe: ShoeChoice,
-) -> Result<Imported, ImportFailed> {
+) -> Result<Vec<Imported>, ImportFailed> {
     let format = Format::from_path(path).ok_or(ImportFailed::NotAnActivityFile)?;
     let bytes = std::fs::read(path).map_err(|e| ImportFailed::Unreadable(io_reason(&e)))?;
     import_bytes(store, &bytes, format, shoe)
@@ -206,10 +206,12 @@ pub fn import_bytes(
     bytes: &[u8],
     format: Format,
     shoe: ShoeChoice,
-) -> Result<Imported, ImportFailed> {
+) -> Result<Vec<Imported>, ImportFailed> {
     let zone = store.with_store(|s| s.profile().map(|p| p.zone()))?;
-    let parsed = import::parse(format, bytes, zone)?;
-    store.with_store(|s| s.save_parsed(parsed, shoe))
+    import::parse(format, bytes, zone)?
+        .into_iter()
+        .map(|parsed| store.with_store(|s| s.save_parsed(parsed, shoe)))
+        .collect()
 }
 
 /// Imports `files` (from [`collect_files`]) one transaction each, calling `progress` after
@@ -234,14 +236,27 @@ pub fn import_files(
         let file = match found {
             Err(r) => r,
             Ok((path, format)) => {
-                let outcome = match std::fs::read(&path) {
-                    Err(e) => outcome(Err(ImportFailed::Unreadable(io_reason(&e)))),
+                let outcomes = match std::fs::read(&path) {
+                    Err(e) => vec![outcome(Err(ImportFailed::Unreadable(io_reason(&e))))],
                     Ok(bytes) => match import_bytes(store, &bytes, format, shoe) {
                         Err(ImportFailed::Store(e)) if !is_about_the_file(&e) => return Err(e),
-                        other => outcome(other),
+                        Err(e) => vec![outcome(Err(e))],
+                        Ok(all) => all.into_iter().map(|i| outcome(Ok(i))).collect(),
                     },
                 };
-                FileReport { path, outcome }
+                let mut outcomes = outcomes.into_iter();
+                let first = outcomes.next().expect("parse gives at least one activity");
+                for outcome in outcomes {
+                    report.totals.add(&outcome);
+                    report.files.push(FileReport {
+                        path: path.clone(),
+                        outcome,
+                    });
+                }
+                FileReport {
+                    path,
+                    outcome: first,
+                }
             }
         };
         report.totals.add(&file.outcome);

@@ -48,10 +48,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "sync: the linked account and the merged state of every synced record",
         apply: v6_sync_state,
     },
+    Migration {
+        version: 7,
+        description: "running dynamics and power: per-run averages",
+        apply: v7_run_dynamics,
+    },
 ];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// The averages of the sample channels format 2 chunks carry (stance time, its balance, vertical
+/// oscillation and ratio, power) and of the step length; all empty for the runs already stored.
+fn v7_run_dynamics(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE runs ADD COLUMN avg_power_w REAL;
+         ALTER TABLE runs ADD COLUMN avg_stance_time_s REAL;
+         ALTER TABLE runs ADD COLUMN avg_stance_balance_left_pct REAL;
+         ALTER TABLE runs ADD COLUMN avg_vertical_oscillation_m REAL;
+         ALTER TABLE runs ADD COLUMN avg_vertical_ratio_pct REAL;
+         ALTER TABLE runs ADD COLUMN avg_step_length_m REAL;",
+    )
+}
 
 fn v1_profile_shoes_runs(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(

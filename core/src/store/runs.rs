@@ -14,7 +14,8 @@ use crate::samples::{CHUNK_LEN, decode_chunk, encode_chunk};
 
 const RUN_COLUMNS: &str = "id, start_unix_ms, utc_offset_s, duration_s, moving_time_s, distance_m,
     elevation_gain_m, elevation_loss_m, avg_hr_bpm, max_hr_bpm, avg_cadence_spm, kind, rpe, shoe_id,
-    notes, source, source_fingerprint";
+    notes, source, source_fingerprint, avg_power_w, avg_stance_time_s, avg_stance_balance_left_pct,
+    avg_vertical_oscillation_m, avg_vertical_ratio_pct, avg_step_length_m";
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Run, StoreError>> {
     let id: String = r.get(0)?;
@@ -54,6 +55,12 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<Result<Run, StoreError>> {
                 .parse()
                 .map_err(|e: crate::model::UnknownName| e.to_string())?,
             source_fingerprint: r.get(16).map_err(|e| e.to_string())?,
+            avg_power_w: r.get(17).map_err(|e| e.to_string())?,
+            avg_stance_time_s: r.get(18).map_err(|e| e.to_string())?,
+            avg_stance_balance_left_pct: r.get(19).map_err(|e| e.to_string())?,
+            avg_vertical_oscillation_m: r.get(20).map_err(|e| e.to_string())?,
+            avg_vertical_ratio_pct: r.get(21).map_err(|e| e.to_string())?,
+            avg_step_length_m: r.get(22).map_err(|e| e.to_string())?,
         })
     };
     Ok(build().map_err(|reason| StoreError::Corrupt {
@@ -187,7 +194,8 @@ impl Store {
             w.tx.execute(
                 &format!(
                     "INSERT INTO runs ({RUN_COLUMNS}) VALUES
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                      ?18, ?19, ?20, ?21, ?22, ?23)"
                 ),
                 rusqlite::params![
                     id,
@@ -206,7 +214,13 @@ impl Store {
                     run.shoe_id.map(|s| s.to_string()),
                     run.notes,
                     run.source.as_str(),
-                    run.source_fingerprint
+                    run.source_fingerprint,
+                    run.avg_power_w,
+                    run.avg_stance_time_s,
+                    run.avg_stance_balance_left_pct,
+                    run.avg_vertical_oscillation_m,
+                    run.avg_vertical_ratio_pct,
+                    run.avg_step_length_m
                 ],
             )?;
             w.log(collection::RUNS, &id, ChangeOp::Put, &["*"])?;
@@ -516,10 +530,12 @@ impl Store {
         format: crate::import::Format,
         bytes: &[u8],
         shoe: super::ShoeChoice,
-    ) -> Result<Imported, ImportFailed> {
+    ) -> Result<Vec<Imported>, ImportFailed> {
         let zone = self.profile()?.zone();
-        let parsed = crate::import::parse(format, bytes, zone)?;
-        self.save_parsed(parsed, shoe)
+        crate::import::parse(format, bytes, zone)?
+            .into_iter()
+            .map(|parsed| self.save_parsed(parsed, shoe))
+            .collect()
     }
 
     /// Saves what [`crate::import::parse`] read (the second half of [`Store::import_activity`],
@@ -530,7 +546,7 @@ impl Store {
         shoe: super::ShoeChoice,
     ) -> Result<Imported, ImportFailed> {
         let (run, samples) = match parsed {
-            crate::import::Parsed::Run { run, samples } => (run, samples),
+            crate::import::Parsed::Run { run, samples, .. } => (run, samples),
             crate::import::Parsed::NotARun { reason } => return Ok(Imported::NotARun { reason }),
         };
         if let Some(d) = self.find_duplicate(&run)? {
@@ -585,6 +601,18 @@ fn validate_run(run: &Run) -> Result<(), StoreError> {
         ("average heart rate", run.avg_hr_bpm),
         ("max heart rate", run.max_hr_bpm),
         ("average cadence", run.avg_cadence_spm),
+        ("average power", run.avg_power_w),
+        ("average stance time", run.avg_stance_time_s),
+        (
+            "average stance time balance",
+            run.avg_stance_balance_left_pct,
+        ),
+        (
+            "average vertical oscillation",
+            run.avg_vertical_oscillation_m,
+        ),
+        ("average vertical ratio", run.avg_vertical_ratio_pct),
+        ("average step length", run.avg_step_length_m),
     ] {
         if let Some(v) = v {
             non_negative(field, v)?;

@@ -31,6 +31,12 @@ fn full_run(shoe: Option<Uuid>) -> Run {
         avg_hr_bpm: Some(148.6),
         max_hr_bpm: Some(171.0),
         avg_cadence_spm: Some(172.4),
+        avg_power_w: Some(281.5),
+        avg_stance_time_s: Some(0.2473),
+        avg_stance_balance_left_pct: Some(49.6),
+        avg_vertical_oscillation_m: Some(0.0872),
+        avg_vertical_ratio_pct: Some(7.9),
+        avg_step_length_m: Some(1.094),
         kind: RunKind::Tempo,
         rpe: Some(7),
         shoe_id: shoe,
@@ -71,6 +77,15 @@ fn samples(n: usize) -> Vec<Sample> {
             hr_bpm: Some(120 + (i % 40) as u8),
             cadence_spm: Some((17_000 + (i % 300) as i64) as f64 / 100.0),
             stride_m: if i % 2 == 0 { Some(1.012) } else { None },
+            stance_time_s: Some((2400 + (i % 90) as i64) as f64 / 1e4),
+            stance_balance_left_pct: Some((4950 + (i % 20) as i64) as f64 / 100.0),
+            vertical_oscillation_m: Some((850 + (i % 30) as i64) as f64 / 1e4),
+            vertical_ratio_pct: Some((780 + (i % 25) as i64) as f64 / 100.0),
+            power_w: if i % 7 == 0 {
+                None
+            } else {
+                Some((2800 + (i % 100) as i64) as f64 / 10.0)
+            },
         })
         .collect()
 }
