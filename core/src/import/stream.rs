@@ -146,6 +146,86 @@ pub fn summarise(
     run
 }
 
+/// What a file that names no sport (a FIT session of sport `generic`, a GPX or TCX without a
+/// type) holds, judged from its samples.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judged {
+    /// Imported as a run; the note says on what grounds, for the runner to see.
+    Run { note: String },
+    /// Skipped: the reason names the sport it looks like and why.
+    NotARun { reason: String },
+}
+
+/// Median speeds at or above this, with no cadence to say otherwise, are not running: 6 m/s is
+/// a 2:47/km pace, faster than any runner holds for a whole activity.
+const FASTEST_RUN_MPS: f64 = 6.0;
+/// Below this median speed the activity is a walk (a 9:16/km pace).
+const SLOWEST_RUN_MPS: f64 = 1.8;
+/// Running is at least this many steps per minute, both feet; walking is below it.
+const LOWEST_RUN_CADENCE_SPM: f64 = 130.0;
+
+/// Judges a stream with no sport named from its median cadence and speed while moving (samples
+/// with speed above 0.5 m/s). Cadence decides when there is one: a ride's pedal strokes, read
+/// as strides and doubled, look like a run's steps, so speed still rules out what no runner
+/// could hold. With neither, the file is taken as a run, and the note says so.
+pub fn judge_sport(samples: &[Sample]) -> Judged {
+    let moving: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.speed_mps.is_none_or(|v| v > 0.5))
+        .collect();
+    let speed = median(moving.iter().filter_map(|s| s.speed_mps).collect());
+    let cadence = median(
+        moving
+            .iter()
+            .filter_map(|s| s.cadence_spm)
+            .filter(|c| *c > 0.0)
+            .collect(),
+    );
+    let pace = |v: f64| {
+        let s = (1000.0 / v).round() as i64;
+        format!("{}:{:02}/km", s / 60, s % 60)
+    };
+    match (cadence, speed) {
+        (_, Some(v)) if v > FASTEST_RUN_MPS => Judged::NotARun {
+            reason: format!(
+                "the file names no sport, and its median speed ({:.1} km/h) is faster than running: \
+                 taken as a ride",
+                v * 3.6
+            ),
+        },
+        (Some(c), _) if c < LOWEST_RUN_CADENCE_SPM => Judged::NotARun {
+            reason: format!(
+                "the file names no sport, and its median cadence ({c:.0} steps/min) is a walk's"
+            ),
+        },
+        (None, Some(v)) if v < SLOWEST_RUN_MPS => Judged::NotARun {
+            reason: format!(
+                "the file names no sport, and its median pace ({}) is a walk's",
+                pace(v)
+            ),
+        },
+        (Some(c), Some(v)) => Judged::Run {
+            note: format!(
+                "no sport in the file: judged a run from its cadence ({c:.0} steps/min) and pace ({})",
+                pace(v)
+            ),
+        },
+        (Some(c), None) => Judged::Run {
+            note: format!("no sport in the file: judged a run from its cadence ({c:.0} steps/min)"),
+        },
+        (None, Some(v)) => Judged::Run {
+            note: format!(
+                "no sport in the file: judged a run from its pace ({})",
+                pace(v)
+            ),
+        },
+        (None, None) => Judged::Run {
+            note: "no sport in the file and no speed or cadence to judge by: imported as a run"
+                .into(),
+        },
+    }
+}
+
 /// Sports named in GPX `<type>` or TCX `Sport` that are not runs.
 pub fn non_running_sport(name: &str) -> bool {
     let n = name.trim().to_ascii_lowercase();
@@ -213,6 +293,41 @@ mod tests {
         let mut both = stream(172.0);
         normalise_cadence(&mut both);
         assert!(both.iter().all(|s| s.cadence_spm == Some(172.0)));
+    }
+
+    #[test]
+    fn a_stream_without_a_sport_is_judged_by_cadence_and_speed() {
+        let stream = |cad: Option<f64>, speed: Option<f64>| -> Vec<Sample> {
+            (0..60)
+                .map(|i| Sample {
+                    t_s: i as f64,
+                    speed_mps: speed,
+                    cadence_spm: cad,
+                    ..Sample::default()
+                })
+                .collect()
+        };
+        assert!(matches!(
+            judge_sport(&stream(Some(172.0), Some(3.2))),
+            Judged::Run { note } if note.contains("172 steps/min") && note.contains("5:13/km")
+        ));
+        assert!(matches!(
+            judge_sport(&stream(Some(110.0), Some(1.4))),
+            Judged::NotARun { reason } if reason.contains("walk")
+        ));
+        // A ride read as steps: the cadence looks like running, the speed cannot be.
+        assert!(matches!(
+            judge_sport(&stream(Some(170.0), Some(8.5))),
+            Judged::NotARun { reason } if reason.contains("ride")
+        ));
+        assert!(matches!(
+            judge_sport(&stream(None, Some(1.2))),
+            Judged::NotARun { reason } if reason.contains("walk")
+        ));
+        assert!(matches!(
+            judge_sport(&stream(None, None)),
+            Judged::Run { .. }
+        ));
     }
 
     #[test]
