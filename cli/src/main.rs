@@ -61,6 +61,8 @@ enum Command {
     Profile(profile::ProfileCommand),
     /// Import FIT, GPX and TCX files or folders of them, skipping duplicates.
     Import(import::ImportArgs),
+    /// Write runs as FIT, GPX, TCX or CSV files into a folder.
+    Export(export::ExportArgs),
     /// Training load, the 10% and 30% rules, ACWR, shoes and cadence, with warnings.
     Report(report::ReportArgs),
     /// Log knee, ankle and shin pain; list the log.
@@ -151,6 +153,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Sync(a) => sync::sync(&mut open_store(db)?, &a),
         Command::Device(c) => sync::device(&mut open_store(db)?, c),
         Command::Import(a) => import::run(&mut open_store(db)?, &a),
+        Command::Export(a) => export::run(&mut open_store(db)?, &a),
         Command::Pain(c) => pain::run(&mut open_store(db)?, c),
         Command::Triage(a) => triage::run(&db_path(db)?, &a),
         Command::Plan(c) => plan::run(&mut open_store(db)?, c),

@@ -307,7 +307,7 @@ impl Strideguard {
     ) -> Result<Vec<u8>, StrideguardError> {
         self.read(|s| {
             let run = s.find_run(&id)?;
-            Ok(s.export_run(run.id, format.into())?)
+            Ok(s.export_run(run.id, strideguard_core::import::Format::from(format))?)
         })
     }
 

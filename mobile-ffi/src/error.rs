@@ -5,7 +5,7 @@
 
 use strideguard_core::StoreError;
 use strideguard_core::crypto::CryptoError;
-use strideguard_core::store::ImportFailed;
+use strideguard_core::store::{ExportFailed, ImportFailed};
 use strideguard_core::sync::{SyncError, TransportError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, uniffi::Error)]
@@ -157,7 +157,25 @@ impl From<StoreError> for StrideguardError {
                 field: "exercise_id".into(),
                 reason,
             },
+            // The run cannot be written in the format asked for (a GPX without positions).
+            StoreError::Export(_) => StrideguardError::InvalidInput {
+                field: "format".into(),
+                reason,
+            },
             _ => StrideguardError::Store { reason },
+        }
+    }
+}
+
+impl From<ExportFailed> for StrideguardError {
+    fn from(e: ExportFailed) -> Self {
+        let reason = e.to_string();
+        match e {
+            ExportFailed::Folder { .. } | ExportFailed::NotAFolder { .. } => {
+                StrideguardError::invalid("folder", reason)
+            }
+            ExportFailed::Index { .. } => StrideguardError::Store { reason },
+            ExportFailed::Store(e) => e.into(),
         }
     }
 }

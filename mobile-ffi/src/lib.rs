@@ -17,6 +17,7 @@ uniffi::setup_scaffolding!("strideguard");
 
 pub mod app;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod listeners;
 pub mod live;

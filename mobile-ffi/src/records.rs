@@ -36,6 +36,11 @@ mirror_enum!(
     ActivityFormat = Format { Fit, Gpx, Tcx }
 );
 
+mirror_enum!(
+    /// What runs can be exported as: the activity formats, and CSV of the samples.
+    ExportFormat = strideguard_core::export::ExportFormat { Fit, Gpx, Tcx, Csv }
+);
+
 /// A run as stored.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Run {
@@ -52,6 +57,14 @@ pub struct Run {
     pub max_heart_rate_bpm: Option<f64>,
     /// Steps per minute, both feet.
     pub avg_cadence_spm: Option<f64>,
+    /// Running dynamics and power, averaged over the run (from a FIT file that has them).
+    pub avg_power_watts: Option<f64>,
+    pub avg_stance_time_seconds: Option<f64>,
+    /// The left foot's share of the stance time, in percent.
+    pub avg_stance_balance_left_percent: Option<f64>,
+    pub avg_vertical_oscillation_meters: Option<f64>,
+    pub avg_vertical_ratio_percent: Option<f64>,
+    pub avg_step_length_meters: Option<f64>,
     pub kind: RunKind,
     pub rpe: Option<i32>,
     pub shoe_id: Option<String>,
@@ -75,6 +88,12 @@ impl Run {
             avg_heart_rate_bpm: r.avg_hr_bpm,
             max_heart_rate_bpm: r.max_hr_bpm,
             avg_cadence_spm: r.avg_cadence_spm,
+            avg_power_watts: r.avg_power_w,
+            avg_stance_time_seconds: r.avg_stance_time_s,
+            avg_stance_balance_left_percent: r.avg_stance_balance_left_pct,
+            avg_vertical_oscillation_meters: r.avg_vertical_oscillation_m,
+            avg_vertical_ratio_percent: r.avg_vertical_ratio_pct,
+            avg_step_length_meters: r.avg_step_length_m,
             kind: r.kind.into(),
             rpe: r.rpe.map(i32::from),
             shoe_id: r.shoe_id.map(|s| s.to_string()),
@@ -137,6 +156,11 @@ pub struct Samples {
     pub heart_rate_bpm: Vec<Option<i32>>,
     pub cadence_spm: Vec<Option<f64>>,
     pub stride_meters: Vec<Option<f64>>,
+    pub stance_time_seconds: Vec<Option<f64>>,
+    pub stance_balance_left_percent: Vec<Option<f64>>,
+    pub vertical_oscillation_meters: Vec<Option<f64>>,
+    pub vertical_ratio_percent: Vec<Option<f64>>,
+    pub power_watts: Vec<Option<f64>>,
 }
 
 impl From<&[core::Sample]> for Samples {
@@ -151,6 +175,11 @@ impl From<&[core::Sample]> for Samples {
             heart_rate_bpm: s.iter().map(|x| x.hr_bpm.map(i32::from)).collect(),
             cadence_spm: s.iter().map(|x| x.cadence_spm).collect(),
             stride_meters: s.iter().map(|x| x.stride_m).collect(),
+            stance_time_seconds: s.iter().map(|x| x.stance_time_s).collect(),
+            stance_balance_left_percent: s.iter().map(|x| x.stance_balance_left_pct).collect(),
+            vertical_oscillation_meters: s.iter().map(|x| x.vertical_oscillation_m).collect(),
+            vertical_ratio_percent: s.iter().map(|x| x.vertical_ratio_pct).collect(),
+            power_watts: s.iter().map(|x| x.power_w).collect(),
         }
     }
 }

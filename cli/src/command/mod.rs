@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod live;
 pub mod pain;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use strideguard_core::Store;
-use strideguard_core::import::Format;
+use strideguard_core::export::ExportFormat;
 use strideguard_core::model::{Run, RunKind};
 use strideguard_core::ranges::{RPE, RUN_CADENCE_SPM, RUN_HR_BPM};
 use strideguard_core::store::{RunEdit, ShoeChoice};
@@ -42,13 +42,13 @@ pub enum RunCommand {
     },
     /// Change a run's kind, RPE or notes.
     Edit(RunEditArgs),
-    /// Write a run as a FIT, GPX or TCX file (for another app, a coach, a backup).
+    /// Write a run as a FIT, GPX, TCX or CSV file (for another app, a coach, a backup).
     Export {
         /// Run id, or a unique prefix of it (4+ characters).
         id: String,
-        /// fit, gpx or tcx.
+        /// fit, gpx, tcx or csv (the samples).
         #[arg(long, value_parser = format_arg)]
-        format: Format,
+        format: ExportFormat,
         /// Where to write it (default: <start>-<kind>.<format> in the current folder).
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -60,8 +60,8 @@ pub enum RunCommand {
     },
 }
 
-fn format_arg(s: &str) -> Result<Format, String> {
-    Format::from_name(s).ok_or_else(|| format!("'{s}' is not fit, gpx or tcx"))
+fn format_arg(s: &str) -> Result<ExportFormat, String> {
+    ExportFormat::from_name(s).ok_or_else(|| format!("'{s}' is not fit, gpx, tcx or csv"))
 }
 
 #[derive(Debug, Args)]
@@ -284,7 +284,7 @@ fn show(store: &Store, key: &str, out: OutputArgs, with_samples: bool) -> Result
     let units = store.profile()?.units;
     let names = shoe_names(store)?;
     let m = |v: Option<f64>| opt(v.map(|v| format!("{v:.0} m")));
-    print_pairs(&[
+    let mut pairs: Vec<(String, String)> = vec![
         ("ID".into(), run.id.to_string()),
         ("Start".into(), run.start.to_rfc3339()),
         ("Kind".into(), run.kind.to_string()),
@@ -316,6 +316,40 @@ fn show(store: &Store, key: &str, out: OutputArgs, with_samples: bool) -> Result
             "Cadence".into(),
             opt(run.avg_cadence_spm.map(|c| format!("{c:.1} steps/min"))),
         ),
+    ];
+    let dynamics = [
+        ("Power", run.avg_power_w.map(|w| format!("{w:.0} W"))),
+        (
+            "Stance time",
+            run.avg_stance_time_s
+                .map(|s| format!("{:.0} ms", s * 1000.0)),
+        ),
+        (
+            "Stance balance",
+            run.avg_stance_balance_left_pct
+                .map(|l| format!("{l:.1}% L / {:.1}% R", 100.0 - l)),
+        ),
+        (
+            "Vertical oscillation",
+            run.avg_vertical_oscillation_m
+                .map(|m| format!("{:.1} cm", m * 100.0)),
+        ),
+        (
+            "Vertical ratio",
+            run.avg_vertical_ratio_pct.map(|r| format!("{r:.1}%")),
+        ),
+        (
+            "Step length",
+            run.avg_step_length_m.map(|m| format!("{m:.2} m")),
+        ),
+    ];
+    // Most runs have no running dynamics: the rows appear only for those that do.
+    pairs.extend(
+        dynamics
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v))),
+    );
+    pairs.extend([
         ("RPE".into(), opt(run.rpe)),
         (
             "Shoe".into(),
@@ -327,6 +361,7 @@ fn show(store: &Store, key: &str, out: OutputArgs, with_samples: bool) -> Result
         ("Source".into(), run.source.to_string()),
         ("Samples".into(), samples.len().to_string()),
     ]);
+    print_pairs(&pairs);
     if with_samples && !samples.is_empty() {
         let mut t = output::table(
             &[

@@ -98,6 +98,18 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     crc
 }
 
+fn has_dynamics(s: &Sample) -> bool {
+    [
+        s.power_w,
+        s.vertical_oscillation_m,
+        s.stance_time_s,
+        s.vertical_ratio_pct,
+        s.stance_balance_left_pct,
+    ]
+    .iter()
+    .any(Option::is_some)
+}
+
 fn scaled(v: Option<f64>, scale: f64, offset: f64) -> Option<i64> {
     v.filter(|v| v.is_finite())
         .map(|v| ((v + offset) * scale).round() as i64)
@@ -115,6 +127,9 @@ struct Summary {
     avg_hr: Option<f64>,
     max_hr: Option<f64>,
     cadence_spm: Option<f64>,
+    /// Power, stance time, its balance, vertical oscillation, vertical ratio, step length:
+    /// written only when one of them is known.
+    dynamics: [Option<f64>; 6],
 }
 
 impl Summary {
@@ -130,6 +145,14 @@ impl Summary {
             avg_hr: run.avg_hr_bpm,
             max_hr: run.max_hr_bpm,
             cadence_spm: run.avg_cadence_spm,
+            dynamics: [
+                run.avg_power_w,
+                run.avg_stance_time_s,
+                run.avg_stance_balance_left_pct,
+                run.avg_vertical_oscillation_m,
+                run.avg_vertical_ratio_pct,
+                run.avg_step_length_m,
+            ],
         }
     }
 
@@ -159,7 +182,7 @@ impl Summary {
     /// Session message (18) fields.
     fn session(&self, sport: u8) -> Vec<Field> {
         let strides = self.cadence_spm.map(|spm| spm / 2.0);
-        vec![
+        let mut fields = vec![
             f(253, UINT32, Some(self.end)),
             f(2, UINT32, Some(self.start)),
             f(5, ENUM, Some(i64::from(sport))),
@@ -177,7 +200,19 @@ impl Summary {
                 UINT8,
                 strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
             ),
-        ]
+        ];
+        if self.dynamics.iter().any(Option::is_some) {
+            let [power, stance, balance, oscillation, ratio, step] = self.dynamics;
+            fields.extend([
+                f(20, UINT16, scaled(power, 1.0, 0.0)),
+                f(91, UINT16, scaled(stance, 10_000.0, 0.0)),
+                f(133, UINT16, scaled(balance, 100.0, 0.0)),
+                f(89, UINT16, scaled(oscillation, 10_000.0, 0.0)),
+                f(132, UINT16, scaled(ratio, 100.0, 0.0)),
+                f(134, UINT16, scaled(step, 10_000.0, 0.0)),
+            ]);
+        }
+        fields
     }
 }
 
@@ -212,30 +247,39 @@ fn write_with(run: &Run, samples: &[Sample], sport: u8, laps_only: Option<usize>
             f(4, UINT32, Some(start)),
         ],
     );
+    // Running dynamics and power go in only when the run has them, so the files of runs
+    // without them stay what they always were.
+    let dynamics = samples.iter().any(has_dynamics);
     for s in samples {
         let semicircles = |deg: Option<f64>| scaled(deg, 2_147_483_648.0 / 180.0, 0.0);
         // Cadence as FIT stores it for running: strides of one foot, whole plus 1/128ths.
         let strides = s.cadence_spm.map(|spm| spm / 2.0);
-        w.message(
-            1,
-            20,
-            &[
-                f(253, UINT32, Some(start + s.t_s.round() as i64)),
-                f(0, SINT32, semicircles(s.lat_deg)),
-                f(1, SINT32, semicircles(s.lon_deg)),
-                f(78, UINT32, scaled(s.altitude_m, 5.0, 500.0)),
-                f(5, UINT32, scaled(s.distance_m, 100.0, 0.0)),
-                f(73, UINT32, scaled(s.speed_mps, 1000.0, 0.0)),
-                f(3, UINT8, s.hr_bpm.map(i64::from)),
-                f(4, UINT8, strides.map(|c| c.floor() as i64)),
-                f(
-                    53,
-                    UINT8,
-                    strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
-                ),
-                f(85, UINT16, scaled(s.stride_m, 10_000.0, 0.0)),
-            ],
-        );
+        let mut fields = vec![
+            f(253, UINT32, Some(start + s.t_s.round() as i64)),
+            f(0, SINT32, semicircles(s.lat_deg)),
+            f(1, SINT32, semicircles(s.lon_deg)),
+            f(78, UINT32, scaled(s.altitude_m, 5.0, 500.0)),
+            f(5, UINT32, scaled(s.distance_m, 100.0, 0.0)),
+            f(73, UINT32, scaled(s.speed_mps, 1000.0, 0.0)),
+            f(3, UINT8, s.hr_bpm.map(i64::from)),
+            f(4, UINT8, strides.map(|c| c.floor() as i64)),
+            f(
+                53,
+                UINT8,
+                strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
+            ),
+            f(85, UINT16, scaled(s.stride_m, 10_000.0, 0.0)),
+        ];
+        if dynamics {
+            fields.extend([
+                f(7, UINT16, scaled(s.power_w, 1.0, 0.0)),
+                f(39, UINT16, scaled(s.vertical_oscillation_m, 10_000.0, 0.0)),
+                f(41, UINT16, scaled(s.stance_time_s, 10_000.0, 0.0)),
+                f(83, UINT16, scaled(s.vertical_ratio_pct, 100.0, 0.0)),
+                f(84, UINT16, scaled(s.stance_balance_left_pct, 100.0, 0.0)),
+            ]);
+        }
+        w.message(1, 20, &fields);
     }
     match laps_only {
         None => {
@@ -265,6 +309,7 @@ fn write_with(run: &Run, samples: &[Sample], sport: u8, laps_only: Option<usize>
                     avg_hr: mean(&hrs).map(f64::round),
                     max_hr: hrs.iter().copied().reduce(f64::max),
                     cadence_spm: mean(&cads),
+                    dynamics: [None; 6],
                 };
                 w.message(2, 19, &lap.lap(sport));
             }

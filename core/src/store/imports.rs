@@ -152,7 +152,7 @@ fn collect(path: &Path, named: bool, out: &mut Vec<Found>) {
 }
 
 /// An IO error in words, without the OS error number.
-fn io_reason(e: &std::io::Error) -> String {
+pub(super) fn io_reason(e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
     match e.kind() {
         K::NotFound => "it does not exist".into(),

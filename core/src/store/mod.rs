@@ -9,6 +9,7 @@
 mod access;
 mod changes;
 pub mod collections;
+mod exports;
 mod imports;
 mod live;
 mod migrations;
@@ -30,6 +31,10 @@ use crate::samples::CodecError;
 
 pub use access::StoreAccess;
 pub use changes::{Change, ChangeOp, collection};
+pub use exports::{
+    CSV_INDEX, ExportFailed, ExportOutcome, ExportProgress, ExportReport, ExportTotals,
+    ExportedFile, export_file_name, export_runs,
+};
 pub use imports::{
     FileOutcome, FileReport, ImportProgress, ImportReport, ImportTotals, collect_files,
     import_bytes, import_files, import_path,
@@ -94,6 +99,8 @@ pub enum StoreError {
         chunk: u32,
         source: CodecError,
     },
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

@@ -79,7 +79,9 @@ pub struct RunEdit {
     pub notes: Option<Option<String>>,
 }
 
-/// What [`Store::import_activity`] did with a file.
+/// What [`Store::import_activity`] did with an activity of a file.
+// One value per activity, moved once: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Imported {
     /// A new run, saved with this many samples.
@@ -325,19 +327,19 @@ impl Store {
         Ok(out)
     }
 
-    /// The run's file in `format` (FIT, GPX or TCX), from its summary and samples: for another
-    /// app, a coach, or a backup.
+    /// The run's file in `format` (FIT, GPX, TCX or CSV), from its summary and samples: for
+    /// another app, a coach, or a backup.
     pub fn export_run(
         &self,
         id: Uuid,
-        format: crate::import::Format,
+        format: impl Into<crate::export::ExportFormat>,
     ) -> Result<Vec<u8>, StoreError> {
         let run = self.run(id)?.ok_or_else(|| StoreError::NotFound {
             what: "run",
             key: id.to_string(),
         })?;
         let samples = self.samples(id)?;
-        Ok(crate::export::write(&run, &samples, format))
+        Ok(crate::export::write_as(&run, &samples, format.into())?)
     }
 
     /// Every run, oldest first.

@@ -128,6 +128,11 @@ fun records(dir: File, fixtures: File) {
     val other = Strideguard.open(File(dir, "other.db").path)
     val back = runBlocking { other.importBytes(tcx, ActivityFormat.TCX, name = "export.tcx") }
     check(back.status == ImportStatus.IMPORTED && back.run!!.startUnixMs == imported.run!!.startUnixMs)
+    val folder = File(dir, "exported").path
+    val exported = runBlocking { app.exportRuns(listOf(imported.run!!.id), ExportFormat.FIT, folder) }
+    check(exported.written == 1 && File(exported.files[0].path).length() == exported.files[0].bytes) { exported.toString() }
+    val kept = runBlocking { app.exportRuns(emptyList(), ExportFormat.FIT, folder) }
+    check(kept.files.first { it.runId == imported.run!!.id }.status == ExportStatus.EXISTS) { kept.toString() }
     val seen = java.util.Collections.synchronizedList(mutableListOf<Int>())
     val batch = runBlocking {
         other.importFiles(listOf(fixtures.path), object : ImportListener {
