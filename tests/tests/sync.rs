@@ -1193,6 +1193,14 @@ fn sync_carries_every_field_bit_exactly() {
         (text.clone(), any::<String>(), text),
         (any_non_negative(), any_non_negative(), 0.0..f64::MAX),
         proptest::collection::vec((any_non_negative(), any_non_negative()), 0..40),
+        (
+            proptest::option::of(any_non_negative()),
+            proptest::option::of(any_non_negative()),
+            proptest::option::of(any_non_negative()),
+            proptest::option::of(any_non_negative()),
+            proptest::option::of(any_non_negative()),
+            proptest::option::of(any_non_negative()),
+        ),
     );
     let mut runner = TestRunner::new(Config {
         cases: 24,
@@ -1209,6 +1217,7 @@ fn sync_carries_every_field_bit_exactly() {
                 (notes, name, brand),
                 (start, wear, replace),
                 points,
+                (power, stance, balance, oscillation, ratio, step),
             )| {
                 let (a, b) = &mut *devices.borrow_mut();
                 day.set(day.get() + 1);
@@ -1220,6 +1229,12 @@ fn sync_carries_every_field_bit_exactly() {
                 run.elevation_gain_m = gain;
                 run.elevation_loss_m = loss;
                 run.avg_cadence_spm = cadence;
+                run.avg_power_w = power;
+                run.avg_stance_time_s = stance;
+                run.avg_stance_balance_left_pct = balance;
+                run.avg_vertical_oscillation_m = oscillation;
+                run.avg_vertical_ratio_pct = ratio;
+                run.avg_step_length_m = step;
                 run.notes = notes.map(|n| n.chars().take(10_000).collect());
                 run.shoe_id = Some(shoe.id);
                 let samples: Vec<Sample> = points
@@ -1229,6 +1244,10 @@ fn sync_carries_every_field_bit_exactly() {
                         t_s: i as f64,
                         distance_m: Some(d.min(1e9)),
                         cadence_spm: Some(c.min(400.0)),
+                        // Every other sample carries running dynamics and power.
+                        power_w: (i % 2 == 0).then(|| c.min(2000.0)),
+                        stance_time_s: (i % 2 == 0).then(|| (d % 1.0).abs()),
+                        vertical_ratio_pct: (i % 2 == 0).then(|| c.min(30.0)),
                         ..Sample::default()
                     })
                     .collect();
