@@ -363,23 +363,27 @@ fn show(store: &Store, key: &str, out: OutputArgs, with_samples: bool) -> Result
     ]);
     print_pairs(&pairs);
     if with_samples && !samples.is_empty() {
-        let mut t = output::table(
-            &[
-                "t",
-                "Distance",
-                "Speed m/s",
-                "HR",
-                "Cadence",
-                "Stride m",
-                "Alt m",
-                "Lat",
-                "Lon",
-            ],
-            &[0, 1, 2, 3, 4, 5, 6, 7, 8],
-        );
+        // Power is a column only for runs that have it.
+        let power = samples.iter().any(|s| s.power_w.is_some());
+        let mut headers = vec![
+            "t",
+            "Distance",
+            "Speed m/s",
+            "HR",
+            "Cadence",
+            "Stride m",
+            "Alt m",
+            "Lat",
+            "Lon",
+        ];
+        if power {
+            headers.push("Power W");
+        }
+        let right: Vec<usize> = (0..headers.len()).collect();
+        let mut t = output::table(&headers, &right);
         let f = |v: Option<f64>, p: usize| opt(v.map(|v| format!("{v:.p$}")));
         for s in &samples {
-            t.add_row(vec![
+            let mut row = vec![
                 format_duration(s.t_s),
                 opt(s.distance_m.map(|d| format_distance(d, units))),
                 f(s.speed_mps, 2),
@@ -389,7 +393,11 @@ fn show(store: &Store, key: &str, out: OutputArgs, with_samples: bool) -> Result
                 f(s.altitude_m, 1),
                 f(s.lat_deg, 6),
                 f(s.lon_deg, 6),
-            ]);
+            ];
+            if power {
+                row.push(f(s.power_w, 0));
+            }
+            t.add_row(row);
         }
         println!("{t}");
     }

@@ -80,5 +80,7 @@ def test_export_runs_stops_when_cancelled(app, tmp_path):
         def on_run(self, done, total, run):
             handle.cancel()
 
-    summary = asyncio.run(app.export_runs([], sg.ExportFormat.TCX, str(tmp_path / "t"), CancelAfterOne(), handle))
+    summary = asyncio.run(
+        app.export_runs([], sg.ExportFormat.TCX, str(tmp_path / "t"), listener=CancelAfterOne(), cancel=handle)
+    )
     assert summary.cancelled and len(summary.files) == 1
