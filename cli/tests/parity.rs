@@ -425,3 +425,62 @@ fn the_report_and_its_html_page_are_the_same() {
         "the runner's own marks"
     );
 }
+
+#[test]
+fn an_export_writes_the_same_files_from_both() {
+    let (env, app) = both();
+    for d in [1, 3, 5] {
+        day_run(&app, d, 5.0 + d as f64, 30.0 + d as f64);
+    }
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/activity-small-fenix2-run.fit");
+    env.ok(&["import", fixture.to_str().unwrap()]);
+    let scratch = tempfile::tempdir().unwrap();
+    // What the app's async call runs on.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for format in ["fit", "tcx", "csv"] {
+        let cli_dir = scratch.path().join(format!("cli-{format}"));
+        let app_dir = scratch.path().join(format!("app-{format}"));
+        let cli = env.json(&[
+            "export",
+            "--all",
+            "--format",
+            format,
+            "--out",
+            cli_dir.to_str().unwrap(),
+            "--json",
+        ]);
+        let app_format = strideguard_core::export::ExportFormat::from_name(format).unwrap();
+        let summary = runtime
+            .block_on(app.clone().export_runs(
+                Vec::new(),
+                app_format.into(),
+                app_dir.display().to_string(),
+                false,
+                None,
+                None,
+            ))
+            .unwrap();
+        assert_eq!(cli["totals"]["written"], summary.written as u64, "{format}");
+        let names = |dir: &std::path::Path| {
+            let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).unwrap(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let (a, b) = (names(&cli_dir), names(&app_dir));
+        assert_eq!(a.len(), 4 + usize::from(format == "csv"), "{format}");
+        assert!(
+            a == b,
+            "{format}: the CLI and the app wrote different files"
+        );
+    }
+}
