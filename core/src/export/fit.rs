@@ -1,4 +1,5 @@
-//! A minimal FIT activity writer: file_id, the record stream, one session and the activity
+//! A minimal FIT activity writer: file_id, the record stream (with power and running dynamics
+//! when the samples have them), one session and the activity
 //! message, with the header and file CRCs, in the FIT profile's scales. What watches write, minus
 //! the device-specific messages.
 
@@ -255,30 +256,45 @@ fn write_with(run: &Run, samples: &[Sample], sport: u8, laps_only: Option<usize>
             f(4, UINT32, Some(start)),
         ],
     );
+    // Power and running dynamics only when the stream has any, so files without them stay as
+    // they always were.
+    let dynamics = samples.iter().any(|s| {
+        s.power_w.is_some()
+            || s.stance_time_s.is_some()
+            || s.stance_balance_left_pct.is_some()
+            || s.vertical_oscillation_m.is_some()
+            || s.vertical_ratio_pct.is_some()
+    });
     for s in samples {
         let semicircles = |deg: Option<f64>| scaled(deg, 2_147_483_648.0 / 180.0, 0.0);
         // Cadence as FIT stores it for running: strides of one foot, whole plus 1/128ths.
         let strides = s.cadence_spm.map(|spm| spm / 2.0);
-        w.message(
-            1,
-            20,
-            &[
-                f(253, UINT32, Some(start + s.t_s.round() as i64)),
-                f(0, SINT32, semicircles(s.lat_deg)),
-                f(1, SINT32, semicircles(s.lon_deg)),
-                f(78, UINT32, scaled(s.altitude_m, 5.0, 500.0)),
-                f(5, UINT32, scaled(s.distance_m, 100.0, 0.0)),
-                f(73, UINT32, scaled(s.speed_mps, 1000.0, 0.0)),
-                f(3, UINT8, s.hr_bpm.map(i64::from)),
-                f(4, UINT8, strides.map(|c| c.floor() as i64)),
-                f(
-                    53,
-                    UINT8,
-                    strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
-                ),
-                f(85, UINT16, scaled(s.stride_m, 10_000.0, 0.0)),
-            ],
-        );
+        let mut fields = vec![
+            f(253, UINT32, Some(start + s.t_s.round() as i64)),
+            f(0, SINT32, semicircles(s.lat_deg)),
+            f(1, SINT32, semicircles(s.lon_deg)),
+            f(78, UINT32, scaled(s.altitude_m, 5.0, 500.0)),
+            f(5, UINT32, scaled(s.distance_m, 100.0, 0.0)),
+            f(73, UINT32, scaled(s.speed_mps, 1000.0, 0.0)),
+            f(3, UINT8, s.hr_bpm.map(i64::from)),
+            f(4, UINT8, strides.map(|c| c.floor() as i64)),
+            f(
+                53,
+                UINT8,
+                strides.map(|c| ((c - c.floor()) * 128.0).floor() as i64),
+            ),
+            f(85, UINT16, scaled(s.stride_m, 10_000.0, 0.0)),
+        ];
+        if dynamics {
+            fields.extend([
+                f(7, UINT16, scaled(s.power_w, 1.0, 0.0)),
+                f(39, UINT16, scaled(s.vertical_oscillation_m, 10_000.0, 0.0)),
+                f(41, UINT16, scaled(s.stance_time_s, 10_000.0, 0.0)),
+                f(83, UINT16, scaled(s.vertical_ratio_pct, 100.0, 0.0)),
+                f(84, UINT16, scaled(s.stance_balance_left_pct, 100.0, 0.0)),
+            ]);
+        }
+        w.message(1, 20, &fields);
     }
     match laps_only {
         None => {

@@ -230,6 +230,10 @@ struct DevField {
 }
 
 impl DevField {
+    fn key(&self) -> (u8, u8) {
+        (self.dev_index, self.num)
+    }
+
     fn read(m: &Message<'_>) -> Option<DevField> {
         let name = m.text(3)?.trim().to_ascii_lowercase();
         let units = m.text(8).map(|u| u.trim().to_ascii_lowercase());
@@ -306,9 +310,15 @@ impl FitFile {
             }
             mesg::FIELD_DESCRIPTION => {
                 if let Some(d) = DevField::read(m) {
-                    self.dev_fields
-                        .retain(|f| (f.dev_index, f.num) != (d.dev_index, d.num));
-                    self.dev_fields.push(d);
+                    // Kept sorted by (developer, field), a later description replacing an
+                    // earlier one: records look theirs up by binary search.
+                    match self
+                        .dev_fields
+                        .binary_search_by_key(&d.key(), DevField::key)
+                    {
+                        Ok(i) => self.dev_fields[i] = d,
+                        Err(i) => self.dev_fields.insert(i, d),
+                    }
                 }
             }
             _ => {}
@@ -357,13 +367,13 @@ impl FitFile {
         s.speed_mps = s.speed_mps.or(speed);
         s.cadence_spm = cadence.map(|c| 2.0 * (c + fraction.unwrap_or(0.0) / 128.0));
         for d in m.dev {
-            let Some(desc) = self
+            let Ok(i) = self
                 .dev_fields
-                .iter()
-                .find(|x| (x.dev_index, x.num) == (d.dev_index, d.num))
+                .binary_search_by_key(&(d.dev_index, d.num), DevField::key)
             else {
                 continue;
             };
+            let desc = self.dev_fields[i];
             let Some(raw) = decode::number(desc.base, m.dev_bytes(d), m.big_endian) else {
                 continue;
             };
@@ -405,6 +415,13 @@ impl FitFile {
         };
         let n = legs.len();
         let mut records = std::mem::take(&mut self.records);
+        if n > 1 {
+            // In time order, so each leg finds its range by binary search.
+            records.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+        }
+        // Where the records not yet given to a leg begin: each record goes to one leg at most,
+        // so a forged file of many overlapping sessions cannot multiply its records.
+        let mut taken = 0;
         let mut out = Vec::with_capacity(n);
         for (i, leg) in legs.iter().enumerate() {
             let sport = leg.sport.or(if n == 1 { self.sport } else { None });
@@ -438,7 +455,7 @@ impl FitFile {
             }
             let start_fit = start.0;
             let samples: Vec<Sample> = if n == 1 {
-                rebase(&mut records, start_fit, u32::MAX)
+                rebase(&records, start_fit, u32::MAX)
             } else {
                 // A leg's records are those of its time range: up to its end, or the next
                 // leg's start.
@@ -450,7 +467,11 @@ impl FitFile {
                     })
                     .or_else(|| legs.get(i + 1).and_then(|l| l.start))
                     .unwrap_or(u32::MAX);
-                rebase(&mut records, start_fit, end)
+                let (lo, hi) = (f64::from(start_fit), f64::from(end));
+                let from = records.partition_point(|s| s.t_s < lo).max(taken);
+                let to = records.partition_point(|s| s.t_s <= hi).max(from);
+                taken = to;
+                rebase(&records[from..to], start_fit, end)
             };
             let start_utc =
                 DateTime::<Utc>::from_timestamp(i64::from(start_fit) + FIT_EPOCH_UNIX, 0)
@@ -490,7 +511,7 @@ impl FitFile {
 }
 
 /// The records from `start` to `end` (FIT seconds), with their times made relative to `start`.
-fn rebase(records: &mut [Sample], start: u32, end: u32) -> Vec<Sample> {
+fn rebase(records: &[Sample], start: u32, end: u32) -> Vec<Sample> {
     let (start, end) = (f64::from(start), f64::from(end));
     records
         .iter()

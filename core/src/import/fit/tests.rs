@@ -809,3 +809,36 @@ fn errors_name_the_byte_and_say_what_is_wrong() {
         "at byte 0: no FIT header (expected \".FIT\" at byte 8)"
     );
 }
+
+#[test]
+fn power_and_dynamics_written_by_our_export_come_back() {
+    let samples: Vec<Sample> = (0..120)
+        .map(|i| Sample {
+            t_s: f64::from(i),
+            distance_m: Some(3.0 * f64::from(i)),
+            speed_mps: Some(3.0),
+            cadence_spm: Some(170.0),
+            stride_m: Some(1.06),
+            power_w: Some(240.0 + f64::from(i % 3)),
+            stance_time_s: Some(0.245),
+            stance_balance_left_pct: Some(49.8),
+            vertical_oscillation_m: Some(0.0812),
+            vertical_ratio_pct: Some(7.66),
+            ..Sample::default()
+        })
+        .collect();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-05-02T09:00:00+02:00").unwrap();
+    let run = Run::new(uuid::Uuid::new_v4(), start, 357.0, 119.0);
+    let (got, back, _) = one_run(&export::fit::write(&run, &samples, 1));
+    let near = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+    for (a, b) in samples.iter().zip(&back) {
+        assert_eq!(a.power_w, b.power_w);
+        assert!(near(b.stance_time_s, 0.245));
+        assert!(near(b.stance_balance_left_pct, 49.8));
+        assert!(near(b.vertical_oscillation_m, 0.0812));
+        assert!(near(b.vertical_ratio_pct, 7.66));
+    }
+    assert!(near(got.avg_power_w, 241.0));
+    assert!(near(got.avg_stance_time_s, 0.245));
+    assert!(near(got.avg_step_length_m, 1.06));
+}
