@@ -113,35 +113,6 @@ pub fn crc16(bytes: &[u8]) -> u16 {
     crc
 }
 
-#[cfg(test)]
-mod crc_tests {
-    /// The FIT SDK's nibble-table CRC, kept to check the byte table against.
-    fn sdk_crc16(bytes: &[u8]) -> u16 {
-        const TABLE: [u16; 16] = [
-            0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800,
-            0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
-        ];
-        let mut crc = 0u16;
-        for &b in bytes {
-            let tmp = TABLE[(crc & 0xF) as usize];
-            crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ TABLE[(b & 0xF) as usize];
-            let tmp = TABLE[(crc & 0xF) as usize];
-            crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ TABLE[((b >> 4) & 0xF) as usize];
-        }
-        crc
-    }
-
-    #[test]
-    fn the_byte_table_crc_is_the_sdks() {
-        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
-        for n in [0, 1, 2, 13, 14, 999, 5000] {
-            assert_eq!(super::crc16(&data[..n]), sdk_crc16(&data[..n]), "{n} bytes");
-        }
-        // The check value of CRC-16/ARC.
-        assert_eq!(super::crc16(b"123456789"), 0xBB3D);
-    }
-}
-
 fn scaled(v: Option<f64>, scale: f64, offset: f64) -> Option<i64> {
     v.filter(|v| v.is_finite())
         .map(|v| ((v + offset) * scale).round() as i64)
@@ -356,4 +327,33 @@ fn write_with(run: &Run, samples: &[Sample], sport: u8, laps_only: Option<usize>
     let file_crc = crc16(&out);
     out.extend_from_slice(&file_crc.to_le_bytes());
     out
+}
+
+#[cfg(test)]
+mod crc_tests {
+    /// The FIT SDK's nibble-table CRC, kept to check the byte table against.
+    fn sdk_crc16(bytes: &[u8]) -> u16 {
+        const TABLE: [u16; 16] = [
+            0x0000, 0xCC01, 0xD801, 0x1400, 0xF001, 0x3C00, 0x2800, 0xE401, 0xA001, 0x6C00, 0x7800,
+            0xB401, 0x5000, 0x9C01, 0x8801, 0x4400,
+        ];
+        let mut crc = 0u16;
+        for &b in bytes {
+            let tmp = TABLE[(crc & 0xF) as usize];
+            crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ TABLE[(b & 0xF) as usize];
+            let tmp = TABLE[(crc & 0xF) as usize];
+            crc = ((crc >> 4) & 0x0FFF) ^ tmp ^ TABLE[((b >> 4) & 0xF) as usize];
+        }
+        crc
+    }
+
+    #[test]
+    fn the_byte_table_crc_is_the_sdks() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for n in [0, 1, 2, 13, 14, 999, 5000] {
+            assert_eq!(super::crc16(&data[..n]), sdk_crc16(&data[..n]), "{n} bytes");
+        }
+        // The check value of CRC-16/ARC.
+        assert_eq!(super::crc16(b"123456789"), 0xBB3D);
+    }
 }

@@ -291,16 +291,11 @@ impl FitFile {
     fn message(&mut self, m: &Message<'_>) {
         match m.global {
             mesg::RECORD => self.record(m),
-            mesg::FILE_ID => {
-                if self.file_type.is_none() {
-                    self.file_type = m.get(0).map(|v| v as u8);
-                }
+            // The first of each: a chained file's later ones describe the same activity.
+            mesg::FILE_ID if self.file_type.is_none() => {
+                self.file_type = m.get(0).map(|v| v as u8);
             }
-            mesg::SPORT => {
-                if self.sport.is_none() {
-                    self.sport = m.get(0).map(|v| v as u8);
-                }
-            }
+            mesg::SPORT if self.sport.is_none() => self.sport = m.get(0).map(|v| v as u8),
             mesg::SESSION => self.sessions.push(Summary::read(m, &SESSION_FIELDS)),
             mesg::LAP => self.laps.push(Summary::read(m, &LAP_FIELDS)),
             mesg::ACTIVITY => {

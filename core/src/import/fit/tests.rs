@@ -32,11 +32,14 @@ use V::{N, X};
 /// A field of a layout: number, size in bytes, base type.
 type F = (u8, u8, u8);
 
+/// A layout as defined: big-endian, fields, developer fields (number, size, developer index).
+type Layout = (bool, Vec<F>, Vec<(u8, u8, u8)>);
+
 /// A FIT file written message by message, in either byte order.
 #[derive(Default)]
 struct Fit {
     data: Vec<u8>,
-    layouts: [Option<(bool, Vec<F>, Vec<(u8, u8, u8)>)>; 16],
+    layouts: [Option<Layout>; 16],
 }
 
 impl Fit {
