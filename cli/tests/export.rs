@@ -166,6 +166,8 @@ fn every_format_exports_and_imports_back_to_the_same_run() {
 
         // Another database reads the folder back.
         let other = Env::new();
+        // GPX and TCX record UTC: the runner's zone gives the start its offset.
+        other.ok(&["profile", "set", "--tz", "Europe/Berlin"]);
         other.ok(&["import", out.to_str().unwrap()]);
         let back = the_watch_run(&other);
         assert_eq!(back["start"], original["start"], "{format}");
