@@ -27,7 +27,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::stream::{
     Sport, by_sport, fill_distance, fill_speed, local_start, moving_time, normalise_cadence,
-    seconds_in_order, sport_of, summarise,
+    place_in_time, sport_of, summarise,
 };
 use super::xml::{self, Xml};
 use super::{ImportError, Parsed};
@@ -92,17 +92,23 @@ fn classify(parent: Option<Tag>, local: &str) -> Tag {
     }
 }
 
-/// A track point as read, before its time is made relative to the start.
-struct Point {
+/// The point being read.
+struct Open {
     at: Option<DateTime<Utc>>,
-    sample: Sample,
     /// Does not continue from the point before (a new track or segment, a pause either side).
     breaks: bool,
 }
 
+/// What the pass has read so far. The samples are kept as read, their times beside them, so
+/// that nothing is copied again at the end.
 #[derive(Default)]
 struct Reading {
-    points: Vec<Point>,
+    samples: Vec<Sample>,
+    /// The time of each sample.
+    times: Vec<DateTime<Utc>>,
+    /// The indices of samples that do not continue from the one before.
+    breaks: Vec<usize>,
+    point: Option<Open>,
     /// Every `<type>` of a track or the metadata, as written.
     types: Vec<String>,
     /// The next point starts a new piece of the recording.
@@ -115,7 +121,8 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> 
     let text = xml::text("GPX", bytes)?;
     let mut xml: Xml<Tag> = Xml::new("GPX", text);
     let mut r = Reading {
-        points: Vec::with_capacity(bytes.len() / 200),
+        samples: Vec::with_capacity(bytes.len() / 200),
+        times: Vec::with_capacity(bytes.len() / 200),
         ..Reading::default()
     };
     let mut saw_root = false;
@@ -192,10 +199,10 @@ fn open(xml: &mut Xml<Tag>, r: &mut Reading, e: &BytesStart) -> Result<Tag, Impo
                 sample.lon_deg = Some(lon);
             }
             // A pause marker breaks the track on both sides.
-            let after_pause = r.points.last().is_some_and(|p| p.sample.lat_deg.is_none());
-            r.points.push(Point {
+            let after_pause = r.samples.last().is_some_and(|p| p.lat_deg.is_none());
+            r.samples.push(sample);
+            r.point = Some(Open {
                 at: None,
-                sample,
                 breaks: std::mem::take(&mut r.new_piece) || !on_earth || after_pause,
             });
         }
@@ -235,16 +242,22 @@ fn position(xml: &Xml<Tag>, e: &BytesStart) -> Result<(f64, f64), ImportError> {
 }
 
 fn close(xml: &mut Xml<Tag>, r: &mut Reading) {
-    if xml.close() == Some(Tag::Trkpt)
-        && let Some(p) = r.points.last_mut()
-        && p.at.is_none()
-    {
-        // A point without a time cannot be placed in the run (route points converted to a
-        // track have none): it is left out, and the next one continues the track.
-        let breaks = p.breaks;
-        r.points.pop();
-        if breaks {
-            r.new_piece = true;
+    if xml.close() != Some(Tag::Trkpt) {
+        return;
+    }
+    let Some(point) = r.point.take() else { return };
+    match point.at {
+        Some(at) => {
+            if point.breaks && r.times.len() > 0 {
+                r.breaks.push(r.times.len());
+            }
+            r.times.push(at);
+        }
+        None => {
+            // A point without a time cannot be placed in the run (route points converted to a
+            // track have none): it is left out, and the next one continues the track.
+            r.samples.pop();
+            r.new_piece |= point.breaks;
         }
     }
 }
@@ -265,10 +278,12 @@ fn value(xml: &Xml<Tag>, r: &mut Reading, text: &str) -> Result<(), ImportError>
         Tag::Speed | Tag::Hr | Tag::Cad | Tag::Power => true,
         _ => return Ok(()),
     };
-    let Some(p) = r.points.last_mut().filter(|_| in_point) else {
+    let (Some(p), Some(s)) = (r.point.as_mut(), r.samples.last_mut()) else {
         return Ok(());
     };
-    let s = &mut p.sample;
+    if !in_point {
+        return Ok(());
+    }
     match tag {
         Tag::Time => {
             let t = xml::time(text).ok_or_else(|| {
@@ -310,18 +325,11 @@ fn finish(xml: &Xml<Tag>, r: Reading, zone: Tz) -> Result<Vec<Parsed>, ImportErr
     if r.trkpts == 0 {
         return Err(xml.whole("the file has no track points"));
     }
-    let Some(start) = r.points.first().and_then(|p| p.at) else {
+    let Some(&start) = r.times.first() else {
         return Err(xml.whole(format!("none of the {} track points has a time", r.trkpts)));
     };
-    let seconds = seconds_in_order(r.points.iter().filter_map(|p| p.at), start);
-    let mut breaks = Vec::new();
-    let mut samples: Vec<Sample> = Vec::with_capacity(r.points.len());
-    for (i, (p, t_s)) in r.points.into_iter().zip(seconds).enumerate() {
-        if p.breaks && i > 0 {
-            breaks.push(i);
-        }
-        samples.push(Sample { t_s, ..p.sample });
-    }
+    let (mut samples, breaks) = (r.samples, r.breaks);
+    place_in_time(&mut samples, &r.times, start);
     fill_distance(&mut samples, &breaks);
     fill_speed(&mut samples);
     normalise_cadence(&mut samples);

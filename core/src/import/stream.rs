@@ -89,22 +89,16 @@ pub fn moving_time(samples: &[Sample], breaks: &[usize]) -> f64 {
     total
 }
 
-/// Seconds from `start` to each time in file order, never going back: a point whose clock
-/// jittered behind the one before keeps its place in the track and takes the time before it.
-/// Sorting by time instead zig-zags between neighbours and multiplies the distance.
-pub fn seconds_in_order(
-    times: impl IntoIterator<Item = DateTime<Utc>>,
-    start: DateTime<Utc>,
-) -> Vec<f64> {
+/// Sets each sample's seconds from `start` to its time (`times[i]` is sample `i`'s), in file
+/// order and never going back: a point whose clock jittered behind the one before keeps its
+/// place in the track and takes the time before it. Sorting by time instead zig-zags between
+/// neighbours and multiplies the distance.
+pub fn place_in_time(samples: &mut [Sample], times: &[DateTime<Utc>], start: DateTime<Utc>) {
     let mut last = 0.0f64;
-    times
-        .into_iter()
-        .map(|t| {
-            let s = (t - start).num_milliseconds() as f64 / 1000.0;
-            last = last.max(s);
-            last
-        })
-        .collect()
+    for (s, t) in samples.iter_mut().zip(times) {
+        last = last.max((*t - start).num_milliseconds() as f64 / 1000.0);
+        s.t_s = last;
+    }
 }
 
 /// When the file has no speeds, derive them from distance over time.
@@ -172,8 +166,9 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
+    // The element a sort would put in the middle, found without sorting the rest.
+    let mid = v.len() / 2;
+    Some(*v.select_nth_unstable_by(mid, f64::total_cmp).1)
 }
 
 /// The local offset of `zone` at `at`: for formats that record times in UTC only.

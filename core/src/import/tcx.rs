@@ -20,7 +20,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::stream::{
     Sport, by_sport, fill_distance, fill_speed, local_start, moving_time, normalise_cadence,
-    seconds_in_order, sport_of, summarise,
+    place_in_time, sport_of, summarise,
 };
 use super::xml::{self, Xml};
 use super::{ImportError, Parsed};
@@ -377,15 +377,16 @@ fn finish(xml: &Xml<Tag>, a: Activity, n: usize, zone: Tz) -> Result<Parsed, Imp
                 "activity {n} has no start time (no Lap StartTime, Id or Trackpoint Time)"
             ))
         })?;
-    let seconds = seconds_in_order(a.points.iter().filter_map(|p| p.at), start);
+    let times: Vec<DateTime<Utc>> = a.points.iter().filter_map(|p| p.at).collect();
     let mut breaks = Vec::new();
     let mut samples: Vec<Sample> = Vec::with_capacity(a.points.len());
-    for (i, (p, t_s)) in a.points.into_iter().zip(seconds).enumerate() {
+    for (i, p) in a.points.into_iter().enumerate() {
         if p.breaks && i > 0 {
             breaks.push(i);
         }
-        samples.push(Sample { t_s, ..p.sample });
+        samples.push(p.sample);
     }
+    place_in_time(&mut samples, &times, start);
     fill_distance(&mut samples, &breaks);
     fill_speed(&mut samples);
     normalise_cadence(&mut samples);
