@@ -1,8 +1,11 @@
 //! Import benchmark: a 10-hour run at 1 Hz (36,000 samples) written as FIT, GPX and TCX, then
 //! imported. Prints MB/s and samples/s for each format, and the ratio against a baseline measured
 //! in the same run: the bare work each importer stands on (for FIT, which we decode ourselves,
-//! the file CRC every reader computes over every byte; the gpx crate's read; a bare quick-xml
-//! scan), i.e. what our conversion adds on top. Against Garmin's own SDK: the `fit_speed` bench.
+//! the file CRC every reader computes over every byte; a bare quick-xml scan for GPX and TCX),
+//! i.e. what our conversion adds on top. Against Garmin's own SDK: the `fit_speed` bench. Last,
+//! GPX's speed per byte over TCX's, measured in the same run: GPX is read in one streaming pass
+//! like TCX, and must be at least as fast per byte (it was a sixth as fast when the `gpx` crate
+//! built a document tree and a second pass read the extensions).
 //!
 //! `cargo bench -p strideguard-core --bench import`
 
@@ -92,6 +95,7 @@ fn main() {
     println!(
         "format      size MB   import ms      MB/s   samples/s   baseline ms   import/baseline"
     );
+    let mut per_byte = Vec::new();
     for (format, bytes) in &files {
         let imported = time(|| {
             match import::parse(*format, black_box(bytes), zone)
@@ -106,10 +110,7 @@ fn main() {
             Format::Fit => {
                 black_box(export::fit::crc16(bytes));
             }
-            Format::Gpx => {
-                black_box(gpx::read(&bytes[..]).unwrap());
-            }
-            Format::Tcx => {
+            Format::Gpx | Format::Tcx => {
                 black_box(xml_scan(bytes));
             }
         });
@@ -125,5 +126,27 @@ fn main() {
             baseline.as_secs_f64() * 1e3,
             secs / baseline.as_secs_f64()
         );
+        per_byte.push((*format, mb / secs));
     }
+    // GPX against TCX per byte, each round timing one import of each back to back, so that a
+    // machine busy with other work slows both alike; the median of the rounds' ratios.
+    let bytes_of = |f: Format| &files.iter().find(|(g, _)| *g == f).unwrap().1;
+    let (gpx, tcx) = (bytes_of(Format::Gpx), bytes_of(Format::Tcx));
+    let once = |format: Format, bytes: &[u8]| {
+        let t = Instant::now();
+        black_box(import::parse(format, black_box(bytes), zone).unwrap());
+        bytes.len() as f64 / 1e6 / t.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..3 * ROUNDS)
+        .map(|_| once(Format::Gpx, gpx) / once(Format::Tcx, tcx))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let speed = |f: Format| per_byte.iter().find(|(g, _)| *g == f).map(|(_, v)| *v);
+    println!(
+        "GPX per byte: {:.2}x TCX's speed (median of {} paired rounds; {:.1} vs {:.1} MB/s above)",
+        ratios[ratios.len() / 2],
+        ratios.len(),
+        speed(Format::Gpx).unwrap_or(0.0),
+        speed(Format::Tcx).unwrap_or(0.0)
+    );
 }

@@ -1,159 +1,342 @@
-//! GPX tracks. The `gpx` crate reads the points; it does not read extensions, so a second pass
-//! with quick-xml collects heart rate, cadence and speed per `<trkpt>` from the spellings apps
-//! use (Garmin's TrackPointExtension `hr`/`cad`, `heartrate`, `cadence`, `RunCadence`, `speed`).
+//! GPX 1.0 and 1.1 tracks, read in one streaming pass with quick-xml (no document tree: a
+//! 10-hour track is read as fast per byte as TCX).
+//!
+//! What real files hold, and how it is read:
+//! - Points stay in file order. A clock that jitters back keeps the point in its place (it takes
+//!   the time of the point before): sorting by time zig-zags between neighbours and once made a
+//!   track three times its length.
+//! - Each `<trk>` and `<trkseg>` is a piece of the recording: no distance or moving time is
+//!   counted from the end of one to the start of the next.
+//! - A point at an impossible place (some apps mark a pause with latitude 100) is a pause: it
+//!   has no position and breaks the distance like a new segment.
+//! - Everything else valid GPX may hold in a point (`course`, `magvar`, `sat`, `hdop`, `name`,
+//!   `link`, ...), routes, waypoints and extensions in any namespace are read or skipped, never
+//!   an error. Heart rate, cadence, speed and power come from every common extension spelling:
+//!   Garmin's TrackPointExtension v1/v2 (`hr`, `cad`, `speed`), Cluetrust's `gpxdata:hr` and
+//!   `gpxdata:cadence`, `heartrate`, `RunCadence`, `power`, `PowerInWatts`, with or without a
+//!   namespace prefix; GPX 1.0's `<speed>` in the point itself.
+//! - The sport is the track's (or the metadata's) `<type>`, in any spelling apps write and as
+//!   Strava's numeric codes (see [`super::stream::sport_of`]). A file with no type is judged from
+//!   its samples, and the run's note says so.
+//! - A bad time or position is an error naming the line and the elements open there; a sensor
+//!   value that is not a number is one lost reading, and is skipped.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use quick_xml::Reader;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 
 use super::stream::{
-    fill_distance, fill_speed, local_start, non_running_sport, normalise_cadence, summarise,
+    Sport, by_sport, fill_distance, fill_speed, local_start, moving_time, normalise_cadence,
+    place_in_time, sport_of, summarise,
 };
+use super::xml::{self, Xml};
 use super::{ImportError, Parsed};
 use crate::model::{RunSource, Sample};
 
-fn malformed(reason: impl Into<String>) -> ImportError {
-    ImportError::Malformed {
-        format: "GPX",
-        reason: reason.into(),
+/// What an open element is to the reader.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tag {
+    Gpx,
+    Metadata,
+    Trk,
+    Trkseg,
+    Trkpt,
+    /// `<type>` of the track or of the metadata.
+    Type,
+    Time,
+    Ele,
+    Speed,
+    /// `<extensions>` of a point, and any container inside it.
+    Ext,
+    Hr,
+    Cad,
+    Power,
+    /// Anything else: read past, with everything inside it.
+    Other,
+}
+
+/// Which channel an extension element holds, by its local name in any case.
+fn extension_tag(local: &str) -> Tag {
+    const HR: [&str; 4] = ["hr", "heartrate", "heart_rate", "heartratebpm"];
+    const CAD: [&str; 3] = ["cad", "cadence", "runcadence"];
+    const POWER: [&str; 3] = ["power", "powerinwatts", "watts"];
+    let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(local));
+    if is(&HR) {
+        Tag::Hr
+    } else if is(&CAD) {
+        Tag::Cad
+    } else if local.eq_ignore_ascii_case("speed") {
+        Tag::Speed
+    } else if is(&POWER) {
+        Tag::Power
+    } else {
+        Tag::Ext
     }
 }
 
-#[derive(Default, Clone, Copy)]
-struct Ext {
-    hr: Option<f64>,
-    cad: Option<f64>,
-    speed: Option<f64>,
+/// The kind of an element named `local` inside `parent`.
+fn classify(parent: Option<Tag>, local: &str) -> Tag {
+    match (parent, local) {
+        (None, "gpx") => Tag::Gpx,
+        (Some(Tag::Gpx), "metadata") => Tag::Metadata,
+        (Some(Tag::Gpx), "trk") => Tag::Trk,
+        (Some(Tag::Metadata | Tag::Trk), "type") => Tag::Type,
+        (Some(Tag::Trk), "trkseg") => Tag::Trkseg,
+        (Some(Tag::Trkseg), "trkpt") => Tag::Trkpt,
+        (Some(Tag::Trkpt), "time") => Tag::Time,
+        (Some(Tag::Trkpt), "ele") => Tag::Ele,
+        (Some(Tag::Trkpt), "speed") => Tag::Speed,
+        (Some(Tag::Trkpt), "extensions") => Tag::Ext,
+        (Some(Tag::Ext), name) => extension_tag(name),
+        _ => Tag::Other,
+    }
+}
+
+/// The point being read.
+struct Open {
+    at: Option<DateTime<Utc>>,
+    /// Does not continue from the point before (a new track or segment, a pause either side).
+    breaks: bool,
+}
+
+/// What the pass has read so far. The samples are kept as read, their times beside them, so
+/// that nothing is copied again at the end.
+#[derive(Default)]
+struct Reading {
+    samples: Vec<Sample>,
+    /// The time of each sample.
+    times: Vec<DateTime<Utc>>,
+    /// The indices of samples that do not continue from the one before.
+    breaks: Vec<usize>,
+    point: Option<Open>,
+    /// Every `<type>` of a track or the metadata, as written.
+    types: Vec<String>,
+    /// The next point starts a new piece of the recording.
+    new_piece: bool,
+    /// `<trkpt>` elements seen, with a time or without.
+    trkpts: usize,
 }
 
 pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
-    let text = super::xml_text("GPX", bytes)?;
-    let doc = gpx::read(bytes).map_err(|e| malformed(e.to_string()))?;
-    if let Some(kind) = doc
-        .tracks
-        .iter()
-        .filter_map(|t| t.type_.as_deref())
-        .find(|k| non_running_sport(k))
-    {
-        return Ok(vec![Parsed::NotARun {
-            reason: format!(
-                "the activity is {}, not a run",
-                kind.trim().to_ascii_lowercase()
-            ),
-        }]);
-    }
-    let points: Vec<&gpx::Waypoint> = doc
-        .tracks
-        .iter()
-        .flat_map(|t| &t.segments)
-        .flat_map(|s| &s.points)
-        .collect();
-    if points.is_empty() {
-        return Err(malformed("the file has no track points"));
-    }
-    let ext = extensions(text)?;
-    if ext.len() != points.len() {
-        return Err(malformed(format!(
-            "found {} track points but {} <trkpt> elements",
-            points.len(),
-            ext.len()
-        )));
-    }
-    let mut times = Vec::with_capacity(points.len());
-    for (i, p) in points.iter().enumerate() {
-        let t = p
-            .time
-            .as_ref()
-            .and_then(|t| t.format().ok())
-            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-            .ok_or_else(|| malformed(format!("track point {} has no time", i + 1)))?;
-        times.push(t.with_timezone(&Utc));
-    }
-    let start = times[0];
-    let mut samples: Vec<Sample> = points
-        .iter()
-        .zip(&ext)
-        .zip(&times)
-        .map(|((p, e), t)| {
-            let pt = p.point();
-            Sample {
-                t_s: (*t - start).num_milliseconds() as f64 / 1000.0,
-                lat_deg: Some(pt.y()),
-                lon_deg: Some(pt.x()),
-                altitude_m: p.elevation,
-                distance_m: None,
-                speed_mps: e.speed.or(p.speed),
-                hr_bpm: e.hr.filter(|h| (1.0..=255.0).contains(h)).map(|h| h as u8),
-                cadence_spm: e.cad,
-                stride_m: None,
-                ..Sample::default()
-            }
-        })
-        .filter(|s| s.t_s >= 0.0)
-        .collect();
-    samples.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
-    fill_distance(&mut samples);
-    fill_speed(&mut samples);
-    normalise_cadence(&mut samples);
-    let run = summarise(&samples, local_start(start, zone), RunSource::Gpx);
-    if run.duration_s <= 0.0 {
-        return Err(malformed(
-            "the track has no duration (one point, or no times)",
-        ));
-    }
-    Ok(vec![Parsed::Run {
-        run,
-        samples,
-        note: None,
-    }])
-}
-
-/// The extension values of every `<trkpt>`, in document order.
-fn extensions(text: &str) -> Result<Vec<Ext>, ImportError> {
-    let mut reader = Reader::from_str(text);
-    let mut out = Vec::new();
-    let mut current: Option<Ext> = None;
-    let mut field: Option<&'static str> = None;
+    let text = xml::text("GPX", bytes)?;
+    let mut xml: Xml<Tag> = Xml::new("GPX", text);
+    let mut r = Reading {
+        samples: Vec::with_capacity(bytes.len() / 200),
+        times: Vec::with_capacity(bytes.len() / 200),
+        ..Reading::default()
+    };
+    let mut saw_root = false;
     loop {
-        let event = super::next_xml_event("GPX", &mut reader)?;
-        match event {
+        match xml.next()? {
             Event::Start(e) => {
-                let name = e.local_name();
-                let name = name.as_ref();
-                if name == "trkpt" {
-                    current = Some(Ext::default());
-                } else if current.is_some() {
-                    field = match name.to_ascii_lowercase().as_str() {
-                        "hr" | "heartrate" | "heart_rate" => Some("hr"),
-                        "cad" | "cadence" | "runcadence" => Some("cad"),
-                        "speed" => Some("speed"),
-                        _ => None,
-                    };
-                }
+                let tag = open(&mut xml, &mut r, &e)?;
+                saw_root |= tag == Tag::Gpx;
             }
-            Event::Empty(e) if e.local_name().as_ref() == "trkpt" => out.push(Ext::default()),
-            Event::Text(t) => {
-                if let (Some(ext), Some(f)) = (current.as_mut(), field) {
-                    let v = t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
-                    match f {
-                        "hr" => ext.hr = v,
-                        "cad" => ext.cad = v,
-                        _ => ext.speed = v,
-                    }
-                }
+            Event::Empty(e) => {
+                let tag = open(&mut xml, &mut r, &e)?;
+                saw_root |= tag == Tag::Gpx;
+                close(&mut xml, &mut r);
             }
-            Event::End(e) => {
-                field = None;
-                if e.local_name().as_ref() == "trkpt"
-                    && let Some(ext) = current.take()
+            Event::End(_) => close(&mut xml, &mut r),
+            Event::Text(t) => value(&xml, &mut r, &t)?,
+            Event::CData(t) => value(&xml, &mut r, &t)?,
+            Event::GeneralRef(g) => {
+                // Only a type's text can hold an entity worth keeping ("Run &amp; Walk").
+                if xml.top() == Some(Tag::Type)
+                    && let Some(t) = r.types.last_mut()
                 {
-                    out.push(ext);
+                    t.push_str(match &*g {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "",
+                    });
                 }
             }
             Event::Eof => break,
             _ => {}
         }
     }
-    Ok(out)
+    if xml.depth() > 0 {
+        return Err(xml.unfinished());
+    }
+    if !saw_root {
+        return Err(xml.whole("no <gpx> element"));
+    }
+    finish(&xml, r, zone)
+}
+
+/// Opens an element: reads a point's position from its attributes, and marks where a new
+/// track or segment begins.
+fn open(xml: &mut Xml<Tag>, r: &mut Reading, e: &BytesStart) -> Result<Tag, ImportError> {
+    let parent = xml.top();
+    if parent.is_none() && xml_local(e) != "gpx" {
+        return Err(xml.error(&format!(
+            "the document is <{}>, not <gpx>",
+            e.name().as_ref()
+        )));
+    }
+    let tag = match parent {
+        // Inside anything the reader skips, everything is skipped without a look.
+        Some(Tag::Other | Tag::Hr | Tag::Cad | Tag::Power | Tag::Speed | Tag::Time | Tag::Ele) => {
+            Tag::Other
+        }
+        _ => classify(parent, xml_local(e)),
+    };
+    xml.open(tag, e.name().as_ref().len());
+    match tag {
+        Tag::Trk | Tag::Trkseg => r.new_piece = true,
+        Tag::Type => r.types.push(String::new()),
+        Tag::Trkpt => {
+            r.trkpts += 1;
+            let (lat, lon) = position(xml, e)?;
+            let on_earth = xml::on_earth(lat, lon);
+            let mut sample = Sample::default();
+            if on_earth {
+                sample.lat_deg = Some(lat);
+                sample.lon_deg = Some(lon);
+            }
+            // A pause marker breaks the track on both sides.
+            let after_pause = r.samples.last().is_some_and(|p| p.lat_deg.is_none());
+            r.samples.push(sample);
+            r.point = Some(Open {
+                at: None,
+                breaks: std::mem::take(&mut r.new_piece) || !on_earth || after_pause,
+            });
+        }
+        _ => {}
+    }
+    Ok(tag)
+}
+
+fn xml_local<'e>(e: &'e BytesStart) -> &'e str {
+    let name = e.name().0;
+    name.rsplit(':').next().unwrap_or(name)
+}
+
+/// A point's `lat` and `lon`: both required, both numbers.
+fn position(xml: &Xml<Tag>, e: &BytesStart) -> Result<(f64, f64), ImportError> {
+    let (mut lat, mut lon) = (None, None);
+    let mut attributes = e.attributes();
+    // Skipping the duplicate check saves an allocation per point; of a repeated `lat`, the last
+    // one counts.
+    attributes.with_checks(false);
+    for a in attributes {
+        let a = a.map_err(|err| xml.error(&err.to_string()))?;
+        let (slot, what) = match a.key.local_name().as_ref() {
+            "lat" => (&mut lat, "latitude"),
+            "lon" => (&mut lon, "longitude"),
+            _ => continue,
+        };
+        let v = xml::number(&a.value)
+            .ok_or_else(|| xml.error(&format!("{what} \"{}\" is not a number", a.value)))?;
+        *slot = Some(v);
+    }
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => Ok((lat, lon)),
+        (None, _) => Err(xml.error("the point has no latitude (lat)")),
+        (_, None) => Err(xml.error("the point has no longitude (lon)")),
+    }
+}
+
+fn close(xml: &mut Xml<Tag>, r: &mut Reading) {
+    if xml.close() != Some(Tag::Trkpt) {
+        return;
+    }
+    let Some(point) = r.point.take() else { return };
+    match point.at {
+        Some(at) => {
+            if point.breaks && r.times.len() > 0 {
+                r.breaks.push(r.times.len());
+            }
+            r.times.push(at);
+        }
+        None => {
+            // A point without a time cannot be placed in the run (route points converted to a
+            // track have none): it is left out, and the next one continues the track.
+            r.samples.pop();
+            r.new_piece |= point.breaks;
+        }
+    }
+}
+
+/// The text of the innermost element.
+fn value(xml: &Xml<Tag>, r: &mut Reading, text: &str) -> Result<(), ImportError> {
+    let Some(tag) = xml.top() else {
+        return Ok(());
+    };
+    if tag == Tag::Type {
+        if let Some(t) = r.types.last_mut() {
+            t.push_str(text);
+        }
+        return Ok(());
+    }
+    let in_point = match tag {
+        Tag::Time | Tag::Ele => xml.parent(1) == Some(Tag::Trkpt),
+        Tag::Speed | Tag::Hr | Tag::Cad | Tag::Power => true,
+        _ => return Ok(()),
+    };
+    let (Some(p), Some(s)) = (r.point.as_mut(), r.samples.last_mut()) else {
+        return Ok(());
+    };
+    if !in_point {
+        return Ok(());
+    }
+    match tag {
+        Tag::Time => {
+            let t = xml::time(text).ok_or_else(|| {
+                xml.error(&format!("time \"{}\" is not a date and time", text.trim()))
+            })?;
+            p.at = Some(t);
+        }
+        Tag::Ele => s.altitude_m = xml::number(text).or(s.altitude_m),
+        Tag::Speed => s.speed_mps = xml::number(text).filter(|v| *v >= 0.0).or(s.speed_mps),
+        Tag::Hr => {
+            s.hr_bpm = xml::number(text)
+                .filter(|h| (1.0..=255.0).contains(h))
+                .map(|h| h.round() as u8)
+                .or(s.hr_bpm)
+        }
+        Tag::Cad => s.cadence_spm = xml::number(text).filter(|c| *c >= 0.0).or(s.cadence_spm),
+        Tag::Power => s.power_w = xml::number(text).filter(|w| *w >= 0.0).or(s.power_w),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The run (or the skip) from the points read.
+fn finish(xml: &Xml<Tag>, r: Reading, zone: Tz) -> Result<Vec<Parsed>, ImportError> {
+    // Any track of another sport makes the file that sport: a ride is never imported as a run.
+    let sports: Vec<Sport> = r.types.iter().map(|t| sport_of(t)).collect();
+    let sport = sports
+        .iter()
+        .find(|s| matches!(s, Sport::Other(_)))
+        .or_else(|| sports.iter().find(|s| **s == Sport::Run))
+        .or_else(|| sports.iter().find(|s| matches!(s, Sport::Unknown(_))))
+        .cloned()
+        .unwrap_or(Sport::Unnamed);
+    if let Sport::Other(name) = &sport {
+        return Ok(vec![Parsed::NotARun {
+            reason: super::stream::not_a_run(name),
+        }]);
+    }
+    if r.trkpts == 0 {
+        return Err(xml.whole("the file has no track points"));
+    }
+    let Some(&start) = r.times.first() else {
+        return Err(xml.whole(format!("none of the {} track points has a time", r.trkpts)));
+    };
+    let (mut samples, breaks) = (r.samples, r.breaks);
+    place_in_time(&mut samples, &r.times, start);
+    fill_distance(&mut samples, &breaks);
+    fill_speed(&mut samples);
+    normalise_cadence(&mut samples);
+    let mut run = summarise(&samples, local_start(start, zone), RunSource::Gpx);
+    if run.duration_s <= 0.0 {
+        return Err(xml.whole("the track has no duration (one point, or all at one time)"));
+    }
+    run.moving_time_s = Some(moving_time(&samples, &breaks));
+    Ok(vec![by_sport(&sport, run, samples)])
 }

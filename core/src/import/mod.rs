@@ -8,6 +8,7 @@ mod fit;
 mod gpx;
 mod stream;
 mod tcx;
+mod xml;
 
 use std::path::Path;
 
@@ -146,25 +147,6 @@ pub fn average_cadence(samples: &[Sample]) -> Option<f64> {
 /// The longest time one sample's cadence stands for in [`average_cadence`]: beyond it the
 /// runner had stopped (auto-pause, a gap in the recording).
 pub const CADENCE_GAP_S: f64 = 10.0;
-
-/// The text of an XML file (GPX, TCX); a file that is not UTF-8 is malformed.
-fn xml_text<'a>(format: &'static str, bytes: &'a [u8]) -> Result<&'a str, ImportError> {
-    std::str::from_utf8(bytes).map_err(|e| ImportError::Malformed {
-        format,
-        reason: format!("not UTF-8 text (byte {})", e.valid_up_to()),
-    })
-}
-
-/// The next XML event; a parse error names the byte it happened at.
-fn next_xml_event<'a>(
-    format: &'static str,
-    reader: &mut quick_xml::Reader<&'a [u8]>,
-) -> Result<quick_xml::events::Event<'a>, ImportError> {
-    reader.read_event().map_err(|e| ImportError::Malformed {
-        format,
-        reason: format!("at byte {}: {e}", reader.buffer_position()),
-    })
-}
 
 /// A digest of the file's bytes: importing the same file again is recognised by it.
 pub fn fingerprint(bytes: &[u8]) -> String {

@@ -28,14 +28,22 @@ pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
 }
 
-/// When the file has no distances, accumulate them from the positions.
-pub fn fill_distance(samples: &mut [Sample]) {
+/// When the file has no distances, accumulate them from the positions, in file order. Nothing is
+/// counted from the last point before a break to the first after it (`breaks` holds the indices
+/// of samples that do not continue from the one before: a new GPX `<trk>` or `<trkseg>`, a new
+/// TCX `<Track>`, the points either side of a pause marker), so the way from where a recording
+/// stopped to where it started again adds no distance.
+pub fn fill_distance(samples: &mut [Sample], breaks: &[usize]) {
     if samples.iter().any(|s| s.distance_m.is_some()) {
         return;
     }
     let mut total = 0.0;
     let mut last: Option<(f64, f64)> = None;
-    for s in samples.iter_mut() {
+    let mut next_break = breaks.iter().copied().peekable();
+    for (i, s) in samples.iter_mut().enumerate() {
+        while next_break.next_if(|b| *b <= i).is_some_and(|b| b == i) {
+            last = None;
+        }
         if let (Some(lat), Some(lon)) = (s.lat_deg, s.lon_deg) {
             if let Some(prev) = last {
                 total += haversine_m(prev, (lat, lon));
@@ -43,6 +51,53 @@ pub fn fill_distance(samples: &mut [Sample]) {
             last = Some((lat, lon));
             s.distance_m = Some(total);
         }
+    }
+}
+
+/// Below this speed the runner is stopped, for [`moving_time`]: slower than any walk, faster than
+/// the wander of a GPS position standing still.
+pub const STOPPED_MPS: f64 = 0.5;
+
+/// The time spent moving: every interval between two samples in the same segment (see
+/// [`fill_distance`] for `breaks`) whose speed is at least [`STOPPED_MPS`]. The speed of an
+/// interval is its distance over its time when both ends have a distance, else the speed or
+/// cadence of its end; an interval with nothing to tell counts up to [`super::CADENCE_GAP_S`],
+/// beyond which it is a gap in the recording.
+pub fn moving_time(samples: &[Sample], breaks: &[usize]) -> f64 {
+    let mut total = 0.0;
+    let mut next_break = breaks.iter().copied().peekable();
+    for i in 1..samples.len() {
+        let mut broken = false;
+        while let Some(b) = next_break.next_if(|b| *b <= i) {
+            broken |= b == i;
+        }
+        let (a, b) = (&samples[i - 1], &samples[i]);
+        let dt = b.t_s - a.t_s;
+        if broken || dt <= 0.0 {
+            continue;
+        }
+        let moving = match (a.distance_m, b.distance_m, b.speed_mps, b.cadence_spm) {
+            (Some(da), Some(db), _, _) => (db - da) / dt >= STOPPED_MPS,
+            (_, _, Some(v), _) => v >= STOPPED_MPS,
+            (_, _, None, Some(c)) => c > 0.0 && dt <= super::CADENCE_GAP_S,
+            _ => dt <= super::CADENCE_GAP_S,
+        };
+        if moving {
+            total += dt;
+        }
+    }
+    total
+}
+
+/// Sets each sample's seconds from `start` to its time (`times[i]` is sample `i`'s), in file
+/// order and never going back: a point whose clock jittered behind the one before keeps its
+/// place in the track and takes the time before it. Sorting by time instead zig-zags between
+/// neighbours and multiplies the distance.
+pub fn place_in_time(samples: &mut [Sample], times: &[DateTime<Utc>], start: DateTime<Utc>) {
+    let mut last = 0.0f64;
+    for (s, t) in samples.iter_mut().zip(times) {
+        last = last.max((*t - start).num_milliseconds() as f64 / 1000.0);
+        s.t_s = last;
     }
 }
 
@@ -102,12 +157,18 @@ pub fn normalise_cadence(samples: &mut [Sample]) {
     }
 }
 
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(f64::total_cmp);
-    Some(v[v.len() / 2])
+    // The element a sort would put in the middle, found without sorting the rest.
+    let mid = v.len() / 2;
+    Some(*v.select_nth_unstable_by(mid, f64::total_cmp).1)
 }
 
 /// The local offset of `zone` at `at`: for formats that record times in UTC only.
@@ -122,7 +183,7 @@ pub fn summarise(
     start: DateTime<chrono::FixedOffset>,
     source: RunSource,
 ) -> Run {
-    let duration = samples.last().map(|s| s.t_s).unwrap_or(0.0);
+    let duration = samples.iter().map(|s| s.t_s).fold(0.0, f64::max);
     let distance = samples
         .iter()
         .rev()
@@ -139,6 +200,7 @@ pub fn summarise(
         run.max_hr_bpm = hrs.iter().copied().reduce(f64::max);
     }
     run.avg_cadence_spm = super::average_cadence(samples);
+    run.avg_power_w = mean(samples.iter().filter_map(|s| s.power_w));
     if let Some((gain, loss)) = elevation_gain_loss(samples, ELEVATION_HYSTERESIS_M) {
         run.elevation_gain_m = Some(gain);
         run.elevation_loss_m = Some(loss);
@@ -175,6 +237,25 @@ const LOWEST_RUN_CADENCE_SPM: f64 = 130.0;
 /// could hold. With neither, the file is taken as a run, and the note says so.
 #[allow(dead_code)]
 pub fn judge_sport(samples: &[Sample]) -> Judged {
+    judge_unnamed(samples, None)
+}
+
+/// [`judge_sport`] for a file whose sport label (`label`) is not one Strideguard knows: the
+/// same judgement, with the label named in the note or the reason.
+pub fn judge_unnamed(samples: &[Sample], label: Option<&str>) -> Judged {
+    let (note_why, reason_why) = match label {
+        None => (
+            "no sport in the file".to_string(),
+            "the file names no sport".to_string(),
+        ),
+        Some(l) => {
+            let why = format!(
+                "the file's sport \"{}\" is not one Strideguard knows",
+                l.trim()
+            );
+            (why.clone(), why)
+        }
+    };
     let moving: Vec<&Sample> = samples
         .iter()
         .filter(|s| s.speed_mps.is_none_or(|v| v > 0.5))
@@ -194,55 +275,169 @@ pub fn judge_sport(samples: &[Sample]) -> Judged {
     match (cadence, speed) {
         (_, Some(v)) if v > FASTEST_RUN_MPS => Judged::NotARun {
             reason: format!(
-                "the file names no sport, and its median speed ({:.1} km/h) is faster than running: \
+                "{reason_why}, and its median speed ({:.1} km/h) is faster than running: \
                  taken as a ride",
                 v * 3.6
             ),
         },
         (Some(c), _) if c < LOWEST_RUN_CADENCE_SPM => Judged::NotARun {
-            reason: format!(
-                "the file names no sport, and its median cadence ({c:.0} steps/min) is a walk's"
-            ),
+            reason: format!("{reason_why}, and its median cadence ({c:.0} steps/min) is a walk's"),
         },
         (None, Some(v)) if v < SLOWEST_RUN_MPS => Judged::NotARun {
             reason: format!(
-                "the file names no sport, and its median pace ({}) is a walk's",
+                "{reason_why}, and its median pace ({}) is a walk's",
                 pace(v)
             ),
         },
         (Some(c), Some(v)) => Judged::Run {
             note: format!(
-                "no sport in the file: judged a run from its cadence ({c:.0} steps/min) and pace ({})",
+                "{note_why}: judged a run from its cadence ({c:.0} steps/min) and pace ({})",
                 pace(v)
             ),
         },
         (Some(c), None) => Judged::Run {
-            note: format!("no sport in the file: judged a run from its cadence ({c:.0} steps/min)"),
+            note: format!("{note_why}: judged a run from its cadence ({c:.0} steps/min)"),
         },
         (None, Some(v)) => Judged::Run {
-            note: format!(
-                "no sport in the file: judged a run from its pace ({})",
-                pace(v)
-            ),
+            note: format!("{note_why}: judged a run from its pace ({})", pace(v)),
         },
         (None, None) => Judged::Run {
-            note: "no sport in the file and no speed or cadence to judge by: imported as a run"
-                .into(),
+            note: format!("{note_why} and no speed or cadence to judge by: imported as a run"),
         },
     }
 }
 
-/// Sports named in GPX `<type>` or TCX `Sport` that are not runs.
-pub fn non_running_sport(name: &str) -> bool {
-    let n = name.trim().to_ascii_lowercase();
-    [
-        "cycl", "bik", "ride", "walk", "hik", "swim", "row", "ski", "paddl", "kayak",
-    ]
-    .iter()
-    .any(|k| n.contains(k))
-        || (n == "other")
+/// What a sport label in a file (a GPX `<type>`, a TCX `Sport`) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sport {
+    /// A run of any kind: road, trail, track, treadmill, virtual.
+    Run,
+    /// Another sport, by the name to tell the runner ("cycling", "swimming").
+    Other(String),
+    /// No sport: empty, `Other`, `generic`, `unknown`. Judge the samples.
+    Unnamed,
+    /// A label Strideguard does not know (a Strava code not in the table, an app's own word).
+    /// Judge the samples, and say which label it was.
+    Unknown(String),
 }
 
+/// Strava writes its activity type as a number in exported GPX `<trk><type>`. The codes are not
+/// documented by Strava; these are the ones open-source readers of Strava exports agree on
+/// (TomFryers/activate `activate/load_activity.py`: 1 Ride, 2 Ski, 9 Run, 10 Walk, 16 Swim,
+/// 23 Row; 4 Hike as other Strava-export readers have it). Any other number is judged.
+const STRAVA_CODES: [(&str, Option<&str>); 7] = [
+    ("1", Some("cycling")),
+    ("2", Some("skiing")),
+    ("4", Some("hiking")),
+    ("9", None),
+    ("10", Some("walking")),
+    ("16", Some("swimming")),
+    ("23", Some("rowing")),
+];
+
+/// Words in a label that name a sport which is not running, checked before the running words so
+/// that a swimrun or a "run/bike" brick is never taken for a run, and the name to give it.
+const NOT_RUNNING: [(&str, &str); 17] = [
+    ("swim", "swimming"),
+    ("cycl", "cycling"),
+    ("bik", "biking"),
+    ("ride", "cycling"),
+    ("velo", "cycling"),
+    ("spin", "cycling"),
+    ("ski", "skiing"),
+    ("snowboard", "snowboarding"),
+    ("skat", "skating"),
+    ("row", "rowing"),
+    ("paddl", "paddling"),
+    ("kayak", "paddling"),
+    ("canoe", "paddling"),
+    ("surf", "surfing"),
+    ("elliptical", "elliptical training"),
+    ("wheelchair", "wheelchair"),
+    ("handcycle", "cycling"),
+];
+
+/// Words of running, after the other sports: `running`, `Run`, `TrailRun`, `trail_running`,
+/// `VirtualRun`, `treadmill`, `jogging`.
+const RUNNING: [&str; 3] = ["run", "treadmill", "jog"];
+
+/// Words of other on-foot sports, after the running words (a "run_walk" session is a run).
+const ON_FOOT: [(&str, &str); 5] = [
+    ("walk", "walking"),
+    ("hik", "hiking"),
+    ("mountaineer", "mountaineering"),
+    ("snowshoe", "snowshoeing"),
+    ("climb", "climbing"),
+];
+
+/// Labels that name no sport at all.
+const UNNAMED: [&str; 6] = ["", "other", "generic", "unknown", "none", "all"];
+
+/// Reads a sport label in any of the spellings apps write: case, spaces, `_` and `-` do not
+/// matter (`Run`, `running`, `TrailRun`, `trail_running`, `Biking`, `cycling`), and Strava's
+/// numeric codes are read by [`STRAVA_CODES`].
+pub fn sport_of(label: &str) -> Sport {
+    let trimmed = label.trim();
+    if let Some((code, sport)) = STRAVA_CODES.iter().find(|(c, _)| *c == trimmed) {
+        return match sport {
+            None => Sport::Run,
+            Some(name) => Sport::Other(format!("{name} (Strava type {code})")),
+        };
+    }
+    let key: String = trimmed
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if UNNAMED.contains(&key.as_str()) {
+        return Sport::Unnamed;
+    }
+    if let Some((_, name)) = NOT_RUNNING.iter().find(|(w, _)| key.contains(w)) {
+        return Sport::Other((*name).to_string());
+    }
+    if RUNNING.iter().any(|w| key.contains(w)) {
+        return Sport::Run;
+    }
+    if let Some((_, name)) = ON_FOOT.iter().find(|(w, _)| key.contains(w)) {
+        return Sport::Other((*name).to_string());
+    }
+    Sport::Unknown(trimmed.to_string())
+}
+
+/// The entry for an activity whose samples are read: a run or a skip as its label says, and a
+/// file that names no sport (or one Strideguard does not know) judged from its samples.
+pub fn by_sport(sport: &Sport, run: Run, samples: Vec<Sample>) -> super::Parsed {
+    use super::Parsed;
+    let judged = match sport {
+        Sport::Run => {
+            return Parsed::Run {
+                run,
+                samples,
+                note: None,
+            };
+        }
+        Sport::Other(name) => {
+            return Parsed::NotARun {
+                reason: not_a_run(name),
+            };
+        }
+        Sport::Unnamed => judge_unnamed(&samples, None),
+        Sport::Unknown(label) => judge_unnamed(&samples, Some(label)),
+    };
+    match judged {
+        Judged::Run { note } => Parsed::Run {
+            run,
+            samples,
+            note: Some(note),
+        },
+        Judged::NotARun { reason } => Parsed::NotARun { reason },
+    }
+}
+
+/// Why an activity of another sport is skipped.
+pub fn not_a_run(sport: &str) -> String {
+    format!("the activity is {sport}, not a run")
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,7 +541,7 @@ mod tests {
                 ..Sample::default()
             })
             .collect();
-        fill_distance(&mut s);
+        fill_distance(&mut s, &[]);
         fill_speed(&mut s);
         let d = s[2].distance_m.unwrap();
         assert!((d - 66.7).abs() < 0.5, "{d}");

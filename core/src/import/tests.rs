@@ -492,6 +492,8 @@ fn truncated_and_corrupted_files_are_errors_naming_the_format() {
     );
 }
 
+mod xml_files;
+
 mod never_panic {
     use super::*;
     use proptest::prelude::*;
