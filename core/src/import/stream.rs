@@ -210,8 +210,6 @@ pub fn summarise(
 
 /// What a file that names no sport (a FIT session of sport `generic`, a GPX or TCX without a
 /// type) holds, judged from its samples.
-// Until the importers use it (being wired in).
-#[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judged {
     /// Imported as a run; the note says on what grounds, for the runner to see.
@@ -222,20 +220,16 @@ pub enum Judged {
 
 /// Median speeds at or above this, with no cadence to say otherwise, are not running: 6 m/s is
 /// a 2:47/km pace, faster than any runner holds for a whole activity.
-#[allow(dead_code)]
 const FASTEST_RUN_MPS: f64 = 6.0;
 /// Below this median speed the activity is a walk (a 9:16/km pace).
-#[allow(dead_code)]
 const SLOWEST_RUN_MPS: f64 = 1.8;
 /// Running is at least this many steps per minute, both feet; walking is below it.
-#[allow(dead_code)]
 const LOWEST_RUN_CADENCE_SPM: f64 = 130.0;
 
 /// Judges a stream with no sport named from its median cadence and speed while moving (samples
 /// with speed above 0.5 m/s). Cadence decides when there is one: a ride's pedal strokes, read
 /// as strides and doubled, look like a run's steps, so speed still rules out what no runner
 /// could hold. With neither, the file is taken as a run, and the note says so.
-#[allow(dead_code)]
 pub fn judge_sport(samples: &[Sample]) -> Judged {
     judge_unnamed(samples, None)
 }
