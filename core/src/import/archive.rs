@@ -332,11 +332,13 @@ fn walk_in<R: Read + Seek>(
     for index in 0..zip.len() {
         budget.entries += 1;
         if budget.entries > MAX_ENTRIES {
-            return visitor.problem(Problem {
+            // Told once, by the archive that went past it; the walk ends there.
+            let _ = visitor.problem(Problem {
                 display: display.to_string(),
                 error: ArchiveError::TooManyEntries,
                 position: scale.at(scale.of),
             });
+            return ControlFlow::Break(());
         }
         let listed = zip
             .name_for_index(index)
@@ -406,7 +408,8 @@ fn walk_in<R: Read + Seek>(
         }
         budget.inflated = budget.inflated.saturating_add(size);
         if budget.inflated > MAX_ARCHIVE_BYTES {
-            return visitor.problem(problem(ArchiveError::ArchiveTooLarge));
+            let _ = visitor.problem(problem(ArchiveError::ArchiveTooLarge));
+            return ControlFlow::Break(());
         }
         // The stored bytes, at most what a deflated `limit` can take (deflate never grows
         // data by more than a few bytes a block).
