@@ -50,7 +50,13 @@ fn a_strava_export_zip_lands_with_names_shoes_and_rpe_and_again_as_duplicates() 
     assert_eq!(runs.len(), 4);
     let pegasus = env.shoe("Pegasus 40");
     let vaporfly = env.shoe("Vaporfly");
-    assert_eq!(env.json(&["shoe", "list", "--json"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        env.json(&["shoe", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     for expected in &export.runs {
         let imported = report["files"]
             .as_array()
@@ -64,10 +70,7 @@ fn a_strava_export_zip_lands_with_names_shoes_and_rpe_and_again_as_duplicates() 
             })
             .unwrap();
         assert_eq!(imported["status"], "imported");
-        let run = runs
-            .iter()
-            .find(|r| r["id"] == imported["run_id"])
-            .unwrap();
+        let run = runs.iter().find(|r| r["id"] == imported["run_id"]).unwrap();
         assert_eq!(run["notes"], expected.notes);
         assert_eq!(run["rpe"], expected.rpe.map_or(Value::Null, Value::from));
         let shoe = match expected.gear {
@@ -96,7 +99,13 @@ fn a_strava_export_zip_lands_with_names_shoes_and_rpe_and_again_as_duplicates() 
             assert_eq!(f["reason"], "same_file");
         }
     }
-    assert_eq!(env.json(&["run", "list", "--json"]).as_array().unwrap().len(), 4);
+    assert_eq!(
+        env.json(&["run", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     let text = env.ok(&["import", path]);
     assert!(
         text.contains("imported 0, duplicates 4, skipped 1, failed 0"),
@@ -132,7 +141,10 @@ fn a_garmin_export_with_a_damaged_entry_imports_the_rest_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let runs = daily_runs("2024-06-01T07:00:00+02:00", 6, 8);
     let mut part2 = garmin_part(&runs[3..], 500);
-    part2.insert(1, ("runner@example.com_999.fit".into(), b"garbage".to_vec()));
+    part2.insert(
+        1,
+        ("runner@example.com_999.fit".into(), b"garbage".to_vec()),
+    );
     let bytes = garmin_export(&[garmin_part(&runs[..3], 100), part2]);
     let path = dir.path().join("garmin.zip");
     std::fs::write(&path, bytes).unwrap();
@@ -147,8 +159,19 @@ fn a_garmin_export_with_a_damaged_entry_imports_the_rest_and_names_it() {
         "garmin.zip!DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part2.zip!runner@example.com_999.fit",
     );
     assert_eq!(bad["status"], "failed");
-    assert!(bad["reason"].as_str().unwrap().contains("not a valid FIT file"));
-    assert_eq!(env.json(&["run", "list", "--json"]).as_array().unwrap().len(), 6);
+    assert!(
+        bad["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid FIT file")
+    );
+    assert_eq!(
+        env.json(&["run", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
 
     // Without --json: a line per file, the damaged one on stderr with its place in the zip.
     let again = env.run(&["import", path]);

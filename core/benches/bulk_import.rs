@@ -84,7 +84,8 @@ fn export_zip(files: usize) -> PathBuf {
         let handles: Vec<_> = (0..PARTS)
             .map(|p| {
                 s.spawn(move || {
-                    let fits: Vec<(String, Vec<u8>)> = (p * per_part..((p + 1) * per_part).min(files))
+                    let fits: Vec<(String, Vec<u8>)> = (p * per_part
+                        ..((p + 1) * per_part).min(files))
                         .map(|i| {
                             let (r, samples) = run(i);
                             (

@@ -26,8 +26,16 @@ struct Check {
 
 impl Check {
     fn position(&mut self, p: u64) {
-        assert!(p <= self.len, "position {p} past the archive's {} bytes", self.len);
-        assert!(p >= self.last, "position went back from {} to {p}", self.last);
+        assert!(
+            p <= self.len,
+            "position {p} past the archive's {} bytes",
+            self.len
+        );
+        assert!(
+            p >= self.last,
+            "position went back from {} to {p}",
+            self.last
+        );
         self.last = p;
     }
 }
@@ -56,7 +64,9 @@ impl Visitor for Check {
 fn check_csv(data: &[u8]) {
     if let Ok(index) = strava::parse_csv(data) {
         for row in index.rows() {
-            let found = index.get(&row.filename).expect("a row is found by its file");
+            let found = index
+                .get(&row.filename)
+                .expect("a row is found by its file");
             // A file named twice keeps its first row.
             assert!(index.rows().iter().any(|r| std::ptr::eq(r, found)));
             if let Some(rpe) = row.rpe {

@@ -446,3 +446,69 @@ fn hostile_archives_are_refused_with_a_reason_and_the_rest_imports() {
         "nothing written to disk"
     );
 }
+
+#[test]
+fn gear_naming_a_retired_shoe_puts_the_run_on_it_and_a_duplicate_makes_no_shoe() {
+    let (dir, db) = temp_db();
+    let export = strava_export();
+    let folder = dir.path().join("strava");
+    write_folder(&folder, &export.files);
+    let mut store = Store::open(&db).unwrap();
+    let old = store
+        .add_shoe(&Shoe::new(Uuid::new_v4(), "Old pair"))
+        .unwrap();
+    let pegasus = store
+        .add_shoe(&Shoe::new(Uuid::new_v4(), "pegasus 40"))
+        .unwrap();
+    store.retire_shoe(pegasus.id).unwrap();
+    // 105 came in from the watch already (the very same FIT).
+    let fit105 = export
+        .files
+        .iter()
+        .find(|(n, _)| n == "activities/105.fit")
+        .unwrap()
+        .1
+        .clone();
+    let garmin = dir.path().join("garmin.zip");
+    std::fs::write(
+        &garmin,
+        garmin_export(&[vec![("runner@example.com_5.fit".into(), fit105)]]),
+    )
+    .unwrap();
+    assert_eq!(import(&mut store, &[garmin]).totals.imported, 1);
+
+    let report = import(&mut store, &[folder]);
+    let t = report.totals;
+    assert_eq!(
+        (t.imported, t.duplicates, t.skipped),
+        (3, 1, 1),
+        "{report:#?}"
+    );
+    let names: Vec<String> = store
+        .shoes()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.shoe.name)
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "no Vaporfly for a run already there: {names:?}"
+    );
+    let runs = store.runs().unwrap();
+    assert_eq!(
+        runs.iter()
+            .filter(|r| r.shoe_id == Some(pegasus.id))
+            .count(),
+        2,
+        "101 and 102 ran in it, retired since"
+    );
+    // 104 has no gear: the default shoe when the import began.
+    let FileOutcome::Imported { run_id, .. } = outcome_of(&report, "activities/104.tcx.gz") else {
+        panic!("104 imported")
+    };
+    assert_eq!(
+        runs.iter().find(|r| r.id == *run_id).unwrap().shoe_id,
+        Some(old.id)
+    );
+}

@@ -62,7 +62,10 @@ pub fn import(
     let archives = files
         .iter()
         .any(|f| matches!(f, Ok(s) if s.kind == SourceKind::Zip));
-    let bytes: u64 = files.iter().map(|f| f.as_ref().map_or(0, |s| s.bytes)).sum();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| f.as_ref().map_or(0, |s| s.bytes))
+        .sum();
     // A bar for long imports, over the bytes of the files and archives, on stderr and only on
     // a terminal (indicatif hides it otherwise); never with --json, whose stdout is for
     // programs.
