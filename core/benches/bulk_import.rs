@@ -172,7 +172,7 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let dir = tempfile::tempdir_in(path.parent().unwrap()).unwrap();
-    let mut store = Store::open(&dir.path().join("bench.db")).unwrap();
+    let mut store = Store::open(dir.path().join("bench.db")).unwrap();
     let (first, wall) = import(&mut store, &path);
     assert_eq!(first.totals.imported, files, "{:?}", first.totals);
     print("first import", &first, wall, samples);

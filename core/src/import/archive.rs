@@ -500,7 +500,10 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    struct Collect(Vec<Result<(String, Vec<u8>), (String, ArchiveError)>>);
+    /// Each entry's display path with its bytes, or with why it could not be read.
+    type Seen = Result<(String, Vec<u8>), (String, ArchiveError)>;
+
+    struct Collect(Vec<Seen>);
 
     impl Visitor for Collect {
         fn entry(&mut self, e: Entry) -> ControlFlow<()> {
