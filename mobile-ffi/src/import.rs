@@ -1,6 +1,8 @@
-//! Importing activity files: one file, one file's bytes with a format hint, or many files and
-//! folders with progress and cancellation. All async: parsing happens on a blocking thread,
-//! and the database is borrowed only to save each run.
+//! Importing activity files: one file, one file's bytes with a format hint, or many files,
+//! folders and whole exports (`.gz` files, zips with zips inside as Garmin Connect exports
+//! them, a Strava export folder or zip) with progress over the bytes and cancellation. All
+//! async: core decodes on every core on blocking threads, and the database is borrowed only to
+//! save each run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -164,9 +166,15 @@ impl ImportOutcome {
 /// Progress after each file of a batch.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ImportProgress {
+    /// Files reported so far.
     pub done: i32,
+    /// Files and archives collected (or `done`, when archives held more).
     pub total: i32,
     pub file: ImportOutcome,
+    /// How far through the bytes of the files and archives the batch is: what a progress bar
+    /// should show, since an archive's count of files is known only once it is read.
+    pub bytes_done: u64,
+    pub bytes_total: u64,
 }
 
 /// Implemented by the app: told after each file of `import_files`.
@@ -201,8 +209,9 @@ fn file_error(path: &str, e: StrideguardError) -> StrideguardError {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Strideguard {
-    /// Imports a FIT, GPX or TCX file on the default shoe; the same file or activity again is
-    /// recognised. A damaged file throws `Import`, naming the file.
+    /// Imports a FIT, GPX or TCX file (or one gzipped: `.fit.gz`) on the default shoe; the same
+    /// file or activity again is recognised. A damaged file throws `Import`, naming the file.
+    /// A zip is a batch: give it to `import_files`.
     pub async fn import_file(
         self: Arc<Self>,
         path: String,
@@ -239,9 +248,13 @@ impl Strideguard {
         .await
     }
 
-    /// Imports files and folders (searched recursively, in name order), one transaction each:
-    /// a damaged file is reported and the rest go on. `listener` hears after each file;
-    /// `cancel` (or `cancel_sync`, or cancelling the coroutine or task) stops it between files.
+    /// Imports files, folders (searched recursively, in name order) and exports (`.gz` files,
+    /// zips with zips inside, a Strava export whose runs get their names, gear as shoes and
+    /// perceived exertion), one transaction per activity: a damaged file is reported (an
+    /// archive's entry by its path inside, `export.zip!activities/1.fit.gz`) and the rest go
+    /// on. Files already imported are recognised without being parsed, so an interrupted import
+    /// run again resumes quickly. `listener` hears after each file; `cancel` (or `cancel_sync`,
+    /// or cancelling the coroutine or task) stops it between files.
     #[uniffi::method(default(listener = None, cancel = None))]
     pub async fn import_files(
         self: Arc<Self>,
@@ -266,6 +279,8 @@ impl Strideguard {
                                 done: p.done as i32,
                                 total: p.total as i32,
                                 file,
+                                bytes_done: p.bytes_done,
+                                bytes_total: p.bytes_total,
                             }));
                         }
                     }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use strideguard_core::Store;
 use strideguard_core::demo::DemoHistory;
 
+pub mod exports;
+
 /// A database file in a fresh temporary folder (removed when the guard drops).
 pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary folder");

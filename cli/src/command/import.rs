@@ -1,5 +1,6 @@
-//! `strideguard import PATH...`: files and folders through core's batch import (one
-//! transaction per file), a progress bar on a terminal, a line per file or the JSON report.
+//! `strideguard import PATH...`: files, folders and whole exports (`.gz` files, zips with zips
+//! inside, Strava's export folder or zip) through core's batch import (one transaction per
+//! activity), a progress bar over the bytes on a terminal, a line per file or the JSON report.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,8 @@ use strideguard_core::Store;
 use strideguard_core::Units;
 use strideguard_core::cancel::Cancel;
 use strideguard_core::store::{
-    DuplicateReason, FileOutcome, FileReport, ImportReport, ShoeChoice, collect_files, import_files,
+    DuplicateReason, FileOutcome, FileReport, ImportReport, ShoeChoice, SourceKind, collect_files,
+    import_files,
 };
 use strideguard_core::units::format_distance;
 
@@ -18,10 +20,13 @@ use crate::output::{OutputArgs, print_json};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Files or folders (searched recursively for .fit, .gpx and .tcx files).
+    /// Files, folders (searched recursively) or export zips: .fit, .gpx and .tcx files, each
+    /// possibly gzipped (.fit.gz), .zip archives (Garmin Connect's export, zips inside
+    /// included), and Strava's export folder or zip, whose runs get their names, gear (as
+    /// shoes) and perceived exertion.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Shoe id or name for the new runs (default: the default shoe).
+    /// Shoe id or name for the new runs without Strava gear (default: the default shoe).
     #[arg(long)]
     pub shoe: Option<String>,
     #[command(flatten)]
@@ -54,13 +59,21 @@ pub fn import(
 ) -> Result<ImportReport> {
     let units = store.profile()?.units;
     let files = collect_files(paths);
-    // A bar for long imports, on stderr and only on a terminal (indicatif hides it otherwise);
-    // never with --json, whose stdout is for programs.
-    let bar = if json || files.len() < 2 {
+    let archives = files
+        .iter()
+        .any(|f| matches!(f, Ok(s) if s.kind == SourceKind::Zip));
+    let bytes: u64 = files
+        .iter()
+        .map(|f| f.as_ref().map_or(0, |s| s.bytes))
+        .sum();
+    // A bar for long imports, over the bytes of the files and archives, on stderr and only on
+    // a terminal (indicatif hides it otherwise); never with --json, whose stdout is for
+    // programs.
+    let bar = if json || (files.len() < 2 && !archives) {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(files.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} files {wide_msg}")
+        ProgressBar::new(bytes).with_style(
+            ProgressStyle::with_template("{bar:30} {binary_bytes}/{binary_total_bytes} {wide_msg}")
                 .expect("a valid template"),
         )
     };
@@ -70,11 +83,11 @@ pub fn import(
         files,
         shoe,
         &mut |p| {
-            bar.set_message(p.file.path.display().to_string());
+            bar.set_message(format!("{} files, {}", p.done, p.file.path.display()));
             if !json {
                 bar.suspend(|| print_line(p.file, units));
             }
-            bar.set_position(p.done as u64);
+            bar.set_position(p.bytes_done);
         },
         &Cancel::new(),
     )?;

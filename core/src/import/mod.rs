@@ -4,8 +4,10 @@
 //! FIT carries the watch's UTC offset; GPX and TCX record UTC only, so their runs take the offset
 //! of the runner's time zone at the start.
 
+pub mod archive;
 mod fit;
 mod gpx;
+pub mod strava;
 mod stream;
 mod tcx;
 mod xml;

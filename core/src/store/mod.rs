@@ -36,8 +36,9 @@ pub use exports::{
     ExportedFile, export_file_name, export_runs,
 };
 pub use imports::{
-    FileOutcome, FileReport, ImportProgress, ImportReport, ImportTotals, collect_files,
-    import_bytes, import_files, import_path,
+    FileOutcome, FileReport, Found, IN_FLIGHT_PER_WORKER, ImportProgress, ImportReport,
+    ImportTimings, ImportTotals, Source, SourceKind, StravaFile, collect_files, import_bytes,
+    import_files, import_path,
 };
 pub use live::{CoachTarget, TargetSource};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};

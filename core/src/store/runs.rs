@@ -111,8 +111,10 @@ pub enum ImportFailed {
 pub enum DuplicateReason {
     /// The very same file (same fingerprint) was imported before.
     SameFile,
-    /// A run starting within 60 s with a distance within 2%: the same activity, exported again
-    /// or in another format.
+    /// A run over the same time: the two overlap for at least [`SAME_ACTIVITY_OVERLAP`] of the
+    /// shorter one's span. The same activity exported again or in another format (a watch's
+    /// FIT and a service's GPX of one run differ in distance by a few percent, since each
+    /// measures it its own way, but never in when the runner ran).
     SameActivity,
 }
 
@@ -123,13 +125,29 @@ pub struct Duplicate {
     pub reason: DuplicateReason,
 }
 
-/// Starts this close together may be the same activity.
-const SAME_START_MS: i64 = 60_000;
-/// Distances this close (relative) may be the same activity.
-const SAME_DISTANCE: f64 = 0.02;
+/// How much of the shorter run's span two runs must share to be one activity. Two files of
+/// one run share all of it but for the seconds one device started or stopped before the other;
+/// a runner cannot run two runs at once, and back-to-back runs (a warm-up, then a race) share
+/// none.
+pub const SAME_ACTIVITY_OVERLAP: f64 = 0.9;
+/// The longest run looked back for when checking overlaps, so the check stays an index range:
+/// a week covers the longest stage races run without stopping the watch.
+const LONGEST_RUN_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The share of the shorter span that `[a0, a1)` and `[b0, b1)` (in ms) have in common; two
+/// zero-length spans at one instant share all of it.
+fn overlap_share(a0: i64, a1: i64, b0: i64, b1: i64) -> f64 {
+    let shorter = (a1 - a0).min(b1 - b0);
+    let common = a1.min(b1) - a0.max(b0);
+    if shorter <= 0 {
+        return if common >= 0 { 1.0 } else { 0.0 };
+    }
+    common.max(0) as f64 / shorter as f64
+}
 
 impl Store {
-    /// The stored run that `run` duplicates, if any (see [`DuplicateReason`]).
+    /// The stored run that `run` duplicates, if any (see [`DuplicateReason`]): first the same
+    /// file, then the stored run sharing the most of its time.
     pub fn find_duplicate(&self, run: &Run) -> Result<Option<Duplicate>, StoreError> {
         if let Some(fp) = &run.source_fingerprint {
             let same: Option<String> = self
@@ -148,25 +166,34 @@ impl Store {
             }
         }
         let start = run.start.timestamp_millis();
+        let end = start.saturating_add(span_ms(run.duration_s));
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, distance_m FROM runs WHERE start_unix_ms BETWEEN ?1 AND ?2 ORDER BY start_unix_ms",
+            "SELECT id, start_unix_ms, duration_s FROM runs
+             WHERE start_unix_ms BETWEEN ?1 AND ?2 ORDER BY start_unix_ms",
         )?;
         let near = stmt
-            .query_map([start - SAME_START_MS, start + SAME_START_MS], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?))
+            .query_map([start.saturating_sub(LONGEST_RUN_MS), end], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, f64>(2)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(near.into_iter().find_map(|(id, d)| {
-            let larger = d.max(run.distance_m);
-            let close = larger == 0.0 || (d - run.distance_m).abs() / larger <= SAME_DISTANCE;
-            close
-                .then(|| Uuid::parse_str(&id).ok())
-                .flatten()
-                .map(|run_id| Duplicate {
-                    run_id,
-                    reason: DuplicateReason::SameActivity,
-                })
-        }))
+        let best = near
+            .into_iter()
+            .map(|(id, s, d)| {
+                let share = overlap_share(start, end, s, s.saturating_add(span_ms(d)));
+                (share, id)
+            })
+            .filter(|(share, _)| *share >= SAME_ACTIVITY_OVERLAP)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(best
+            .and_then(|(_, id)| Uuid::parse_str(&id).ok())
+            .map(|run_id| Duplicate {
+                run_id,
+                reason: DuplicateReason::SameActivity,
+            }))
     }
 
     /// Saves a run and its sample stream in one transaction: both land or neither does.
@@ -585,6 +612,12 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// A duration in whole milliseconds, for comparing spans (a corrupt row's NaN counts as 0).
+fn span_ms(duration_s: f64) -> i64 {
+    let ms = duration_s * 1000.0;
+    if ms.is_finite() { ms.round() as i64 } else { 0 }
 }
 
 fn validate_run(run: &Run) -> Result<(), StoreError> {

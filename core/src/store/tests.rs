@@ -558,11 +558,12 @@ fn duplicates_are_the_same_file_or_the_same_activity() {
         })
     );
 
-    // The same activity exported as another format: 45 s later, 1.5% longer.
+    // The same activity exported as another format: 45 s later, 2.1% longer (what a watch's
+    // FIT and a service's GPX of one run differ by).
     let mut other_export = full_run(None);
     other_export.source_fingerprint = Some("sha256:other".into());
     other_export.start = run.start + chrono::Duration::seconds(45);
-    other_export.distance_m = run.distance_m * 1.015;
+    other_export.distance_m = run.distance_m * 1.021;
     assert_eq!(
         store.find_duplicate(&other_export).unwrap(),
         Some(Duplicate {
@@ -570,14 +571,33 @@ fn duplicates_are_the_same_file_or_the_same_activity() {
             reason: DuplicateReason::SameActivity
         })
     );
+    // A shorter recording inside the run (the phone started late and stopped early) is it too.
+    let mut inside = other_export.clone();
+    inside.start = run.start + chrono::Duration::minutes(10);
+    inside.duration_s = 1200.0;
+    inside.distance_m = 3_000.0;
+    assert_eq!(
+        store.find_duplicate(&inside).unwrap().map(|d| d.run_id),
+        Some(run.id)
+    );
 
-    // Two runs the same morning are not duplicates: too far apart, or too different in distance.
-    let mut later = other_export.clone();
-    later.start = run.start + chrono::Duration::seconds(61);
-    assert_eq!(store.find_duplicate(&later).unwrap(), None);
-    let mut shorter = other_export.clone();
-    shorter.distance_m = run.distance_m * 0.97;
-    assert_eq!(store.find_duplicate(&shorter).unwrap(), None);
+    // Runs the same morning are not duplicates unless they share 90% of the shorter one's time:
+    // one right after the other, or one overlapping by half, is another run.
+    let mut after = other_export.clone();
+    after.start = run.start + chrono::Duration::milliseconds(3_612_500);
+    assert_eq!(store.find_duplicate(&after).unwrap(), None);
+    let mut half = other_export.clone();
+    half.start = run.start + chrono::Duration::milliseconds(1_806_250);
+    assert_eq!(store.find_duplicate(&half).unwrap(), None);
+    let mut most = other_export.clone();
+    most.start = run.start + chrono::Duration::milliseconds(361_250 - 1_000);
+    assert_eq!(
+        store.find_duplicate(&most).unwrap().map(|d| d.reason),
+        Some(DuplicateReason::SameActivity),
+        "sharing just over 90% of the shorter run"
+    );
+    most.start = run.start + chrono::Duration::milliseconds(361_250 + 1_000);
+    assert_eq!(store.find_duplicate(&most).unwrap(), None, "just under 90%");
 }
 
 #[test]

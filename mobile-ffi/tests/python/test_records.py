@@ -263,3 +263,58 @@ def test_the_apps_clock_decides_now_and_a_throwing_clock_is_survived(tmp_path):
     broken = sg.Strideguard.open(str(tmp_path / "b.db"), clock=Broken())
     assert broken.now_ms() > MONDAY_MS, "the system's time instead"
     assert broken.clock_errors() >= 1
+
+
+def test_import_files_reads_a_strava_zip_and_a_garmin_export_with_byte_progress(app, tmp_path):
+    import gzip
+    import io
+    import zipfile
+
+    run = open(fixture("garmin-fenix-5-run.fit"), "rb").read()
+    bike = open(fixture("garmin-fenix-5-bike.fit"), "rb").read()
+    csv = (
+        "Activity ID,Activity Date,Activity Name,Activity Type,Activity Description,Distance,"
+        "Activity Gear,Filename,Distance,Perceived Exertion\n"
+        '1,"Jun 1, 2017, 6:00:00 AM","Morning, easy",Run,,5.0,Pegasus 40,activities/1.fit.gz,5000.0,7\n'
+        '2,"Jun 2, 2017, 6:00:00 AM",Commute,Ride,,9.0,Canyon,activities/2.fit.gz,9000.0,\n'
+    )
+    strava = tmp_path / "export_1.zip"
+    with zipfile.ZipFile(strava, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("activities.csv", csv)
+        z.writestr("activities/1.fit.gz", gzip.compress(run))
+        z.writestr("activities/2.fit.gz", gzip.compress(bike))
+        z.writestr("activities/3.fit.gz", gzip.compress(b"no FIT at all"))
+
+    class Progress(sg.ImportListener):
+        def __init__(self):
+            self.seen = []
+
+        def on_file(self, p):
+            self.seen.append((p.bytes_done, p.bytes_total))
+
+    listener = Progress()
+    summary = asyncio.run(app.import_files([str(strava)], listener))
+    assert (summary.imported, summary.skipped, summary.failed) == (1, 1, 1), summary
+    total = os.path.getsize(strava)
+    assert all(t == total for _, t in listener.seen)
+    assert [d for d, _ in listener.seen] == sorted(d for d, _ in listener.seen)
+    imported = next(f for f in summary.files if f.status == sg.ImportStatus.IMPORTED)
+    assert imported.path.endswith("export_1.zip!activities/1.fit.gz")
+    assert imported.run.notes == "Morning, easy" and imported.run.rpe == 7
+    (shoe,) = app.shoes()
+    assert shoe.name == "Pegasus 40" and imported.run.shoe_id == shoe.id
+    assert shoe.distance_meters == imported.run.distance_meters
+    broken = next(f for f in summary.files if f.status == sg.ImportStatus.FAILED)
+    assert broken.path.endswith("export_1.zip!activities/3.fit.gz") and "FIT" in broken.reason
+
+    # The same run in Garmin's layout (a part zip in the export zip) is the same file.
+    part = io.BytesIO()
+    with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("runner@example.com_1.fit", run)
+    garmin = tmp_path / "garmin.zip"
+    with zipfile.ZipFile(garmin, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip", part.getvalue())
+    again = asyncio.run(app.import_files([str(garmin)]))
+    assert (again.imported, again.duplicates) == (0, 1), again
+    assert again.files[0].duplicate_reason == sg.DuplicateReason.SAME_FILE
+    assert app.run_count() == 1
