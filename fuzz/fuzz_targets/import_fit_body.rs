@@ -22,7 +22,10 @@ fuzz_target!(|body: &[u8]| {
         assert!(!parsed.is_empty());
         for p in parsed {
             if let Parsed::Run { run, samples, .. } = p {
-                assert!(run.duration_s > 0.0 && run.duration_s.is_finite(), "{run:?}");
+                assert!(
+                    run.duration_s > 0.0 && run.duration_s.is_finite(),
+                    "{run:?}"
+                );
                 assert!(samples.iter().all(|s| s.t_s.is_finite() && s.t_s >= 0.0));
             }
         }

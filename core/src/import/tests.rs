@@ -35,8 +35,8 @@ fn a_fenix_5_run_imports_with_its_summary_and_stream() {
     assert_eq!(run.duration_s, 56.887);
     assert_eq!(run.avg_hr_bpm, Some(90.0));
     assert_eq!(run.max_hr_bpm, Some(112.0));
-    // The records' cadence, as for every format (`average_cadence`): the session says
-    // 2 x (83 + 86/128) = 167.3, over a time that includes the records without a step.
+    // The records' cadence, as for every format (`average_cadence`), so that this activity's
+    // GPX or TCX gives the same; the session's own figure is 2 x (83 + 86/128) = 167.3.
     assert_eq!(run.avg_cadence_spm, average_cadence(&samples));
     assert!(
         (run.avg_cadence_spm.unwrap() - 172.218).abs() < 0.001,

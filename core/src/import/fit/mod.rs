@@ -450,7 +450,14 @@ impl FitFile {
             }
             let start_fit = start.0;
             let samples: Vec<Sample> = if n == 1 {
-                rebase(&records, start_fit, u32::MAX)
+                // The one activity takes every record from its start on, in place.
+                let start = f64::from(start_fit);
+                let mut all = std::mem::take(&mut records);
+                all.retain(|s| s.t_s >= start);
+                for s in &mut all {
+                    s.t_s -= start;
+                }
+                all
             } else {
                 // A leg's records are those of its time range: up to its end, or the next
                 // leg's start.
