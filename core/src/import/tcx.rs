@@ -96,8 +96,7 @@ fn classify(parent: Option<Tag>, local: &str) -> Tag {
 }
 
 fn local_name<'e>(e: &'e BytesStart) -> &'e str {
-    let name = e.name().0;
-    name.rsplit(':').next().unwrap_or(name)
+    xml::local_name(e.name().0)
 }
 
 /// A trackpoint as read, with its absolute time.
