@@ -256,7 +256,7 @@ fn close(xml: &mut Xml<Tag>, r: &mut Reading) {
     let Some(point) = r.point.take() else { return };
     match point.at {
         Some(at) => {
-            if point.breaks && r.times.len() > 0 {
+            if point.breaks && !r.times.is_empty() {
                 r.breaks.push(r.times.len());
             }
             r.times.push(at);

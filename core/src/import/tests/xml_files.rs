@@ -246,8 +246,16 @@ fn gpx_points_at_impossible_places_are_pauses() {
 
 #[test]
 fn gpx_heart_rate_cadence_speed_and_power_in_every_common_spelling() {
-    // Each spelling apps write, one file each: (extension XML, hr, cadence one foot, speed, power).
-    let cases: [(&str, Option<u8>, Option<f64>, Option<f64>, Option<f64>); 7] = [
+    // Each spelling apps write, one file each: the extension XML, then the heart rate, the
+    // one-foot cadence, the speed and the power it holds.
+    type Case = (
+        &'static str,
+        Option<u8>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
+    let cases: [Case; 7] = [
         // Garmin TrackPointExtension v1 (Garmin Connect, Coros, Wahoo).
         (
             "<gpxtpx:TrackPointExtension><gpxtpx:atemp>19.0</gpxtpx:atemp><gpxtpx:hr>150</gpxtpx:hr><gpxtpx:cad>86</gpxtpx:cad></gpxtpx:TrackPointExtension>",
