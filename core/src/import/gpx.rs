@@ -26,8 +26,8 @@ use chrono_tz::Tz;
 use quick_xml::events::{BytesStart, Event};
 
 use super::stream::{
-    Sport, by_sport, fill_distance, fill_speed, local_start, moving_time, normalise_cadence,
-    place_in_time, sport_of, summarise,
+    Sport, by_sport, fill_distance, fill_distance_and_speed, local_start, moving_time,
+    normalise_cadence, place_in_time, sport_of, summarise,
 };
 use super::xml::{self, Xml};
 use super::{ImportError, Parsed};
@@ -60,6 +60,13 @@ fn extension_tag(local: &str) -> Tag {
     const HR: [&str; 4] = ["hr", "heartrate", "heart_rate", "heartratebpm"];
     const CAD: [&str; 3] = ["cad", "cadence", "runcadence"];
     const POWER: [&str; 3] = ["power", "powerinwatts", "watts"];
+    // Garmin's spelling first: nearly every file has it on every point.
+    match local {
+        "hr" => return Tag::Hr,
+        "cad" => return Tag::Cad,
+        "TrackPointExtension" => return Tag::Ext,
+        _ => {}
+    }
     let is = |names: &[&str]| names.iter().any(|n| n.eq_ignore_ascii_case(local));
     if is(&HR) {
         Tag::Hr
@@ -115,6 +122,8 @@ struct Reading {
     new_piece: bool,
     /// `<trkpt>` elements seen, with a time or without.
     trkpts: usize,
+    /// Some point has a speed of its own: the others' are not derived.
+    has_speed: bool,
 }
 
 pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
@@ -212,8 +221,7 @@ fn open(xml: &mut Xml<Tag>, r: &mut Reading, e: &BytesStart) -> Result<Tag, Impo
 }
 
 fn xml_local<'e>(e: &'e BytesStart) -> &'e str {
-    let name = e.name().0;
-    name.rsplit(':').next().unwrap_or(name)
+    xml::local_name(e.name().0)
 }
 
 /// A point's `lat` and `lon`: both required, both numbers.
@@ -248,7 +256,7 @@ fn close(xml: &mut Xml<Tag>, r: &mut Reading) {
     let Some(point) = r.point.take() else { return };
     match point.at {
         Some(at) => {
-            if point.breaks && r.times.len() > 0 {
+            if point.breaks && !r.times.is_empty() {
                 r.breaks.push(r.times.len());
             }
             r.times.push(at);
@@ -292,7 +300,10 @@ fn value(xml: &Xml<Tag>, r: &mut Reading, text: &str) -> Result<(), ImportError>
             p.at = Some(t);
         }
         Tag::Ele => s.altitude_m = xml::number(text).or(s.altitude_m),
-        Tag::Speed => s.speed_mps = xml::number(text).filter(|v| *v >= 0.0).or(s.speed_mps),
+        Tag::Speed => {
+            s.speed_mps = xml::number(text).filter(|v| *v >= 0.0).or(s.speed_mps);
+            r.has_speed |= s.speed_mps.is_some();
+        }
         Tag::Hr => {
             s.hr_bpm = xml::number(text)
                 .filter(|h| (1.0..=255.0).contains(h))
@@ -330,8 +341,11 @@ fn finish(xml: &Xml<Tag>, r: Reading, zone: Tz) -> Result<Vec<Parsed>, ImportErr
     };
     let (mut samples, breaks) = (r.samples, r.breaks);
     place_in_time(&mut samples, &r.times, start);
-    fill_distance(&mut samples, &breaks);
-    fill_speed(&mut samples);
+    if r.has_speed {
+        fill_distance(&mut samples, &breaks);
+    } else {
+        fill_distance_and_speed(&mut samples, &breaks);
+    }
     normalise_cadence(&mut samples);
     let mut run = summarise(&samples, local_start(start, zone), RunSource::Gpx);
     if run.duration_s <= 0.0 {

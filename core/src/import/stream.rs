@@ -54,6 +54,34 @@ pub fn fill_distance(samples: &mut [Sample], breaks: &[usize]) {
     }
 }
 
+/// [`fill_distance`] then [`fill_speed`] in one pass, for a file with neither (a GPX track):
+/// the same values, one walk over the samples instead of four.
+pub fn fill_distance_and_speed(samples: &mut [Sample], breaks: &[usize]) {
+    let mut total = 0.0;
+    let mut last: Option<(f64, f64)> = None;
+    let mut prev: Option<(f64, f64)> = None;
+    let mut next_break = breaks.iter().copied().peekable();
+    for (i, s) in samples.iter_mut().enumerate() {
+        while next_break.next_if(|b| *b <= i).is_some_and(|b| b == i) {
+            last = None;
+        }
+        let (Some(lat), Some(lon)) = (s.lat_deg, s.lon_deg) else {
+            continue;
+        };
+        if let Some(p) = last {
+            total += haversine_m(p, (lat, lon));
+        }
+        last = Some((lat, lon));
+        s.distance_m = Some(total);
+        if let Some((pt, pd)) = prev
+            && s.t_s > pt
+        {
+            s.speed_mps = Some(((total - pd) / (s.t_s - pt)).max(0.0));
+        }
+        prev = Some((s.t_s, total));
+    }
+}
+
 /// Below this speed the runner is stopped, for [`moving_time`]: slower than any walk, faster than
 /// the wander of a GPS position standing still.
 pub const STOPPED_MPS: f64 = 0.5;
@@ -191,13 +219,15 @@ pub fn summarise(
         .unwrap_or(0.0);
     let mut run = Run::new(Uuid::new_v4(), start, distance, duration);
     run.source = source;
-    let hrs: Vec<f64> = samples
-        .iter()
-        .filter_map(|s| s.hr_bpm.map(f64::from))
-        .collect();
-    if !hrs.is_empty() {
-        run.avg_hr_bpm = Some(hrs.iter().sum::<f64>() / hrs.len() as f64);
-        run.max_hr_bpm = hrs.iter().copied().reduce(f64::max);
+    let (mut hr_sum, mut hr_n, mut hr_max) = (0u64, 0u64, 0u8);
+    for h in samples.iter().filter_map(|s| s.hr_bpm) {
+        hr_sum += u64::from(h);
+        hr_n += 1;
+        hr_max = hr_max.max(h);
+    }
+    if hr_n > 0 {
+        run.avg_hr_bpm = Some(hr_sum as f64 / hr_n as f64);
+        run.max_hr_bpm = Some(f64::from(hr_max));
     }
     run.avg_cadence_spm = super::average_cadence(samples);
     run.avg_power_w = mean(samples.iter().filter_map(|s| s.power_w));
@@ -415,7 +445,7 @@ pub fn by_sport(sport: &Sport, run: Run, samples: Vec<Sample>) -> super::Parsed 
                 reason: not_a_run(name),
             };
         }
-        Sport::Unnamed => judge_unnamed(&samples, None),
+        Sport::Unnamed => judge_sport(&samples),
         Sport::Unknown(label) => judge_unnamed(&samples, Some(label)),
     };
     match judged {
@@ -523,6 +553,25 @@ mod tests {
             judge_sport(&stream(None, None)),
             Judged::Run { .. }
         ));
+    }
+
+    #[test]
+    fn distance_and_speed_in_one_pass_are_the_same_as_in_two() {
+        let track: Vec<Sample> = (0..50)
+            .map(|i| Sample {
+                t_s: (i / 2) as f64,
+                lat_deg: (i % 7 != 3).then_some(52.0 + i as f64 * 0.0001),
+                lon_deg: Some(13.0 + (i % 3) as f64 * 0.00005),
+                ..Sample::default()
+            })
+            .collect();
+        let breaks = [10, 11, 30];
+        let mut two = track.clone();
+        fill_distance(&mut two, &breaks);
+        fill_speed(&mut two);
+        let mut one = track;
+        fill_distance_and_speed(&mut one, &breaks);
+        assert_eq!(one, two);
     }
 
     #[test]

@@ -96,8 +96,7 @@ fn classify(parent: Option<Tag>, local: &str) -> Tag {
 }
 
 fn local_name<'e>(e: &'e BytesStart) -> &'e str {
-    let name = e.name().0;
-    name.rsplit(':').next().unwrap_or(name)
+    xml::local_name(e.name().0)
 }
 
 /// A trackpoint as read, with its absolute time.
@@ -391,10 +390,11 @@ fn finish(xml: &Xml<Tag>, a: Activity, n: usize, zone: Tz) -> Result<Parsed, Imp
     fill_speed(&mut samples);
     normalise_cadence(&mut samples);
     let mut run = summarise(&samples, local_start(start, zone), RunSource::Tcx);
-    if a.distance_m > 0.0 {
+    // Lap totals that add up past any real number (a damaged file) are not totals.
+    if a.distance_m > 0.0 && a.distance_m.is_finite() {
         run.distance_m = a.distance_m;
     }
-    if a.time_s > 0.0 {
+    if a.time_s > 0.0 && a.time_s.is_finite() {
         // The watch's own timer, which stops in its pauses.
         run.moving_time_s = Some(a.time_s);
         run.duration_s = run.duration_s.max(a.time_s);

@@ -170,6 +170,14 @@ impl<'a, T: Copy> Xml<'a, T> {
     }
 }
 
+/// The local part of a qualified name: `hr` of `gpxtpx:hr`.
+pub(super) fn local_name(qualified: &str) -> &str {
+    match qualified.bytes().rposition(|b| b == b':') {
+        Some(i) => &qualified[i + 1..],
+        None => qualified,
+    }
+}
+
 /// A number in an element or attribute, or `None` when it is not a finite number.
 pub(super) fn number(s: &str) -> Option<f64> {
     s.trim().parse::<f64>().ok().filter(|v| v.is_finite())

@@ -246,8 +246,16 @@ fn gpx_points_at_impossible_places_are_pauses() {
 
 #[test]
 fn gpx_heart_rate_cadence_speed_and_power_in_every_common_spelling() {
-    // Each spelling apps write, one file each: (extension XML, hr, cadence one foot, speed, power).
-    let cases: [(&str, Option<u8>, Option<f64>, Option<f64>, Option<f64>); 7] = [
+    // Each spelling apps write, one file each: the extension XML, then the heart rate, the
+    // one-foot cadence, the speed and the power it holds.
+    type Case = (
+        &'static str,
+        Option<u8>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
+    let cases: [Case; 7] = [
         // Garmin TrackPointExtension v1 (Garmin Connect, Coros, Wahoo).
         (
             "<gpxtpx:TrackPointExtension><gpxtpx:atemp>19.0</gpxtpx:atemp><gpxtpx:hr>150</gpxtpx:hr><gpxtpx:cad>86</gpxtpx:cad></gpxtpx:TrackPointExtension>",
@@ -650,4 +658,32 @@ fn the_garmin_connect_gpx_export_imports_as_before() {
     assert!((run.distance_m - steps).abs() < 1e-6);
     let moving = run.moving_time_s.unwrap();
     assert!(moving > 0.0 && moving <= run.duration_s, "{moving}");
+}
+
+#[test]
+fn tcx_lap_totals_past_any_real_number_are_not_totals() {
+    // Two laps of 1e308 seconds and metres add up to infinity: the samples decide instead.
+    let lap = |from_s: f64| {
+        format!(
+            "<Lap StartTime=\"{}\"><TotalTimeSeconds>1e308</TotalTimeSeconds><DistanceMeters>1e308</DistanceMeters><Track>{}</Track></Lap>",
+            at(from_s),
+            (0..11)
+                .map(|i| format!(
+                    "<Trackpoint><Time>{}</Time><DistanceMeters>{}</DistanceMeters></Trackpoint>",
+                    at(from_s + i as f64),
+                    (from_s + i as f64) * 3.0
+                ))
+                .collect::<String>()
+        )
+    };
+    let activity = format!(
+        "<Activity Sport=\"Running\"><Id>{T0}</Id>{}{}</Activity>",
+        lap(0.0),
+        lap(10.0)
+    );
+    let (run, samples, _) = the_run(Format::Tcx, &tcx(&activity));
+    assert_eq!(samples.len(), 22);
+    assert_eq!(run.duration_s, 20.0);
+    assert_eq!(run.distance_m, 60.0);
+    assert_eq!(run.moving_time_s, Some(20.0));
 }
