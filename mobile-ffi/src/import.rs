@@ -173,8 +173,8 @@ pub struct ImportProgress {
     pub file: ImportOutcome,
     /// How far through the bytes of the files and archives the batch is: what a progress bar
     /// should show, since an archive's count of files is known only once it is read.
-    pub bytes_done: u64,
-    pub bytes_total: u64,
+    pub bytes_done: i64,
+    pub bytes_total: i64,
 }
 
 /// Implemented by the app: told after each file of `import_files`.
@@ -279,8 +279,8 @@ impl Strideguard {
                                 done: p.done as i32,
                                 total: p.total as i32,
                                 file,
-                                bytes_done: p.bytes_done,
-                                bytes_total: p.bytes_total,
+                                bytes_done: i64::try_from(p.bytes_done).unwrap_or(i64::MAX),
+                                bytes_total: i64::try_from(p.bytes_total).unwrap_or(i64::MAX),
                             }));
                         }
                     }
