@@ -1,6 +1,6 @@
 //! The XML reading GPX and TCX share: one streaming pass with quick-xml over the file's text,
 //! the stack of open elements, and errors that say where they happened ("line 42, in
-//! <gpx><trk><trkseg><trkpt>: ..."). quick-xml reports byte offsets; the line is counted from
+//! `<gpx><trk><trkseg><trkpt>`: ..."). quick-xml reports byte offsets; the line is counted from
 //! the offset only when there is an error to report, so a good file pays nothing for it.
 
 use quick_xml::Reader;

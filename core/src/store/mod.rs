@@ -43,7 +43,9 @@ pub use imports::{
 pub use live::{CoachTarget, TargetSource};
 pub use migrations::{APPLICATION_ID, LATEST_VERSION, describe as describe_migrations};
 pub use pain::{LogTriage, PainEntry, PlanExercise, PlanToday, StoredPlan, Tick};
-pub use runs::{Duplicate, DuplicateReason, ImportFailed, Imported, RunEdit};
+pub use runs::{
+    Duplicate, DuplicateReason, ImportFailed, Imported, RunEdit, SAME_ACTIVITY_OVERLAP,
+};
 pub use shoes::{ShoeChoice, ShoeEdit};
 pub use sync_records::{
     FOLD_STEP, IncomingRecord, MergeStats, OutgoingRecord, SyncAccount, SyncStatus,
