@@ -11,6 +11,7 @@
 )]
 
 mod command;
+mod interrupt;
 mod output;
 mod values;
 
@@ -101,6 +102,9 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             if let Some(h) = hint(&e) {
                 eprintln!("hint: {h}");
+            }
+            if e.downcast_ref::<interrupt::Interrupted>().is_some() {
+                return ExitCode::from(interrupt::EXIT_CODE);
             }
             ExitCode::FAILURE
         }

@@ -204,3 +204,72 @@ fn a_gzipped_file_is_imported_like_the_file() {
     assert_eq!(totals(&again), (0, 1, 0, 0));
     assert_eq!(again["files"][0]["reason"], "same_file");
 }
+
+#[test]
+fn ctrl_c_stops_an_import_after_a_file_and_the_same_command_goes_on() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    // More files than the lines a pipe holds (64 KiB of about 110 bytes each): the import
+    // waits on its output until the test reads it, so the Ctrl-C lands mid-import.
+    let n = 1200;
+    let runs = daily_runs("2021-01-01T07:00:00+01:00", n, 1);
+    write_folder(dir.path(), &garmin_part(&runs, 1));
+    let folder = dir.path().to_str().unwrap();
+    env.ok(&["run", "list"]); // the database exists before the import starts
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strideguard"))
+        .args(["--db", env.db.to_str().unwrap(), "import", folder])
+        .env("HOME", &env.home)
+        .env("TZ", "UTC")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("imported   "), "{first}");
+    // SAFETY: a signal to our own child, whose pid we hold.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted after"), "{err}");
+    assert!(err.contains("the same command goes on"), "{err}");
+    // A line per file ("imported   PATH: ..."), then the totals ("imported N, ...").
+    let landed = 1 + rest
+        .lines()
+        .filter(|l| l.starts_with("imported   "))
+        .count();
+    assert!(
+        rest.contains(&format!("imported {landed}, duplicates 0")),
+        "{rest}"
+    );
+    assert!(landed < n, "stopped early: {landed} of {n}");
+    let runs = env.json(&["run", "list", "--json"]);
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        landed,
+        "each file reported landed"
+    );
+
+    let again = env.json(&["import", folder, "--json"]);
+    assert_eq!(
+        totals(&again),
+        ((n - landed) as u64, landed as u64, 0, 0),
+        "the rest, and what landed as duplicates"
+    );
+}

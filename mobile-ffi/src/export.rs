@@ -85,15 +85,7 @@ impl Strideguard {
     ) -> Result<ExportSummary, StrideguardError> {
         let me = self.clone();
         background(Some((self, cancel)), move |token: &Cancel| {
-            let ids: Vec<Uuid> = me.read(|s| {
-                if run_ids.is_empty() {
-                    return Ok(s.runs()?.into_iter().map(|r| r.id).collect());
-                }
-                run_ids
-                    .iter()
-                    .map(|key| Ok(s.find_run(key)?.id))
-                    .collect::<Result<Vec<_>, StrideguardError>>()
-            })?;
+            let ids: Vec<Uuid> = me.read(|s| Ok(s.select_runs(&run_ids)?))?;
             let failures = Failures::default();
             let report = store::export_runs(
                 me.writer(),

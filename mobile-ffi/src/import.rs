@@ -52,8 +52,8 @@ pub struct ImportOutcome {
 }
 
 impl ImportOutcome {
-    /// One outcome for a file's activities: the first run added (or else the first duplicate,
-    /// or else the first skip), with every run added in `runs`.
+    /// One outcome for a file's activities: the one core's [`Imported::headline`] picks, with
+    /// every run added in `runs`.
     fn of_all(all: Vec<Imported>) -> ImportOutcome {
         let runs: Vec<Run> = all
             .iter()
@@ -62,16 +62,8 @@ impl ImportOutcome {
                 _ => None,
             })
             .collect();
-        let rank = |i: &Imported| match i {
-            Imported::Run { .. } => 0,
-            Imported::Duplicate(_) => 1,
-            Imported::NotARun { .. } => 2,
-        };
-        let first = all
-            .into_iter()
-            .enumerate()
-            .min_by_key(|(n, i)| (rank(i), *n))
-            .map(|(_, i)| i)
+        let first = Imported::headline(&all)
+            .cloned()
             .expect("parse gives at least one activity");
         ImportOutcome {
             runs,

@@ -41,14 +41,8 @@ fn format_arg(s: &str) -> Result<ExportFormat, String> {
 }
 
 pub fn run(store: &mut Store, a: &ExportArgs) -> Result<()> {
-    let ids = if a.all {
-        store.runs()?.into_iter().map(|r| r.id).collect()
-    } else {
-        a.ids
-            .iter()
-            .map(|key| Ok(store.find_run(key)?.id))
-            .collect::<Result<Vec<_>>>()?
-    };
+    // `--all` and no ids: clap's group allows only one of them, and no ids selects every run.
+    let ids = store.select_runs(if a.all { &[] } else { &a.ids })?;
     let json = a.output.json;
     let bar = if json || ids.len() < 2 {
         ProgressBar::hidden()

@@ -16,6 +16,7 @@ use strideguard_core::store::{
 };
 use strideguard_core::units::format_distance;
 
+use crate::interrupt::{self, Interrupted};
 use crate::output::{OutputArgs, print_json};
 
 #[derive(Debug, Args)]
@@ -39,6 +40,14 @@ pub fn run(store: &mut Store, a: &ImportArgs) -> Result<()> {
         None => ShoeChoice::Default,
     };
     let report = import(store, &a.paths, shoe, a.out.json)?;
+    if report.cancelled {
+        return Err(Interrupted(format!(
+            "interrupted after {} files: what was imported stays, and the same command goes on \
+             from there (files already imported are skipped)",
+            report.totals.files()
+        ))
+        .into());
+    }
     if report.totals.failed > 0 {
         anyhow::bail!(
             "{} of {} files could not be imported (see above)",
@@ -62,21 +71,22 @@ pub fn import(
     let archives = files
         .iter()
         .any(|f| matches!(f, Ok(s) if s.kind == SourceKind::Zip));
-    let bytes: u64 = files
-        .iter()
-        .map(|f| f.as_ref().map_or(0, |s| s.bytes))
-        .sum();
     // A bar for long imports, over the bytes of the files and archives, on stderr and only on
     // a terminal (indicatif hides it otherwise); never with --json, whose stdout is for
     // programs.
     let bar = if json || (files.len() < 2 && !archives) {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(bytes).with_style(
+        // Its length is core's count of the bytes to read, told with each file.
+        ProgressBar::new(0).with_style(
             ProgressStyle::with_template("{bar:30} {binary_bytes}/{binary_total_bytes} {wide_msg}")
                 .expect("a valid template"),
         )
     };
+    // Ctrl-C stops after the file being read: every activity is its own transaction, so what
+    // landed stays.
+    interrupt::catch();
+    let cancel = Cancel::new();
     let access = std::cell::RefCell::new(store);
     let report = import_files(
         &access,
@@ -87,9 +97,13 @@ pub fn import(
             if !json {
                 bar.suspend(|| print_line(p.file, units));
             }
+            bar.set_length(p.bytes_total);
             bar.set_position(p.bytes_done);
+            if interrupt::requested() {
+                cancel.cancel();
+            }
         },
-        &Cancel::new(),
+        &cancel,
     )?;
     bar.finish_and_clear();
     if json {

@@ -23,6 +23,7 @@ use strideguard_sensor::{
     Bridge, BridgeEvent, CadenceUnit, Notification, PacketStats, SessionItem,
 };
 
+use crate::interrupt;
 use crate::output::{OutputArgs, print_json, table};
 use crate::values;
 
@@ -90,22 +91,6 @@ fn scenario(s: &str) -> Result<Scenario, String> {
         "low-cadence" | "low_cadence" => Ok(Scenario::LowCadence),
         "dropout" => Ok(Scenario::Dropout),
         _ => Err(format!("'{s}' is not steady, low-cadence or dropout")),
-    }
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C ends the session (and saves it) instead of killing the process.
-#[allow(unsafe_code)]
-fn catch_ctrl_c() {
-    #[cfg(unix)]
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
     }
 }
 
@@ -210,7 +195,8 @@ pub fn run(store: &mut Store, db: &Path, a: LiveArgs) -> Result<()> {
             );
         }
     };
-    catch_ctrl_c();
+    // Ctrl-C ends the session (and saves it) instead of killing the process.
+    interrupt::catch();
     let session = LiveSession::new(CoachConfig::new(target.spm));
     let (device, driven) = match (&a.simulate, &a.replay) {
         (Some(s), _) => {
@@ -262,7 +248,7 @@ pub fn run(store: &mut Store, db: &Path, a: LiveArgs) -> Result<()> {
             drop(tx);
             let started = Instant::now();
             let input = std::iter::from_fn(|| {
-                if STOP.load(Ordering::SeqCst) {
+                if interrupt::requested() {
                     stop.store(true, Ordering::SeqCst);
                     return None;
                 }
@@ -353,7 +339,7 @@ pub fn drive(
     let mut out = std::io::stdout().lock();
     let mut recorded = Vec::new();
     for input in input {
-        if STOP.load(Ordering::SeqCst) {
+        if interrupt::requested() {
             break;
         }
         let n = match input {

@@ -29,7 +29,7 @@ use super::stream::{
     Sport, by_sport, fill_distance, fill_distance_and_speed, local_start, moving_time,
     normalise_cadence, place_in_time, sport_of, summarise,
 };
-use super::xml::{self, Xml};
+use super::xml::{self, Step, Xml};
 use super::{ImportError, Parsed};
 use crate::model::{RunSource, Sample};
 
@@ -124,9 +124,21 @@ struct Reading {
     trkpts: usize,
     /// Some point has a speed of its own: the others' are not derived.
     has_speed: bool,
+    /// The steps of the point being read by a plain scan (kept to reuse their room).
+    steps: Vec<Step>,
 }
 
 pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
+    parse_with(bytes, zone, true)
+}
+
+/// [`parse`], with the plain scan of points on or off: the tests check that both read every
+/// file alike.
+pub(super) fn parse_with(
+    bytes: &[u8],
+    zone: Tz,
+    plain_scan: bool,
+) -> Result<Vec<Parsed>, ImportError> {
     let text = xml::text("GPX", bytes)?;
     let mut xml: Xml<Tag> = Xml::new("GPX", text);
     let mut r = Reading {
@@ -140,13 +152,19 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> 
             Event::Start(e) => {
                 let tag = open(&mut xml, &mut r, &e)?;
                 saw_root |= tag == Tag::Gpx;
+                if tag == Tag::Trkpt && plain_scan {
+                    read_point(&mut xml, &mut r)?;
+                }
             }
             Event::Empty(e) => {
                 let tag = open(&mut xml, &mut r, &e)?;
                 saw_root |= tag == Tag::Gpx;
                 close(&mut xml, &mut r);
             }
-            Event::End(_) => close(&mut xml, &mut r),
+            Event::End(e) => {
+                xml.expect_end(e.name().as_ref())?;
+                close(&mut xml, &mut r);
+            }
             Event::Text(t) => value(&xml, &mut r, &t)?,
             Event::CData(t) => value(&xml, &mut r, &t)?,
             Event::GeneralRef(g) => {
@@ -187,13 +205,7 @@ fn open(xml: &mut Xml<Tag>, r: &mut Reading, e: &BytesStart) -> Result<Tag, Impo
             e.name().as_ref()
         )));
     }
-    let tag = match parent {
-        // Inside anything the reader skips, everything is skipped without a look.
-        Some(Tag::Other | Tag::Hr | Tag::Cad | Tag::Power | Tag::Speed | Tag::Time | Tag::Ele) => {
-            Tag::Other
-        }
-        _ => classify(parent, xml_local(e)),
-    };
+    let tag = kind(parent, xml_local(e));
     xml.open(tag, e.name().as_ref().len());
     match tag {
         Tag::Trk | Tag::Trkseg => r.new_piece = true,
@@ -220,6 +232,71 @@ fn open(xml: &mut Xml<Tag>, r: &mut Reading, e: &BytesStart) -> Result<Tag, Impo
     Ok(tag)
 }
 
+/// The kind of an element named `local` opened inside `parent`.
+fn kind(parent: Option<Tag>, local: &str) -> Tag {
+    match parent {
+        // Inside anything the reader skips, everything is skipped without a look.
+        Some(Tag::Other | Tag::Hr | Tag::Cad | Tag::Power | Tag::Speed | Tag::Time | Tag::Ele) => {
+            Tag::Other
+        }
+        _ => classify(parent, local),
+    }
+}
+
+/// The rest of a `<trkpt>` just opened, through its end tag: by a plain scan when it is plain
+/// XML (nearly every point is), replayed through the same steps as events would be; otherwise
+/// left to the event reader.
+fn read_point(xml: &mut Xml<Tag>, r: &mut Reading) -> Result<(), ImportError> {
+    let mut steps = std::mem::take(&mut r.steps);
+    let read = xml.plain_content(&mut steps);
+    let replayed = match read {
+        Some(_) => replay(xml, r, &steps),
+        None => Ok(()),
+    };
+    r.steps = steps;
+    replayed?;
+    if let Some(end) = read {
+        xml.resume_at(end);
+    }
+    Ok(())
+}
+
+/// What the events of a plain stretch would have done. Inside a point, elements only hold
+/// values: opening one has no effect but its place on the stack.
+fn replay(xml: &mut Xml<Tag>, r: &mut Reading, steps: &[Step]) -> Result<(), ImportError> {
+    for step in steps {
+        match *step {
+            Step::Open {
+                at,
+                name_at,
+                name_len,
+                empty,
+            } => {
+                xml.replaying_at(at);
+                let local = xml::local_name(xml.slice(name_at, name_at + name_len));
+                let tag = kind(xml.top(), local);
+                debug_assert!(!matches!(
+                    tag,
+                    Tag::Trk | Tag::Trkseg | Tag::Trkpt | Tag::Type
+                ));
+                xml.open_named(tag, name_at, name_len);
+                if empty {
+                    close(xml, r);
+                }
+            }
+            Step::Text { at, from, to } => {
+                xml.replaying_at(at);
+                value(xml, r, xml.slice(from, to))?;
+            }
+            Step::Close { at } => {
+                xml.replaying_at(at);
+                close(xml, r);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn xml_local<'e>(e: &'e BytesStart) -> &'e str {
     xml::local_name(e.name().0)
 }
@@ -227,9 +304,71 @@ fn xml_local<'e>(e: &'e BytesStart) -> &'e str {
 /// A point's `lat` and `lon`: both required, both numbers.
 fn position(xml: &Xml<Tag>, e: &BytesStart) -> Result<(f64, f64), ImportError> {
     let (mut lat, mut lon) = (None, None);
+    // Nearly every point is `<trkpt lat="..." lon="...">`: read by a plain scan, with no
+    // attribute iterator. Anything the scan does not follow goes to quick-xml's reader, which
+    // names what is wrong.
+    let Some(pairs) = plain_attributes(e.attributes_raw()) else {
+        return position_checked(xml, e);
+    };
+    for (key, value) in pairs {
+        let (slot, what) = match xml::local_name(key) {
+            "lat" => (&mut lat, "latitude"),
+            "lon" => (&mut lon, "longitude"),
+            _ => continue,
+        };
+        *slot = Some(coordinate(xml, what, value)?);
+    }
+    located(xml, lat, lon)
+}
+
+/// The attributes of a start tag as `name="value"` pairs, or `None` for anything else (an
+/// entity in a value, a missing quote), which quick-xml's iterator then reads or refuses.
+fn plain_attributes(raw: &str) -> Option<impl Iterator<Item = (&str, &str)>> {
+    let b = raw.as_bytes();
+    let mut pairs = [("", ""); 4];
+    let (mut n, mut i) = (0, 0);
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == b.len() || &b[i..] == b"/" {
+            break;
+        }
+        let key_at = i;
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = &raw[key_at..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i + 1 >= b.len() || b[i] != b'=' {
+            return None;
+        }
+        i += 1;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let quote = *b.get(i).filter(|q| **q == b'"' || **q == b'\'')?;
+        let value_at = i + 1;
+        let len = b[value_at..].iter().position(|c| *c == quote)?;
+        let value = &raw[value_at..value_at + len];
+        if key.is_empty() || n == pairs.len() || value.as_bytes().contains(&b'&') {
+            return None;
+        }
+        pairs[n] = (key, value);
+        n += 1;
+        i = value_at + len + 1;
+    }
+    Some(pairs.into_iter().take(n))
+}
+
+/// [`position`] through quick-xml's attribute iterator, for the tags the plain scan does not
+/// follow.
+fn position_checked(xml: &Xml<Tag>, e: &BytesStart) -> Result<(f64, f64), ImportError> {
+    let (mut lat, mut lon) = (None, None);
     let mut attributes = e.attributes();
-    // Skipping the duplicate check saves an allocation per point; of a repeated `lat`, the last
-    // one counts.
+    // Of a repeated `lat`, the last one counts, as in the plain scan.
     attributes.with_checks(false);
     for a in attributes {
         let a = a.map_err(|err| xml.error(&err.to_string()))?;
@@ -238,10 +377,16 @@ fn position(xml: &Xml<Tag>, e: &BytesStart) -> Result<(f64, f64), ImportError> {
             "lon" => (&mut lon, "longitude"),
             _ => continue,
         };
-        let v = xml::number(&a.value)
-            .ok_or_else(|| xml.error(&format!("{what} \"{}\" is not a number", a.value)))?;
-        *slot = Some(v);
+        *slot = Some(coordinate(xml, what, &a.value)?);
     }
+    located(xml, lat, lon)
+}
+
+fn coordinate(xml: &Xml<Tag>, what: &str, value: &str) -> Result<f64, ImportError> {
+    xml::number(value).ok_or_else(|| xml.error(&format!("{what} \"{value}\" is not a number")))
+}
+
+fn located(xml: &Xml<Tag>, lat: Option<f64>, lon: Option<f64>) -> Result<(f64, f64), ImportError> {
     match (lat, lon) {
         (Some(lat), Some(lon)) => Ok((lat, lon)),
         (None, _) => Err(xml.error("the point has no latitude (lat)")),

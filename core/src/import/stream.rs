@@ -15,17 +15,37 @@ pub const ELEVATION_HYSTERESIS_M: f64 = 3.0;
 /// Speeds at or above this are running, for deciding the cadence convention.
 const RUNNING_SPEED_MPS: f64 = 1.8;
 
-/// Great-circle distance between two (lat, lon) points in degrees.
+/// Great-circle distance between two (lat, lon) points in degrees (the tests' measure; the
+/// parsers walk a track with [`Fix`]).
+#[cfg(test)]
 pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+    Fix::new(a).metres_to(&Fix::new(b))
+}
+
+/// A position made ready for [`haversine_m`]: in radians, with the cosine of its latitude. A
+/// track measures each point against the one before, so each point's trigonometry is done once
+/// instead of twice (the same numbers, to the bit).
+struct Fix {
+    lat: f64,
+    lon: f64,
+    cos_lat: f64,
+}
+
+impl Fix {
+    fn new((lat, lon): (f64, f64)) -> Self {
+        let lat = lat.to_radians();
+        Fix {
+            lat,
+            lon: lon.to_radians(),
+            cos_lat: lat.cos(),
+        }
+    }
+
+    fn metres_to(&self, b: &Fix) -> f64 {
+        let h = ((b.lat - self.lat) / 2.0).sin().powi(2)
+            + self.cos_lat * b.cos_lat * ((b.lon - self.lon) / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+    }
 }
 
 /// When the file has no distances, accumulate them from the positions, in file order. Nothing is
@@ -38,17 +58,18 @@ pub fn fill_distance(samples: &mut [Sample], breaks: &[usize]) {
         return;
     }
     let mut total = 0.0;
-    let mut last: Option<(f64, f64)> = None;
+    let mut last: Option<Fix> = None;
     let mut next_break = breaks.iter().copied().peekable();
     for (i, s) in samples.iter_mut().enumerate() {
         while next_break.next_if(|b| *b <= i).is_some_and(|b| b == i) {
             last = None;
         }
         if let (Some(lat), Some(lon)) = (s.lat_deg, s.lon_deg) {
-            if let Some(prev) = last {
-                total += haversine_m(prev, (lat, lon));
+            let here = Fix::new((lat, lon));
+            if let Some(prev) = &last {
+                total += prev.metres_to(&here);
             }
-            last = Some((lat, lon));
+            last = Some(here);
             s.distance_m = Some(total);
         }
     }
@@ -58,7 +79,7 @@ pub fn fill_distance(samples: &mut [Sample], breaks: &[usize]) {
 /// the same values, one walk over the samples instead of four.
 pub fn fill_distance_and_speed(samples: &mut [Sample], breaks: &[usize]) {
     let mut total = 0.0;
-    let mut last: Option<(f64, f64)> = None;
+    let mut last: Option<Fix> = None;
     let mut prev: Option<(f64, f64)> = None;
     let mut next_break = breaks.iter().copied().peekable();
     for (i, s) in samples.iter_mut().enumerate() {
@@ -68,10 +89,11 @@ pub fn fill_distance_and_speed(samples: &mut [Sample], breaks: &[usize]) {
         let (Some(lat), Some(lon)) = (s.lat_deg, s.lon_deg) else {
             continue;
         };
-        if let Some(p) = last {
-            total += haversine_m(p, (lat, lon));
+        let here = Fix::new((lat, lon));
+        if let Some(p) = &last {
+            total += p.metres_to(&here);
         }
-        last = Some((lat, lon));
+        last = Some(here);
         s.distance_m = Some(total);
         if let Some((pt, pd)) = prev
             && s.t_s > pt

@@ -172,7 +172,8 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> 
                 close(&xml, &mut current, &mut done, zone)?;
                 xml.close();
             }
-            Event::End(_) => {
+            Event::End(e) => {
+                xml.expect_end(e.name().as_ref())?;
                 close(&xml, &mut current, &mut done, zone)?;
                 xml.close();
             }

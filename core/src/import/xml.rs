@@ -46,23 +46,68 @@ pub(super) struct Xml<'a, T> {
     format: &'static str,
     text: &'a str,
     reader: Reader<&'a [u8]>,
+    /// Where in `text` the reader started: it is made anew after a stretch read by
+    /// [`Xml::plain_content`].
+    base: usize,
     open: Vec<Open<T>>,
     /// Where the last event started.
     event_at: usize,
 }
 
+/// A quick-xml reader over `text` as the parsers want it.
+fn reader_over(text: &str) -> Reader<&[u8]> {
+    let mut reader = Reader::from_str(text);
+    let config = reader.config_mut();
+    // Whitespace between elements is not content: skipping it halves the events.
+    config.trim_text(true);
+    // Apps write names like "Run & Walk" unescaped; the `&` says nothing about the track.
+    config.allow_dangling_amp = true;
+    // End tags are matched against `Xml`'s own stack (see `Xml::close`), which also holds the
+    // elements a plain stretch opened, and which a reader made anew mid-document does not know.
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    reader
+}
+
+/// One step of a stretch of the document read by [`Xml::plain_content`], for the parser to
+/// replay as it would the events. Offsets are into the whole text; `at` is where the step's
+/// markup or text begins, for the line of an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    Open {
+        at: usize,
+        name_at: usize,
+        name_len: usize,
+        /// `<name/>`: opened and closed at once.
+        empty: bool,
+    },
+    Text {
+        at: usize,
+        from: usize,
+        to: usize,
+    },
+    Close {
+        at: usize,
+    },
+}
+
+/// The most steps and the deepest nesting a plain stretch may have; anything bigger is read
+/// event by event.
+const PLAIN_STEPS: usize = 256;
+const PLAIN_DEPTH: usize = 8;
+
+/// Whitespace as XML (and quick-xml's trimming) counts it.
+fn xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 impl<'a, T: Copy> Xml<'a, T> {
     pub(super) fn new(format: &'static str, text: &'a str) -> Self {
-        let mut reader = Reader::from_str(text);
-        let config = reader.config_mut();
-        // Whitespace between elements is not content: skipping it halves the events.
-        config.trim_text(true);
-        // Apps write names like "Run & Walk" unescaped; the `&` says nothing about the track.
-        config.allow_dangling_amp = true;
         Xml {
             format,
             text,
-            reader,
+            reader: reader_over(text),
+            base: 0,
             open: Vec::with_capacity(16),
             event_at: 0,
         }
@@ -71,14 +116,140 @@ impl<'a, T: Copy> Xml<'a, T> {
     /// The next event. A syntax error (a tag not closed, an end tag that does not match) names
     /// its line and the elements open there.
     pub(super) fn next(&mut self) -> Result<Event<'a>, ImportError> {
-        self.event_at = self.reader.buffer_position() as usize;
+        self.event_at = self.base + self.reader.buffer_position() as usize;
         match self.reader.read_event() {
             Ok(e) => Ok(e),
             Err(e) => {
-                let at = self.reader.error_position() as usize;
+                let at = self.base + self.reader.error_position() as usize;
                 Err(self.error_at(at, &e.to_string()))
             }
         }
+    }
+
+    /// The content of the element just opened, through its end tag, read by a plain scan
+    /// instead of event by event, when it is plain XML: elements with attributes, and text with
+    /// no entity, comment, CDATA section or processing instruction in it. A track point is a
+    /// dozen small elements, and quick-xml's work per event is most of what a point costs; the
+    /// scan is a third of it. The steps land in `steps`, for the parser to replay; the returned
+    /// offset is where the end tag ends, for [`Xml::resume_at`] once the steps are replayed.
+    /// `None` for anything else, with nothing consumed: the reader then reads the same content
+    /// event by event, and reports whatever is wrong with it.
+    pub(super) fn plain_content(&self, steps: &mut Vec<Step>) -> Option<usize> {
+        let enclosing = self.open.last()?;
+        let b = self.text.as_bytes();
+        let name = |at: usize, len: usize| &b[at..at + len];
+        let mut i = self.base + self.reader.buffer_position() as usize;
+        let mut opened = [(0usize, 0usize); PLAIN_DEPTH];
+        let mut depth = 0;
+        steps.clear();
+        loop {
+            let text_at = i;
+            let lt = i + b[i..].iter().position(|c| *c == b'<')?;
+            let chunk = &b[i..lt];
+            if let Some(first) = chunk.iter().position(|c| !xml_space(*c)) {
+                if chunk.contains(&b'&') {
+                    return None;
+                }
+                let last = chunk.iter().rposition(|c| !xml_space(*c))?;
+                steps.push(Step::Text {
+                    at: text_at,
+                    from: i + first,
+                    to: i + last + 1,
+                });
+            }
+            if steps.len() >= PLAIN_STEPS {
+                return None;
+            }
+            match *b.get(lt + 1)? {
+                b'/' => {
+                    let gt = lt + 2 + b[lt + 2..].iter().position(|c| *c == b'>')?;
+                    let mut end = gt;
+                    while end > lt + 2 && xml_space(b[end - 1]) {
+                        end -= 1;
+                    }
+                    let found = &b[lt + 2..end];
+                    let (at, len) = match depth {
+                        0 => (enclosing.name_at, enclosing.name_len),
+                        d => opened[d - 1],
+                    };
+                    if found != name(at, len) {
+                        return None;
+                    }
+                    steps.push(Step::Close { at: lt });
+                    if depth == 0 {
+                        return Some(gt + 1);
+                    }
+                    depth -= 1;
+                    i = gt + 1;
+                }
+                b'!' | b'?' => return None,
+                _ => {
+                    let name_at = lt + 1;
+                    let mut j = name_at;
+                    while j < b.len() && !xml_space(b[j]) && b[j] != b'>' && b[j] != b'/' {
+                        j += 1;
+                    }
+                    let name_len = j - name_at;
+                    if name_len == 0 || (b.get(j) == Some(&b'/') && b.get(j + 1) != Some(&b'>')) {
+                        return None;
+                    }
+                    // The end of the tag, past any `>` inside a quoted attribute value.
+                    let mut quote = None;
+                    while j < b.len() {
+                        match (quote, b[j]) {
+                            (None, b'>') => break,
+                            (None, q @ (b'"' | b'\'')) => quote = Some(q),
+                            (Some(q), c) if c == q => quote = None,
+                            _ => {}
+                        }
+                        j += 1;
+                    }
+                    if j == b.len() {
+                        return None;
+                    }
+                    let empty = b[j - 1] == b'/';
+                    steps.push(Step::Open {
+                        at: lt,
+                        name_at,
+                        name_len,
+                        empty,
+                    });
+                    if !empty {
+                        if depth == PLAIN_DEPTH {
+                            return None;
+                        }
+                        opened[depth] = (name_at, name_len);
+                        depth += 1;
+                    }
+                    i = j + 1;
+                }
+            }
+        }
+    }
+
+    /// Goes on reading event by event from `at`, after a stretch [`Xml::plain_content`] read.
+    pub(super) fn resume_at(&mut self, at: usize) {
+        self.reader = reader_over(&self.text[at..]);
+        self.base = at;
+    }
+
+    /// The text between two offsets (from a [`Step`]).
+    pub(super) fn slice(&self, from: usize, to: usize) -> &'a str {
+        &self.text[from..to]
+    }
+
+    /// Makes `at` the place of the current event, for a step being replayed.
+    pub(super) fn replaying_at(&mut self, at: usize) {
+        self.event_at = at;
+    }
+
+    /// Records an element a replayed step opened.
+    pub(super) fn open_named(&mut self, tag: T, name_at: usize, name_len: usize) {
+        self.open.push(Open {
+            tag,
+            name_at,
+            name_len,
+        });
     }
 
     /// Records an element just opened by a `Start` event, with the parser's kind for it.
@@ -91,7 +262,24 @@ impl<'a, T: Copy> Xml<'a, T> {
         });
     }
 
-    /// Closes the innermost element (quick-xml checks that the end tag matches it).
+    /// Checks that an end tag named `name` closes the innermost element: a document whose
+    /// tags cross is malformed, in the words quick-xml uses.
+    pub(super) fn expect_end(&self, name: &str) -> Result<(), ImportError> {
+        let Some(o) = self.open.last() else {
+            return Err(self.error(&format!(
+                "ill-formed document: close tag `</{name}>` does not match any open tag"
+            )));
+        };
+        let expected = &self.text[o.name_at..o.name_at + o.name_len];
+        if expected != name {
+            return Err(self.error(&format!(
+                "ill-formed document: expected `</{expected}>`, but `</{name}>` was found"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Closes the innermost element (after [`Xml::expect_end`], for an end tag).
     pub(super) fn close(&mut self) -> Option<T> {
         self.open.pop().map(|o| o.tag)
     }
@@ -180,7 +368,15 @@ pub(super) fn local_name(qualified: &str) -> &str {
 
 /// A number in an element or attribute, or `None` when it is not a finite number.
 pub(super) fn number(s: &str) -> Option<f64> {
-    s.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    // The reader already trims element text; trimming again is only for attribute values,
+    // and costs as much as the parse when done unasked.
+    let padded = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_whitespace());
+    let s = if padded(s.as_bytes().first()) || padded(s.as_bytes().last()) {
+        s.trim()
+    } else {
+        s
+    };
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// A timestamp as GPX and TCX write it: RFC 3339, in UTC or with an offset. A time without an
@@ -239,6 +435,65 @@ pub(super) fn on_earth(lat: f64, lon: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The steps of the plain scan over the content of the document's first element, or
+    /// `None` when it leaves the content to the event reader.
+    fn plain(doc: &str) -> Option<(Vec<String>, usize)> {
+        let mut xml: Xml<()> = Xml::new("test", doc);
+        match xml.next().unwrap() {
+            Event::Start(e) => xml.open((), e.name().as_ref().len()),
+            other => panic!("{other:?}"),
+        }
+        let mut steps = Vec::new();
+        let end = xml.plain_content(&mut steps)?;
+        let shown = steps
+            .iter()
+            .map(|s| match *s {
+                Step::Open {
+                    name_at,
+                    name_len,
+                    empty,
+                    ..
+                } => format!(
+                    "<{}{}>",
+                    &doc[name_at..name_at + name_len],
+                    ["", "/"][empty as usize]
+                ),
+                Step::Text { from, to, .. } => doc[from..to].to_string(),
+                Step::Close { .. } => "</>".to_string(),
+            })
+            .collect();
+        Some((shown, end))
+    }
+
+    #[test]
+    fn the_plain_scan_reads_plain_content_and_leaves_the_rest() {
+        let doc =
+            "<p a=\"1\"><t:ele>\n 35.5 </t:ele ><link href='a>b/'><x/></link><y />\n</p> <q/>";
+        let (steps, end) = plain(doc).unwrap();
+        assert_eq!(
+            steps,
+            [
+                "<t:ele>", "35.5", "</>", "<link>", "<x/>", "</>", "<y/>", "</>"
+            ]
+        );
+        assert_eq!(&doc[end..], " <q/>", "it stops after the element's end tag");
+        for odd in [
+            "<p><!-- c --></p>",
+            "<p><e><![CDATA[1]]></e></p>",
+            "<p><e>3&#53;</e></p>",
+            "<p><?pi?></p>",
+            "<p><e>1</f></p>",
+            "<p><e>1</e>",
+            "<p><e a=\"1></e></p>",
+            "<p><a/b></a/b></p>",
+            "<p><a><b><c><d><e><f><g><h><i><j/></i></h></g></f></e></d></c></b></a></p>",
+        ] {
+            assert_eq!(plain(odd), None, "{odd}");
+        }
+        let long = format!("<p>{}</p>", "<s>1</s>".repeat(100));
+        assert_eq!(plain(&long), None, "more steps than one scan takes");
+    }
 
     #[test]
     fn lines_are_counted_from_the_offset_after_whitespace() {

@@ -92,6 +92,23 @@ pub enum Imported {
     NotARun { reason: String },
 }
 
+impl Imported {
+    /// Which of a file's activities speaks for the file when one answer is wanted (the
+    /// bindings' `import_file`): the first run added, else the first duplicate, else the first
+    /// skip. `None` only for no activities at all.
+    pub fn headline(all: &[Imported]) -> Option<&Imported> {
+        let rank = |i: &Imported| match i {
+            Imported::Run { .. } => 0,
+            Imported::Duplicate(_) => 1,
+            Imported::NotARun { .. } => 2,
+        };
+        all.iter()
+            .enumerate()
+            .min_by_key(|(n, i)| (rank(i), *n))
+            .map(|(_, i)| i)
+    }
+}
+
 /// Why a file could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportFailed {
@@ -380,6 +397,16 @@ impl Store {
             out.push(row??);
         }
         Ok(out)
+    }
+
+    /// The ids of the runs `keys` name (full ids or unique prefixes, see [`Store::find_run`]),
+    /// in the order given; no keys at all means every run. What `export --all` and the
+    /// bindings' `export_runs` with an empty list select.
+    pub fn select_runs(&self, keys: &[String]) -> Result<Vec<Uuid>, StoreError> {
+        if keys.is_empty() {
+            return Ok(self.runs()?.into_iter().map(|r| r.id).collect());
+        }
+        keys.iter().map(|k| Ok(self.find_run(k)?.id)).collect()
     }
 
     /// Finds a run by full id or by a unique id prefix of 4+ characters.

@@ -495,6 +495,50 @@ fn runs_and_shoes_are_found_by_id_prefix_and_name() {
 }
 
 #[test]
+fn runs_are_selected_by_keys_in_order_or_all_of_them() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let (a, b) = (full_run(None), full_run(None));
+    store.add_run(&a, &[]).unwrap();
+    store.add_run(&b, &[]).unwrap();
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let picked = store
+        .select_runs(&keys(&[&b.id.to_string()[..8], &a.id.to_string()]))
+        .unwrap();
+    assert_eq!(picked, [b.id, a.id], "in the order given");
+    let mut every = store.select_runs(&[]).unwrap();
+    every.sort();
+    let mut both = vec![a.id, b.id];
+    both.sort();
+    assert_eq!(every, both, "no keys: every run");
+    assert!(matches!(
+        store.select_runs(&keys(&[&a.id.to_string(), "ffff9999"])),
+        Err(StoreError::NotFound { what: "run", .. })
+    ));
+}
+
+#[test]
+fn a_files_headline_is_its_first_new_run_else_a_duplicate_else_a_skip() {
+    let skip = Imported::NotARun {
+        reason: "a ride".into(),
+    };
+    let dup = Imported::Duplicate(Duplicate {
+        run_id: Uuid::new_v4(),
+        reason: DuplicateReason::SameActivity,
+    });
+    let (r1, r2) = (full_run(None), full_run(None));
+    let new = |r: &Run| Imported::Run {
+        run: r.clone(),
+        samples: 3,
+    };
+    let all = [skip.clone(), dup.clone(), new(&r1), new(&r2)];
+    assert_eq!(Imported::headline(&all), Some(&new(&r1)));
+    assert_eq!(Imported::headline(&[skip.clone(), dup.clone()]), Some(&dup));
+    assert_eq!(Imported::headline(std::slice::from_ref(&skip)), Some(&skip));
+    assert_eq!(Imported::headline(&[]), None);
+}
+
+#[test]
 fn invalid_profiles_are_refused() {
     let (_dir, path) = temp_db();
     let mut store = Store::open(&path).unwrap();

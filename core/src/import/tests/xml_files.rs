@@ -687,3 +687,138 @@ fn tcx_lap_totals_past_any_real_number_are_not_totals() {
     assert_eq!(run.distance_m, 60.0);
     assert_eq!(run.moving_time_s, Some(20.0));
 }
+
+// --- The plain scan of points -------------------------------------------------------------------
+
+/// A GPX file read with the plain scan of points and without it: the same runs, skips and
+/// errors, to the letter.
+fn both_scans_agree(bytes: &[u8]) {
+    let read = |plain: bool| match gpx::parse_with(bytes, chrono_tz::UTC, plain) {
+        Ok(mut all) => {
+            for p in &mut all {
+                if let Parsed::Run { run, .. } = p {
+                    run.id = uuid::Uuid::nil();
+                }
+            }
+            Ok(all)
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    assert_eq!(
+        read(true),
+        read(false),
+        "{}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(600)])
+    );
+}
+
+/// What a point may hold that the plain scan must read as the event reader does, or leave to
+/// it: comments, CDATA, entities, processing instructions, quoted `>`, empty elements,
+/// whitespace in end tags, deep or long content, crossed tags, values that are not values.
+const POINT_CONTENT: &[&str] = &[
+    "",
+    "<ele>35.5</ele>",
+    "<ele>\n  35.5\n</ele >",
+    "<!-- a comment --><ele>35.5</ele>",
+    "<ele><![CDATA[36.0]]></ele>",
+    "<ele>3&#53;.0</ele>",
+    "<name>Run &amp; Walk</name>",
+    "<name>a > b</name>",
+    "<?marker here?>",
+    "<link href=\"https://x.test/?a=1&amp;b=2\"><text>x</text></link>",
+    "<link href='a>b'><text>x</text></link>",
+    "<sat/><hdop /><fix>3d</fix>",
+    "<extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>150</gpxtpx:hr><gpxtpx:cad>86</gpxtpx:cad></gpxtpx:TrackPointExtension></extensions>",
+    "<extensions><ns3:TPX xmlns:ns3=\"x\"><ns3:HR>151</ns3:HR><ns3:RunCadence>87</ns3:RunCadence></ns3:TPX></extensions>",
+    "<extensions><a><b><c><d><e><f><g><h><i>1</i></h></g></f></e></d></c></b></a></extensions>",
+    "<speed>3.2</speed><course>180</course><magvar>2</magvar>",
+    "<ele>high</ele>",
+    "<ele>1</time>",
+    "<ele>1</ele></extensions>",
+    "<ele",
+    "<extensions><power>250</power></extensions>",
+];
+
+#[test]
+fn the_plain_scan_reads_every_kind_of_point_as_the_event_reader_does() {
+    for content in POINT_CONTENT {
+        let point = |i: usize| {
+            format!(
+                "<trkpt lat=\"{:.7}\" lon=\"13.4\"><time>{}</time>{content}</trkpt>\n",
+                52.5 + i as f64 * 3.0 / 111_195.0,
+                at(i as f64)
+            )
+        };
+        let points: String = (0..20).map(point).collect();
+        both_scans_agree(&gpx(&track("running", &[points])));
+        // Long content: more steps than one scan takes.
+        let long = format!(
+            "<trkpt lat=\"52.5\" lon=\"13.4\"><time>{}</time>{}</trkpt>\n{}",
+            at(30.0),
+            "<sat>4</sat>".repeat(200),
+            (31..40).map(point).collect::<String>()
+        );
+        both_scans_agree(&gpx(&track("running", &[long])));
+    }
+    // A bad time in a point the scan reads names its line (the fifth point's: the first is on
+    // line 8) and the elements open there.
+    let bad = gpx(&track("running", &[running(10, 0.0, 0.0, 3.0, CADENCE)]))
+        .replacen_bytes("T06:00:04.000Z", "noon");
+    both_scans_agree(&bad);
+    let e = error(Format::Gpx, &bad);
+    assert!(
+        e.contains("line 12, in <gpx><trk><trkseg><trkpt><time>"),
+        "{e}"
+    );
+}
+
+trait ReplaceBytes {
+    fn replacen_bytes(self, from: &str, to: &str) -> Vec<u8>;
+}
+
+impl ReplaceBytes for Vec<u8> {
+    fn replacen_bytes(self, from: &str, to: &str) -> Vec<u8> {
+        String::from_utf8(self)
+            .unwrap()
+            .replacen(from, to, 1)
+            .into_bytes()
+    }
+}
+
+mod plain_scan {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Points of any mix of contents, in a file cut anywhere: both readers agree.
+        #[test]
+        fn any_points_cut_anywhere(
+            contents in proptest::collection::vec(0..POINT_CONTENT.len(), 1..12),
+            cut in 0.0..1.0f64,
+            pad in proptest::sample::select(vec!["", " ", "\n  ", "\t"]),
+        ) {
+            let points: String = contents
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    format!(
+                        "<trkpt{pad}lat=\"{:.7}\"{pad}lon='13.4'{pad}>{pad}<time>{}</time>{pad}{}{pad}</trkpt{pad}>\n",
+                        52.5 + i as f64 * 3.0 / 111_195.0,
+                        at(i as f64),
+                        POINT_CONTENT[*c]
+                    )
+                    .replace("<trkpt>", "<trkpt >")
+                })
+                .collect();
+            let whole = gpx(&track("running", &[points]));
+            both_scans_agree(&whole);
+            let mut at = (whole.len() as f64 * cut) as usize;
+            while std::str::from_utf8(&whole[..at]).is_err() {
+                at -= 1;
+            }
+            both_scans_agree(&whole[..at]);
+        }
+    }
+}
