@@ -273,3 +273,24 @@ fn ctrl_c_stops_an_import_after_a_file_and_the_same_command_goes_on() {
         "the rest, and what landed as duplicates"
     );
 }
+
+#[test]
+fn a_file_that_names_no_sport_is_judged_and_the_output_says_so() {
+    let env = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (run, samples) = &daily_runs("2024-06-01T07:00:00+02:00", 1, 8)[0];
+    let path = dir.path().join("untyped.gpx");
+    std::fs::write(
+        &path,
+        strideguard_core::export::gpx::write(run, samples, ""),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let line = env.ok(&["import", path]);
+    assert!(line.starts_with("imported   "), "{line}");
+    assert!(line.contains("(no sport in the file"), "{line}");
+    let other = Env::new();
+    let report = other.json(&["import", path, "--json"]);
+    let note = report["files"][0]["note"].as_str().unwrap();
+    assert!(note.starts_with("no sport in the file"), "{note}");
+}

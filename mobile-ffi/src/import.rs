@@ -46,6 +46,9 @@ pub struct ImportOutcome {
     pub duplicate_reason: Option<DuplicateReason>,
     /// Why nothing was added, in words.
     pub reason: Option<String>,
+    /// How the sport of the run added was decided when the file names none ("no sport in
+    /// the file; judged a run from ..."); `None` when the file says it is a run.
+    pub note: Option<String>,
     /// Every run the file added: a multisport FIT or a TCX of several activities adds more
     /// than one (`run` is the first of them).
     pub runs: Vec<Run>,
@@ -58,7 +61,7 @@ impl ImportOutcome {
         let runs: Vec<Run> = all
             .iter()
             .filter_map(|i| match i {
-                Imported::Run { run, samples } => Some(Run::new(run, *samples as u64)),
+                Imported::Run { run, samples, .. } => Some(Run::new(run, *samples as u64)),
                 _ => None,
             })
             .collect();
@@ -73,13 +76,14 @@ impl ImportOutcome {
 
     fn of(imported: Imported) -> ImportOutcome {
         match imported {
-            Imported::Run { run, samples } => ImportOutcome {
+            Imported::Run { run, samples, note } => ImportOutcome {
                 status: ImportStatus::Imported,
                 path: None,
                 run: Some(Run::new(&run, samples as u64)),
                 duplicate_of: None,
                 duplicate_reason: None,
                 reason: None,
+                note,
                 runs: Vec::new(),
             },
             Imported::Duplicate(d) => ImportOutcome {
@@ -95,6 +99,7 @@ impl ImportOutcome {
                     }
                     .into(),
                 ),
+                note: None,
                 runs: Vec::new(),
             },
             Imported::NotARun { reason } => ImportOutcome {
@@ -104,6 +109,7 @@ impl ImportOutcome {
                 duplicate_of: None,
                 duplicate_reason: None,
                 reason: Some(reason),
+                note: None,
                 runs: Vec::new(),
             },
         }
@@ -118,11 +124,15 @@ impl ImportOutcome {
             duplicate_of: None,
             duplicate_reason: None,
             reason: None,
+            note: None,
             runs: Vec::new(),
         };
         match &f.outcome {
             FileOutcome::Imported {
-                run_id, samples, ..
+                run_id,
+                samples,
+                note,
+                ..
             } => {
                 let run = store
                     .run(*run_id)
@@ -133,6 +143,7 @@ impl ImportOutcome {
                     status: ImportStatus::Imported,
                     runs: run.iter().cloned().collect(),
                     run,
+                    note: note.clone(),
                     ..base
                 }
             }

@@ -512,3 +512,90 @@ fn gear_naming_a_retired_shoe_puts_the_run_on_it_and_a_duplicate_makes_no_shoe()
         Some(old.id)
     );
 }
+
+#[test]
+fn a_strava_run_whose_file_names_no_sport_is_a_run_on_stravas_word() {
+    use strideguard_core::export;
+    let (dir, db) = temp_db();
+    let mut export = strava_export();
+    // 102 as a GPX with no type and a slow jog's 120 steps/min, which alone reads as a walk.
+    let r102 = &export.runs[1];
+    let mut samples = r102.samples.clone();
+    for s in &mut samples {
+        s.cadence_spm = Some(120.0);
+    }
+    let gpx = export::gpx::write(&r102.run, &samples, "");
+    let entry = export
+        .files
+        .iter_mut()
+        .find(|(name, _)| name.ends_with("activities/102.gpx.gz"))
+        .unwrap();
+    entry.1 = gz(&gpx);
+    let folder = dir.path().join("strava");
+    write_folder(&folder, &export.files);
+
+    let alone = dir.path().join("102.gpx");
+    std::fs::write(&alone, &gpx).unwrap();
+    let mut other = Store::open(&dir.path().join("other.db")).unwrap();
+    let report = import(&mut other, &[alone]);
+    let FileOutcome::Skipped { reason } = &report.files[0].outcome else {
+        panic!("alone, it is judged a walk: {:#?}", report.files)
+    };
+    assert!(reason.contains("a walk's"), "{reason}");
+
+    let mut store = Store::open(&db).unwrap();
+    let report = import(&mut store, &[folder]);
+    let FileOutcome::Imported { note, .. } = outcome_of(&report, "activities/102.gpx.gz") else {
+        panic!("Strava calls it a Run: {:#?}", report.files)
+    };
+    let note = note.as_deref().unwrap();
+    assert!(note.contains("no sport in the file"), "{note}");
+    assert!(
+        note.contains("as the export's list of activities says"),
+        "{note}"
+    );
+    let t = report.totals;
+    assert_eq!(
+        (t.imported, t.skipped),
+        (4, 1),
+        "the Ride is still left out"
+    );
+}
+
+#[test]
+fn two_devices_importing_one_strava_export_make_the_same_shoes() {
+    use strideguard_core::store::ShoeEdit;
+    let (dir, db) = temp_db();
+    let export = strava_export();
+    let folder = dir.path().join("strava");
+    write_folder(&folder, &export.files);
+    let shoes = |store: &Store| {
+        let mut s: Vec<(Uuid, String)> = store
+            .shoes()
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.shoe.id, u.shoe.name))
+            .collect();
+        s.sort();
+        s
+    };
+    let mut phone = Store::open(&db).unwrap();
+    import(&mut phone, std::slice::from_ref(&folder));
+    let mut laptop = Store::open(&dir.path().join("laptop.db")).unwrap();
+    import(&mut laptop, std::slice::from_ref(&folder));
+    assert_eq!(shoes(&phone).len(), 2);
+    assert_eq!(shoes(&phone), shoes(&laptop), "one id per gear on both");
+
+    // Renamed since, the shoe still gets its gear's runs: a later export adds no third pair.
+    let (pegasus, _) = shoes(&laptop)
+        .into_iter()
+        .find(|(_, n)| n == "Pegasus 40")
+        .unwrap();
+    let edit = ShoeEdit {
+        name: Some("Old Pegasus".into()),
+        ..ShoeEdit::default()
+    };
+    laptop.edit_shoe(pegasus, &edit).unwrap();
+    assert_eq!(laptop.shoe_for_gear("Pegasus 40").unwrap(), pegasus);
+    assert_eq!(shoes(&laptop).len(), 2);
+}

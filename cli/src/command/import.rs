@@ -126,10 +126,12 @@ fn print_line(f: &FileReport, units: Units) {
             start,
             distance_m,
             samples,
+            note,
         } => println!(
-            "imported   {p}: run {} on {start}, {}, {samples} samples",
+            "imported   {p}: run {} on {start}, {}, {samples} samples{}",
             &run_id.to_string()[..8],
-            format_distance(*distance_m, units)
+            format_distance(*distance_m, units),
+            note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
         ),
         FileOutcome::Duplicate { run_id, reason } => println!(
             "duplicate  {p}: {} run {}",

@@ -22,7 +22,6 @@
 //!   value that is not a number is one lost reading, and is skipped.
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use quick_xml::events::{BytesStart, Event};
 
 use super::stream::{
@@ -30,7 +29,7 @@ use super::stream::{
     normalise_cadence, place_in_time, sport_of, summarise,
 };
 use super::xml::{self, Step, Xml};
-use super::{ImportError, Parsed};
+use super::{Context, ImportError, Parsed};
 use crate::model::{RunSource, Sample};
 
 /// What an open element is to the reader.
@@ -128,15 +127,15 @@ struct Reading {
     steps: Vec<Step>,
 }
 
-pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
-    parse_with(bytes, zone, true)
+pub(super) fn parse(bytes: &[u8], cx: Context) -> Result<Vec<Parsed>, ImportError> {
+    parse_with(bytes, cx, true)
 }
 
 /// [`parse`], with the plain scan of points on or off: the tests check that both read every
 /// file alike.
 pub(super) fn parse_with(
     bytes: &[u8],
-    zone: Tz,
+    cx: Context,
     plain_scan: bool,
 ) -> Result<Vec<Parsed>, ImportError> {
     let text = xml::text("GPX", bytes)?;
@@ -192,7 +191,7 @@ pub(super) fn parse_with(
     if !saw_root {
         return Err(xml.whole("no <gpx> element"));
     }
-    finish(&xml, r, zone)
+    finish(&xml, r, cx)
 }
 
 /// Opens an element: reads a point's position from its attributes, and marks where a new
@@ -463,7 +462,7 @@ fn value(xml: &Xml<Tag>, r: &mut Reading, text: &str) -> Result<(), ImportError>
 }
 
 /// The run (or the skip) from the points read.
-fn finish(xml: &Xml<Tag>, r: Reading, zone: Tz) -> Result<Vec<Parsed>, ImportError> {
+fn finish(xml: &Xml<Tag>, r: Reading, cx: Context) -> Result<Vec<Parsed>, ImportError> {
     // Any track of another sport makes the file that sport: a ride is never imported as a run.
     let sports: Vec<Sport> = r.types.iter().map(|t| sport_of(t)).collect();
     let sport = sports
@@ -492,10 +491,10 @@ fn finish(xml: &Xml<Tag>, r: Reading, zone: Tz) -> Result<Vec<Parsed>, ImportErr
         fill_distance_and_speed(&mut samples, &breaks);
     }
     normalise_cadence(&mut samples);
-    let mut run = summarise(&samples, local_start(start, zone), RunSource::Gpx);
+    let mut run = summarise(&samples, local_start(start, cx.zone), RunSource::Gpx);
     if run.duration_s <= 0.0 {
         return Err(xml.whole("the track has no duration (one point, or all at one time)"));
     }
     run.moving_time_s = Some(moving_time(&samples, &breaks));
-    Ok(vec![by_sport(&sport, run, samples)])
+    Ok(vec![by_sport(&sport, run, samples, cx.unlabelled)])
 }

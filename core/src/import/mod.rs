@@ -94,10 +94,41 @@ pub enum ImportError {
 /// fingerprint from the file; `zone` gives the UTC offset when the file does not record one.
 /// Never panics on bad bytes.
 pub fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
+    parse_as(format, bytes, zone, Unlabelled::Judge)
+}
+
+/// Who decides whether an activity is a run when its file names no sport (a FIT session
+/// labelled `generic`, a GPX or TCX without a type).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Unlabelled {
+    /// Its cadence and speed (see [`stream::judge_unnamed`]), and the run's note says so.
+    #[default]
+    Judge,
+    /// The export it came in says it is a run (a "Run" in Strava's `activities.csv`): the
+    /// runner's own word, taken over a judgement from the samples, and the note says so.
+    Run,
+}
+
+/// What every parser is told besides the bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context {
+    /// The zone for a file that records no UTC offset.
+    pub zone: Tz,
+    pub unlabelled: Unlabelled,
+}
+
+/// [`parse`], with `unlabelled` deciding the activities whose file names no sport.
+pub fn parse_as(
+    format: Format,
+    bytes: &[u8],
+    zone: Tz,
+    unlabelled: Unlabelled,
+) -> Result<Vec<Parsed>, ImportError> {
+    let cx = Context { zone, unlabelled };
     let mut parsed = match format {
-        Format::Fit => fit::parse(bytes, zone)?,
-        Format::Gpx => gpx::parse(bytes, zone)?,
-        Format::Tcx => tcx::parse(bytes, zone)?,
+        Format::Fit => fit::parse(bytes, cx)?,
+        Format::Gpx => gpx::parse(bytes, cx)?,
+        Format::Tcx => tcx::parse(bytes, cx)?,
     };
     let digest = Sha256::digest(bytes);
     for (index, p) in parsed.iter_mut().enumerate() {

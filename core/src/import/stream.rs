@@ -278,16 +278,41 @@ const SLOWEST_RUN_MPS: f64 = 1.8;
 /// Running is at least this many steps per minute, both feet; walking is below it.
 const LOWEST_RUN_CADENCE_SPM: f64 = 130.0;
 
-/// Judges a stream with no sport named from its median cadence and speed while moving (samples
-/// with speed above 0.5 m/s). Cadence decides when there is one: a ride's pedal strokes, read
-/// as strides and doubled, look like a run's steps, so speed still rules out what no runner
-/// could hold. With neither, the file is taken as a run, and the note says so.
+/// [`judge_unnamed`] of a file with no label at all (the tests' shorthand).
+#[cfg(test)]
 pub fn judge_sport(samples: &[Sample]) -> Judged {
     judge_unnamed(samples, None)
 }
 
-/// [`judge_sport`] for a file whose sport label (`label`) is not one Strideguard knows: the
-/// same judgement, with the label named in the note or the reason.
+/// The judgement of an activity whose file names no sport (or `label`, one Strideguard does
+/// not know), as `unlabelled` says: from its samples, or a run because its export says so.
+pub fn judge_unlabelled(
+    samples: &[Sample],
+    label: Option<&str>,
+    unlabelled: super::Unlabelled,
+) -> Judged {
+    match unlabelled {
+        super::Unlabelled::Judge => judge_unnamed(samples, label),
+        super::Unlabelled::Run => Judged::Run {
+            note: match label {
+                None => "no sport in the file; taken as a run, as the export's list of \
+                         activities says"
+                    .to_string(),
+                Some(l) => format!(
+                    "the file's sport \"{}\" is not one Strideguard knows; taken as a run, as \
+                     the export's list of activities says",
+                    l.trim()
+                ),
+            },
+        },
+    }
+}
+
+/// Judges a stream with no sport named from its median cadence and speed while moving (samples
+/// with speed above 0.5 m/s). Cadence decides when there is one: a ride's pedal strokes, read
+/// as strides and doubled, look like a run's steps, so speed still rules out what no runner
+/// could hold. With neither, the file is taken as a run, and the note says so. `label` is the
+/// file's sport when it names one Strideguard does not know, named in the note or the reason.
 pub fn judge_unnamed(samples: &[Sample], label: Option<&str>) -> Judged {
     let (note_why, reason_why) = match label {
         None => (
@@ -452,7 +477,12 @@ pub fn sport_of(label: &str) -> Sport {
 
 /// The entry for an activity whose samples are read: a run or a skip as its label says, and a
 /// file that names no sport (or one Strideguard does not know) judged from its samples.
-pub fn by_sport(sport: &Sport, run: Run, samples: Vec<Sample>) -> super::Parsed {
+pub fn by_sport(
+    sport: &Sport,
+    run: Run,
+    samples: Vec<Sample>,
+    unlabelled: super::Unlabelled,
+) -> super::Parsed {
     use super::Parsed;
     let judged = match sport {
         Sport::Run => {
@@ -467,8 +497,8 @@ pub fn by_sport(sport: &Sport, run: Run, samples: Vec<Sample>) -> super::Parsed 
                 reason: not_a_run(name),
             };
         }
-        Sport::Unnamed => judge_sport(&samples),
-        Sport::Unknown(label) => judge_unnamed(&samples, Some(label)),
+        Sport::Unnamed => judge_unlabelled(&samples, None, unlabelled),
+        Sport::Unknown(label) => judge_unlabelled(&samples, Some(label), unlabelled),
     };
     match judged {
         Judged::Run { note } => Parsed::Run {

@@ -15,7 +15,6 @@
 //! - A bad time or position is an error naming the line and the elements open there.
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use quick_xml::events::{BytesStart, Event};
 
 use super::stream::{
@@ -23,7 +22,7 @@ use super::stream::{
     place_in_time, sport_of, summarise,
 };
 use super::xml::{self, Xml};
-use super::{ImportError, Parsed};
+use super::{Context, ImportError, Parsed};
 use crate::model::{RunSource, Sample};
 
 /// What an open element is to the reader.
@@ -154,7 +153,7 @@ fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> {
+pub(super) fn parse(bytes: &[u8], cx: Context) -> Result<Vec<Parsed>, ImportError> {
     let text = xml::text("TCX", bytes)?;
     let mut xml: Xml<Tag> = Xml::new("TCX", text);
     let mut done: Vec<Parsed> = Vec::new();
@@ -169,12 +168,12 @@ pub(super) fn parse(bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, ImportError> 
             Event::Empty(e) => {
                 let tag = open(&mut xml, &mut current, &e)?;
                 saw_root |= tag == Tag::Root;
-                close(&xml, &mut current, &mut done, zone)?;
+                close(&xml, &mut current, &mut done, cx)?;
                 xml.close();
             }
             Event::End(e) => {
                 xml.expect_end(e.name().as_ref())?;
-                close(&xml, &mut current, &mut done, zone)?;
+                close(&xml, &mut current, &mut done, cx)?;
                 xml.close();
             }
             Event::Text(t) => {
@@ -259,7 +258,7 @@ fn close(
     xml: &Xml<Tag>,
     current: &mut Option<Activity>,
     done: &mut Vec<Parsed>,
-    zone: Tz,
+    cx: Context,
 ) -> Result<(), ImportError> {
     match xml.top() {
         Some(Tag::Position) => {
@@ -294,7 +293,7 @@ fn close(
         }
         Some(Tag::Activity) => {
             if let Some(a) = current.take() {
-                done.push(finish(xml, a, done.len() + 1, zone)?);
+                done.push(finish(xml, a, done.len() + 1, cx)?);
             }
         }
         _ => {}
@@ -362,7 +361,7 @@ fn value(xml: &Xml<Tag>, a: &mut Activity, text: &str) -> Result<(), ImportError
 }
 
 /// The entry for one activity (`n` counts from 1, for errors).
-fn finish(xml: &Xml<Tag>, a: Activity, n: usize, zone: Tz) -> Result<Parsed, ImportError> {
+fn finish(xml: &Xml<Tag>, a: Activity, n: usize, cx: Context) -> Result<Parsed, ImportError> {
     if let Sport::Other(name) = &a.sport {
         return Ok(Parsed::NotARun {
             reason: super::stream::not_a_run(name),
@@ -390,7 +389,7 @@ fn finish(xml: &Xml<Tag>, a: Activity, n: usize, zone: Tz) -> Result<Parsed, Imp
     fill_distance(&mut samples, &breaks);
     fill_speed(&mut samples);
     normalise_cadence(&mut samples);
-    let mut run = summarise(&samples, local_start(start, zone), RunSource::Tcx);
+    let mut run = summarise(&samples, local_start(start, cx.zone), RunSource::Tcx);
     // Lap totals that add up past any real number (a damaged file) are not totals.
     if a.distance_m > 0.0 && a.distance_m.is_finite() {
         run.distance_m = a.distance_m;
@@ -410,5 +409,5 @@ fn finish(xml: &Xml<Tag>, a: Activity, n: usize, zone: Tz) -> Result<Parsed, Imp
             samples.len()
         )));
     }
-    Ok(by_sport(&a.sport, run, samples))
+    Ok(by_sport(&a.sport, run, samples, cx.unlabelled))
 }

@@ -40,6 +40,10 @@ pub enum FileOutcome {
         start: String,
         distance_m: f64,
         samples: usize,
+        /// How the sport was decided, for a file that names none ("no sport in the file;
+        /// judged a run from ..."). Absent when the file says it is a run.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     Duplicate {
         run_id: Uuid,
@@ -995,7 +999,12 @@ fn decode(
             reason: DuplicateReason::SameFile,
         });
     }
-    let parsed = import::parse(format, &bytes, zone);
+    // Strava's list calls it a run: a file that names no sport is taken at its word.
+    let unlabelled = match &row {
+        Some(row) if row.sport() == Sport::Run => import::Unlabelled::Run,
+        _ => import::Unlabelled::Judge,
+    };
+    let parsed = import::parse_as(format, &bytes, zone, unlabelled);
     add_time(&clocks.decode, t);
     match parsed {
         Err(e) => failed(ImportFailed::Parse(e).to_string()),
@@ -1067,7 +1076,10 @@ impl Store {
 
     /// The shoe a Strava export's gear names: the stored shoe of that name (ignoring case, as
     /// shoe names are unique; a retired one too, since the run was in it), or a new shoe of
-    /// that name, cut to [`crate::ranges::NAME_MAX_CHARS`].
+    /// that name, cut to [`crate::ranges::NAME_MAX_CHARS`]. A new shoe's id comes from the
+    /// name, as a run's comes from its file: two devices importing the same export make the
+    /// same shoe, which sync merges instead of keeping two pairs of one name (and a shoe made
+    /// so and renamed since still gets its gear's runs).
     pub fn shoe_for_gear(&mut self, gear: &str) -> Result<Uuid, StoreError> {
         let name: String = gear
             .trim()
@@ -1083,7 +1095,11 @@ impl Store {
         if let Some(id) = existing.and_then(|id| Uuid::parse_str(&id).ok()) {
             return Ok(id);
         }
-        Ok(self.add_shoe(&Shoe::new(Uuid::new_v4(), name))?.id)
+        let id = gear_shoe_id(&name);
+        if self.shoe(id)?.is_some() {
+            return Ok(id);
+        }
+        Ok(self.add_shoe(&Shoe::new(id, name))?.id)
     }
 
     /// Saves a run of a Strava export on the shoe its gear names (created only when the run is
@@ -1093,8 +1109,8 @@ impl Store {
         parsed: Parsed,
         gear: &str,
     ) -> Result<Imported, ImportFailed> {
-        let (mut run, samples) = match parsed {
-            Parsed::Run { run, samples, .. } => (run, samples),
+        let (mut run, samples, note) = match parsed {
+            Parsed::Run { run, samples, note } => (run, samples, note),
             Parsed::NotARun { reason } => return Ok(Imported::NotARun { reason }),
         };
         if let Some(d) = self.find_duplicate(&run)? {
@@ -1105,8 +1121,22 @@ impl Store {
         Ok(Imported::Run {
             samples: samples.len(),
             run,
+            note,
         })
     }
+}
+
+/// The id of the shoe made for a Strava gear name: a hash of the name in lower case (shoe
+/// names are unique ignoring case), which says nothing of the name, as ids must not.
+fn gear_shoe_id(name: &str) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"strideguard strava gear\0")
+        .chain_update(name.to_lowercase().as_bytes())
+        .finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(id).into_uuid()
 }
 
 /// An IO error in words, without the OS error number.
@@ -1128,11 +1158,12 @@ pub(super) fn io_reason(e: &std::io::Error) -> String {
 
 fn outcome(result: Result<Imported, ImportFailed>) -> FileOutcome {
     match result {
-        Ok(Imported::Run { run, samples }) => FileOutcome::Imported {
+        Ok(Imported::Run { run, samples, note }) => FileOutcome::Imported {
             run_id: run.id,
             start: run.start.to_rfc3339(),
             distance_m: run.distance_m,
             samples,
+            note,
         },
         Ok(Imported::Duplicate(d)) => FileOutcome::Duplicate {
             run_id: d.run_id,

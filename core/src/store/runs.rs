@@ -84,8 +84,13 @@ pub struct RunEdit {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Imported {
-    /// A new run, saved with this many samples.
-    Run { run: Run, samples: usize },
+    /// A new run, saved with this many samples; `note` says how its sport was decided when
+    /// the file names none (see [`crate::import::Parsed::Run`]).
+    Run {
+        run: Run,
+        samples: usize,
+        note: Option<String>,
+    },
     /// The store already has it.
     Duplicate(Duplicate),
     /// A valid file that holds no run (a course, a bike ride...), and why.
@@ -601,8 +606,8 @@ impl Store {
         parsed: crate::import::Parsed,
         shoe: super::ShoeChoice,
     ) -> Result<Imported, ImportFailed> {
-        let (run, samples) = match parsed {
-            crate::import::Parsed::Run { run, samples, .. } => (run, samples),
+        let (run, samples, note) = match parsed {
+            crate::import::Parsed::Run { run, samples, note } => (run, samples, note),
             crate::import::Parsed::NotARun { reason } => return Ok(Imported::NotARun { reason }),
         };
         if let Some(d) = self.find_duplicate(&run)? {
@@ -612,6 +617,7 @@ impl Store {
         Ok(Imported::Run {
             run,
             samples: samples.len(),
+            note,
         })
     }
 

@@ -530,6 +530,7 @@ fn a_files_headline_is_its_first_new_run_else_a_duplicate_else_a_skip() {
     let new = |r: &Run| Imported::Run {
         run: r.clone(),
         samples: 3,
+        note: None,
     };
     let all = [skip.clone(), dup.clone(), new(&r1), new(&r2)];
     assert_eq!(Imported::headline(&all), Some(&new(&r1)));

@@ -201,6 +201,12 @@ def test_import_a_file_its_bytes_and_a_folder_with_progress(app, tmp_path):
     bike = asyncio.run(app.import_bytes(open(fixture("garmin-fenix-5-bike.fit"), "rb").read(), sg.ActivityFormat.FIT))
     assert bike.status == sg.ImportStatus.SKIPPED and "cycling" in bike.reason
     assert app.run_count() == 2
+    assert out.note is None, "the FIT says it is a run"
+    # The same run from an app that writes no sport: judged from its cadence, and said so.
+    app.delete_run(long.run.id)
+    untyped = asyncio.run(app.import_bytes(gpx.replace(b"<type>running</type>", b""), sg.ActivityFormat.GPX))
+    assert untyped.status == sg.ImportStatus.IMPORTED, untyped
+    assert untyped.note.startswith("no sport in the file"), untyped.note
 
     class Progress(sg.ImportListener):
         def __init__(self):

@@ -15,7 +15,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use uuid::Uuid;
 
 use super::stream::{self, ELEVATION_HYSTERESIS_M, Judged};
-use super::{ImportError, Parsed};
+use super::{Context, ImportError, Parsed};
 use crate::export::fit::FIT_EPOCH_UNIX;
 use crate::model::{Run, RunSource, Sample};
 use decode::{FIRST_ABSOLUTE_TIME, Message};
@@ -43,7 +43,7 @@ mod mesg {
 }
 
 /// Below this speed the runner is standing, for the moving time computed from records (the
-/// same line [`stream::judge_sport`] draws).
+/// same line [`stream::judge_unnamed`] draws).
 const STOPPED_SPEED_MPS: f64 = 0.5;
 
 fn malformed(reason: String) -> ImportError {
@@ -53,10 +53,10 @@ fn malformed(reason: String) -> ImportError {
     }
 }
 
-pub(super) fn parse(bytes: &[u8], zone: chrono_tz::Tz) -> Result<Vec<Parsed>, ImportError> {
+pub(super) fn parse(bytes: &[u8], cx: Context) -> Result<Vec<Parsed>, ImportError> {
     let mut file = FitFile::default();
     decode::decode(bytes, |m| file.message(m)).map_err(|e| malformed(e.to_string()))?;
-    file.into_parsed(zone)
+    file.into_parsed(cx)
 }
 
 /// The totals and averages of a session or a lap, in SI units; `None` where the message has
@@ -386,7 +386,7 @@ impl FitFile {
         self.records.push(s);
     }
 
-    fn into_parsed(mut self, zone: chrono_tz::Tz) -> Result<Vec<Parsed>, ImportError> {
+    fn into_parsed(mut self, cx: Context) -> Result<Vec<Parsed>, ImportError> {
         if let Some(t) = self.file_type.filter(|t| *t != FILE_ACTIVITY) {
             return Ok(vec![Parsed::NotARun {
                 reason: format!("a FIT {} file, not an activity", file_type_name(t)),
@@ -480,11 +480,11 @@ impl FitFile {
                     .ok_or_else(|| malformed("the activity has no start time".into()))?;
             let start = match offset {
                 Some(offset) => start_utc.with_timezone(&offset),
-                None => stream::local_start(start_utc, zone),
+                None => stream::local_start(start_utc, cx.zone),
             };
             let mut note = None;
             if sport.is_none_or(|s| s == SPORT_GENERIC) {
-                match stream::judge_sport(&samples) {
+                match stream::judge_unlabelled(&samples, None, cx.unlabelled) {
                     Judged::Run { note: n } => note = Some(n),
                     Judged::NotARun { reason } => {
                         out.push(Parsed::NotARun { reason });

@@ -693,7 +693,14 @@ fn tcx_lap_totals_past_any_real_number_are_not_totals() {
 /// A GPX file read with the plain scan of points and without it: the same runs, skips and
 /// errors, to the letter.
 fn both_scans_agree(bytes: &[u8]) {
-    let read = |plain: bool| match gpx::parse_with(bytes, chrono_tz::UTC, plain) {
+    let read = |plain: bool| match gpx::parse_with(
+        bytes,
+        crate::import::Context {
+            zone: chrono_tz::UTC,
+            unlabelled: crate::import::Unlabelled::Judge,
+        },
+        plain,
+    ) {
         Ok(mut all) => {
             for p in &mut all {
                 if let Parsed::Run { run, .. } = p {
