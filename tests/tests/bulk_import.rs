@@ -536,7 +536,7 @@ fn a_strava_run_whose_file_names_no_sport_is_a_run_on_stravas_word() {
 
     let alone = dir.path().join("102.gpx");
     std::fs::write(&alone, &gpx).unwrap();
-    let mut other = Store::open(&dir.path().join("other.db")).unwrap();
+    let mut other = Store::open(dir.path().join("other.db")).unwrap();
     let report = import(&mut other, &[alone]);
     let FileOutcome::Skipped { reason } = &report.files[0].outcome else {
         panic!("alone, it is judged a walk: {:#?}", report.files)
@@ -581,7 +581,7 @@ fn two_devices_importing_one_strava_export_make_the_same_shoes() {
     };
     let mut phone = Store::open(&db).unwrap();
     import(&mut phone, std::slice::from_ref(&folder));
-    let mut laptop = Store::open(&dir.path().join("laptop.db")).unwrap();
+    let mut laptop = Store::open(dir.path().join("laptop.db")).unwrap();
     import(&mut laptop, std::slice::from_ref(&folder));
     assert_eq!(shoes(&phone).len(), 2);
     assert_eq!(shoes(&phone), shoes(&laptop), "one id per gear on both");
