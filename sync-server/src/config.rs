@@ -79,6 +79,12 @@ pub struct ServeArgs {
         default_value = "strideguard-server-data"
     )]
     pub data: PathBuf,
+    /// A PostgreSQL database to keep the data in instead of SQLite under `--data`: a
+    /// `postgres://user:password@host/db` URL or `host=a,b dbname=... target_session_attrs=read-write`
+    /// pairs (several hosts: the server follows the primary). Any number of servers may share
+    /// one database.
+    #[arg(long, env = "STRIDEGUARD_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Largest sealed record, in bytes.
     #[arg(long, env = "STRIDEGUARD_MAX_RECORD_BYTES", default_value_t = Limits::default().record_payload_bytes)]
     pub max_record_bytes: usize,

@@ -2,7 +2,9 @@
 //! without being able to read them (../shared/sync-protocol.md).
 //!
 //! - [`api`]: the HTTP API on axum, with authentication, limits and metrics.
-//! - [`storage`]: the `Storage` trait; [`sqlite`]: its embedded SQLite implementation.
+//! - [`storage`]: the `Storage` trait; [`sqlite`]: its embedded SQLite implementation;
+//!   [`postgres`]: PostgreSQL, for several server processes on one database.
+//! - [`testing`]: a throwaway PostgreSQL cluster for the tests and benchmarks.
 //! - [`config`]: flags and environment; [`rate`]: rate limits; [`openapi`]: the API document.
 //!
 //! [`serve`] runs the server until a shutdown signal; [`RunningServer::start`] runs one on its
@@ -12,9 +14,11 @@ pub mod api;
 pub mod config;
 pub mod metrics;
 pub mod openapi;
+pub mod postgres;
 pub mod rate;
 pub mod sqlite;
 pub mod storage;
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,6 +27,7 @@ use std::sync::Arc;
 use strideguard_proto::clock::{Clock, SystemClock};
 
 pub use config::{ServeArgs, ServerConfig};
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError};
 
@@ -197,10 +202,27 @@ pub async fn shutdown_signal() {
 
 /// Runs `strideguard serve` with these arguments until ctrl-c or SIGTERM.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let storage = Arc::new(SqliteStorage::open_with_limit(
-        &args.data,
-        args.max_data_bytes,
-    )?);
+    let (storage, place): (Arc<dyn Storage>, String) = match &args.database_url {
+        Some(url) => {
+            if args.max_data_bytes.is_some() {
+                anyhow::bail!(
+                    "--max-data-bytes is for the SQLite database; PostgreSQL's size is its own \
+                     to limit (a full disk there is answered 507 all the same)"
+                );
+            }
+            (
+                Arc::new(PostgresStorage::connect(url)?),
+                format!("PostgreSQL at {}", redacted(url)),
+            )
+        }
+        None => (
+            Arc::new(SqliteStorage::open_with_limit(
+                &args.data,
+                args.max_data_bytes,
+            )?),
+            args.data.display().to_string(),
+        ),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -209,15 +231,36 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data = %args.data.display(), "strideguard sync server listening");
-        eprintln!(
-            "strideguard sync server on http://{addr} (data in {})",
-            args.data.display()
-        );
+        tracing::info!(%addr, data = %place, "strideguard sync server listening");
+        eprintln!("strideguard sync server on http://{addr} (data in {place})");
         let st = state(storage, args.config(), Arc::new(SystemClock));
         serve(listener, st, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// A database URL fit for a log line: the password, if any, left out.
+fn redacted(url: &str) -> String {
+    match url.parse::<::postgres::Config>() {
+        Ok(c) => {
+            let hosts: Vec<String> = c
+                .get_hosts()
+                .iter()
+                .zip(c.get_ports().iter().chain(std::iter::repeat(&5432)))
+                .map(|(h, p)| match h {
+                    ::postgres::config::Host::Tcp(h) => format!("{h}:{p}"),
+                    #[cfg(unix)]
+                    ::postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .collect();
+            format!(
+                "{}/{}",
+                hosts.join(","),
+                c.get_dbname().unwrap_or("(default database)")
+            )
+        }
+        Err(_) => "(an unreadable URL)".into(),
+    }
 }
 
 /// A server on its own thread and runtime; stops (gracefully) when dropped.

@@ -1,6 +1,6 @@
 //! What the server keeps, behind a trait: SQLite is the embedded default ([`crate::sqlite`]);
-//! a PostgreSQL backend would implement the same trait to serve stateless replicas. Calls are
-//! blocking; the HTTP layer runs them off the async runtime.
+//! PostgreSQL ([`crate::postgres`]) serves any number of server processes on one database.
+//! Calls are blocking; the HTTP layer runs them off the async runtime.
 
 use strideguard_proto::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 
@@ -16,6 +16,10 @@ pub enum StorageError {
     /// The disk (or the configured database size) is full: nothing was written.
     #[error("the server's storage is full")]
     Full,
+    /// The database cannot be reached (restarting, failing over): nothing was done, and the
+    /// same request can be made again shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("storage failure: {0}")]
     Backend(String),
 }

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use strideguard_proto::clock::ManualClock;
+use strideguard_server::testing::Backend;
 use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
 
 const T0: i64 = 1_780_000_000_000;
@@ -35,7 +36,12 @@ impl TestServer {
 
     fn with_storage(config: ServerConfig, max_bytes: Option<u64>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Arc::new(SqliteStorage::open_with_limit(dir.path(), max_bytes).unwrap());
+        // A size limit is SQLite's (`--max-data-bytes`); without one, the backend the tests
+        // run on (`STRIDEGUARD_TEST_BACKEND`).
+        let storage: Arc<dyn strideguard_server::Storage> = match max_bytes {
+            Some(_) => Arc::new(SqliteStorage::open_with_limit(dir.path(), max_bytes).unwrap()),
+            None => Backend::from_env().storage(dir.path()),
+        };
         let clock = Arc::new(ManualClock::new(T0));
         let server = RunningServer::start(
             "127.0.0.1:0".parse().unwrap(),

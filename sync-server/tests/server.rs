@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,7 +15,8 @@ use serde_json::{Value, json};
 use strideguard_proto::clock::SystemClock;
 use strideguard_server::api::endpoints;
 use strideguard_server::openapi::document;
-use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
+use strideguard_server::testing::Backend;
+use strideguard_server::{RunningServer, ServerConfig};
 
 /// The servers' configuration here: the protocol's limits, with a KDF minimum low enough for
 /// the test accounts.
@@ -26,7 +26,8 @@ fn test_config() -> ServerConfig {
     config
 }
 
-/// A server on 127.0.0.1 in this process, with its data in a temporary folder.
+/// A server on 127.0.0.1 in this process, with its data in a temporary folder (or, with
+/// `STRIDEGUARD_TEST_BACKEND=postgres`, a database of its own on a throwaway PostgreSQL).
 struct TestServer {
     _dir: tempfile::TempDir,
     server: RunningServer,
@@ -35,7 +36,7 @@ struct TestServer {
 impl TestServer {
     fn start() -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        let storage = Backend::from_env().storage(dir.path());
         let server = RunningServer::start(
             "127.0.0.1:0".parse().unwrap(),
             storage,
@@ -203,16 +204,32 @@ impl Drop for Process {
     }
 }
 
-fn start_binary(data: &Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strideguard-server"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--min-kdf-iterations",
-            "1000",
-            "--data",
-        ])
-        .arg(data)
+/// Where a server binary keeps its data, on the backend the tests run on: a folder for
+/// SQLite (`--data`), or a database of its own (`--database-url`).
+struct Data {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl Data {
+    fn new() -> Data {
+        Data {
+            dir: tempfile::tempdir().unwrap(),
+            url: (Backend::from_env() == Backend::Postgres)
+                .then(|| strideguard_server::testing::shared().create_database()),
+        }
+    }
+}
+
+fn start_binary(data: &Data) -> Process {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strideguard-server"));
+    cmd.args(["--bind", "127.0.0.1:0", "--min-kdf-iterations", "1000"]);
+    match &data.url {
+        Some(url) => cmd.args(["--database-url", url]),
+        None => cmd.arg("--data").arg(data.dir.path()),
+    };
+    let mut child = cmd
+        .env_remove("STRIDEGUARD_DATABASE_URL")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -262,8 +279,8 @@ fn all_ids(url: &str, token: &str) -> HashSet<String> {
 
 #[test]
 fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
-    let data = tempfile::tempdir().unwrap();
-    let mut server = start_binary(data.path());
+    let data = Data::new();
+    let mut server = start_binary(&data);
     let (token, _) = account(&server.url, "anna");
     let tag = "b".repeat(64);
     let mut acked: HashSet<String> = HashSet::new();
@@ -340,7 +357,7 @@ fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
         let n: usize = done.iter().map(Vec::len).sum();
         assert!(n > 0, "round {round}: some batches were acknowledged");
         acked.extend(done.into_iter().flatten());
-        server = start_binary(data.path());
+        server = start_binary(&data);
         let stored = all_ids(&server.url, &token);
         let missing = acked.difference(&stored).count();
         assert_eq!(
@@ -352,8 +369,8 @@ fn kill_9_during_and_between_batches_loses_no_acknowledged_record() {
 
 #[test]
 fn sigterm_stops_the_server_cleanly() {
-    let data = tempfile::tempdir().unwrap();
-    let mut server = start_binary(data.path());
+    let data = Data::new();
+    let mut server = start_binary(&data);
     let (status, _) = http("GET", &format!("{}/health", server.url), None, None);
     assert_eq!(status, 200);
     signal(&server.child, libc::SIGTERM);

@@ -115,7 +115,8 @@ pub mod sync {
     use strideguard_core::Store;
     use strideguard_core::clock::{Clock, ManualClock, SystemClock};
     use strideguard_core::crypto::KdfParams;
-    use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
+    use strideguard_server::testing::{self, Backend};
+    use strideguard_server::{RunningServer, ServerConfig, SqliteStorage, Storage};
 
     /// Few PBKDF2 iterations, so tests derive keys in microseconds.
     pub const FAST: KdfParams = KdfParams { iterations: 1_000 };
@@ -127,9 +128,15 @@ pub mod sync {
         c
     }
 
+    /// A server on 127.0.0.1 over the backend the tests run on (`STRIDEGUARD_TEST_BACKEND`,
+    /// see [`strideguard_server::testing`]).
     pub struct TestServer {
         pub dir: tempfile::TempDir,
         pub server: RunningServer,
+        /// The storage it serves, for what a test does behind the API (a purge, say).
+        pub storage: Arc<dyn Storage>,
+        /// The PostgreSQL database, when on PostgreSQL.
+        pub database: Option<String>,
     }
 
     impl TestServer {
@@ -141,32 +148,55 @@ pub mod sync {
             TestServer::with_storage_limit(config, clock, None)
         }
 
-        /// A server whose database may grow to `max_bytes` (`--max-data-bytes`).
+        /// A server whose database may grow to `max_bytes` (`--max-data-bytes`, SQLite's:
+        /// with a limit, the server is on SQLite whatever the backend).
         pub fn with_storage_limit(
             config: ServerConfig,
             clock: Arc<dyn Clock>,
             max_bytes: Option<u64>,
         ) -> TestServer {
             let dir = tempfile::tempdir().expect("a temporary folder");
-            let storage = Arc::new(
-                SqliteStorage::open_with_limit(dir.path(), max_bytes).expect("server storage"),
-            );
+            let (storage, database): (Arc<dyn Storage>, _) = match (Backend::from_env(), max_bytes)
+            {
+                (Backend::Postgres, None) => {
+                    let url = testing::shared().create_database();
+                    let st =
+                        strideguard_server::PostgresStorage::connect(&url).expect("server storage");
+                    (Arc::new(st), Some(url))
+                }
+                _ => (
+                    Arc::new(
+                        SqliteStorage::open_with_limit(dir.path(), max_bytes)
+                            .expect("server storage"),
+                    ),
+                    None,
+                ),
+            };
             let server = RunningServer::start(
                 "127.0.0.1:0".parse().expect("an address"),
-                storage,
+                storage.clone(),
                 config,
                 clock,
             )
             .expect("the server starts");
-            TestServer { dir, server }
+            TestServer {
+                dir,
+                server,
+                storage,
+                database,
+            }
         }
 
         pub fn url(&self) -> String {
             self.server.url()
         }
 
-        /// The server's database file and its write-ahead log, as bytes.
+        /// The server's database as it is on disk, as bytes: SQLite's file and its
+        /// write-ahead log, or PostgreSQL's files of the database and its write-ahead log.
         pub fn database_bytes(&self) -> Vec<u8> {
+            if let Some(url) = &self.database {
+                return testing::shared().database_files(url);
+            }
             let mut out = Vec::new();
             for name in ["server.db", "server.db-wal"] {
                 if let Ok(b) = std::fs::read(self.dir.path().join(name)) {

@@ -1143,11 +1143,7 @@ fn a_device_behind_the_purged_tombstones_resyncs_fully() {
     a.store.delete_run(run.id).unwrap();
     synced(&mut a);
     // The tombstone is older than the retention: the server drops it.
-    let storage = strideguard_server::SqliteStorage::open(server.dir.path()).unwrap();
-    assert_eq!(
-        strideguard_server::Storage::purge_tombstones(&storage, i64::MAX).unwrap(),
-        1
-    );
+    assert_eq!(server.storage.purge_tombstones(i64::MAX).unwrap(), 1);
     let summary = synced(&mut b);
     assert!(summary.full_resync, "{summary:?}");
     assert_eq!(snapshot(&a.store), snapshot(&b.store));

@@ -101,7 +101,7 @@ pub fn parse(format: Format, bytes: &[u8], zone: Tz) -> Result<Vec<Parsed>, Impo
 /// labelled `generic`, a GPX or TCX without a type).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Unlabelled {
-    /// Its cadence and speed (see [`stream::judge_unnamed`]), and the run's note says so.
+    /// Its median cadence and speed while moving, and the run's note says so.
     #[default]
     Judge,
     /// The export it came in says it is a run (a "Run" in Strava's `activities.csv`): the

@@ -11,6 +11,9 @@ use crate::storage::StorageError;
 
 /// How long a client is asked to wait when the storage is full (an operator has to act).
 const STORAGE_FULL_RETRY_S: u64 = 300;
+/// Seconds a client waits when the database is unreachable: long enough for a reconnect or a
+/// failover to a standby, short enough that a sync goes on soon after.
+const DATABASE_RETRY_S: u64 = 2;
 
 /// An error answer.
 #[derive(Debug)]
@@ -163,6 +166,17 @@ impl From<StorageError> for ApiError {
                 },
                 retry_after: None,
             },
+            StorageError::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "database unavailable");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the server's database is unavailable for a moment; nothing was done, \
+                     retry shortly",
+                );
+                e.retry_after = Some(DATABASE_RETRY_S);
+                e
+            }
             StorageError::Backend(msg) => {
                 tracing::error!(error = %msg, "storage failure");
                 ApiError::internal()

@@ -31,13 +31,14 @@ use strideguard_core::sync::wire::{
     RecordDownload, RecordUpload, RecordsPage,
 };
 use strideguard_core::sync::{PushReply, Record, Transport, TransportError};
-use strideguard_server::{RunningServer, ServerConfig, SqliteStorage};
+use strideguard_server::testing::{self, Backend};
+use strideguard_server::{PostgresStorage, RunningServer, ServerConfig, SqliteStorage, Storage};
 use tower::ServiceExt;
 
 use super::rng::Rng;
 
 struct Live {
-    storage: Arc<SqliteStorage>,
+    storage: Arc<dyn Storage>,
     router: Router,
 }
 
@@ -46,6 +47,8 @@ pub struct Server {
     config: ServerConfig,
     pub clock: Arc<ManualClock>,
     dir: tempfile::TempDir,
+    /// The PostgreSQL database, when the tests run on PostgreSQL (`STRIDEGUARD_TEST_BACKEND`).
+    database: Option<String>,
     /// Folders of servers that were killed, kept until the end so nothing races their removal.
     old_dirs: Vec<tempfile::TempDir>,
     live: Option<Live>,
@@ -55,7 +58,14 @@ pub struct Server {
 impl Server {
     pub fn start(config: ServerConfig, clock: Arc<ManualClock>) -> Server {
         let dir = super::temp_dir();
-        let live = Some(Server::open(dir.path(), &config, &clock));
+        let database =
+            (Backend::from_env() == Backend::Postgres).then(|| testing::shared().create_database());
+        let live = Some(Server::open(
+            dir.path(),
+            database.as_deref(),
+            &config,
+            &clock,
+        ));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -64,14 +74,25 @@ impl Server {
             config,
             clock,
             dir,
+            database,
             old_dirs: Vec::new(),
             live,
             rt,
         }
     }
 
-    fn open(dir: &Path, config: &ServerConfig, clock: &Arc<ManualClock>) -> Live {
-        let storage = Arc::new(SqliteStorage::open(dir).expect("the server's storage opens"));
+    fn open(
+        dir: &Path,
+        database: Option<&str>,
+        config: &ServerConfig,
+        clock: &Arc<ManualClock>,
+    ) -> Live {
+        let storage: Arc<dyn Storage> = match database {
+            Some(url) => {
+                Arc::new(PostgresStorage::connect(url).expect("the server's storage opens"))
+            }
+            None => Arc::new(SqliteStorage::open(dir).expect("the server's storage opens")),
+        };
         let state = strideguard_server::state(storage.clone(), config.clone(), clock.clone());
         Live {
             storage,
@@ -98,12 +119,22 @@ impl Server {
     /// Stops the server cleanly (its storage closes) and starts it again on the same folder.
     pub fn restart(&mut self) {
         self.live = None;
-        self.live = Some(Server::open(self.dir.path(), &self.config, &self.clock));
+        self.live = Some(Server::open(
+            self.dir.path(),
+            self.database.as_deref(),
+            &self.config,
+            &self.clock,
+        ));
     }
 
     /// `kill -9`: the database and its write-ahead log as they are on disk right now (no
-    /// checkpoint, no clean close), opened by a new server in another folder.
+    /// checkpoint, no clean close), opened by a new server in another folder. On PostgreSQL,
+    /// the server's connections are dropped mid-use and a new server connects: the database
+    /// keeps what it committed, as it does when a server process dies.
     pub fn kill(&mut self) {
+        if self.database.is_some() {
+            return self.restart();
+        }
         let fresh = super::temp_dir();
         for name in ["server.db", "server.db-wal"] {
             let from = self.dir.path().join(name);
@@ -111,7 +142,7 @@ impl Server {
                 std::fs::copy(&from, fresh.path().join(name)).expect("the copy of a server file");
             }
         }
-        let live = Server::open(fresh.path(), &self.config, &self.clock);
+        let live = Server::open(fresh.path(), None, &self.config, &self.clock);
         self.live = Some(live);
         let old = std::mem::replace(&mut self.dir, fresh);
         self.old_dirs.push(old);

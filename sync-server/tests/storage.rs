@@ -1,0 +1,212 @@
+//! The storage's promises, on the backend the tests run on (`STRIDEGUARD_TEST_BACKEND`: SQLite
+//! by default, `postgres` for PostgreSQL), and on two storages sharing one database as two
+//! server processes do: numbers assigned in commit order (a pull never skips a record that
+//! commits later), batches whole or not at all, the device limit and revocation holding across
+//! servers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use strideguard_proto::wire::RecordUpload;
+use strideguard_server::Storage;
+use strideguard_server::storage::{NewDevice, NewUser, PutOutcome, StorageError};
+use strideguard_server::testing::Backend;
+
+fn new_user(st: &dyn Storage, name: &str) -> i64 {
+    st.create_user(&NewUser {
+        username: name.into(),
+        auth_salt: vec![1; 16],
+        auth_hash: vec![2; 32],
+        kdf_iterations: 1000,
+        wrapped_key: vec![3; 61],
+        now_ms: 0,
+    })
+    .unwrap()
+}
+
+fn device(st: &dyn Storage, user: i64, token: &[u8], max: usize) -> Result<String, StorageError> {
+    st.add_device_session(&NewDevice {
+        user_id: user,
+        name: "phone".into(),
+        now_ms: 0,
+        created_by: None,
+        max_devices: max,
+        token_hash: token.to_vec(),
+        expires_at_ms: i64::MAX,
+    })
+}
+
+fn record(id: String, payload: Vec<u8>) -> RecordUpload {
+    RecordUpload {
+        collection: "c".repeat(64),
+        id,
+        if_seq: None,
+        deleted: false,
+        payload,
+    }
+}
+
+/// Every record after `since`, page by page.
+fn pull_all(st: &dyn Storage, user: i64, mut since: i64) -> (Vec<(String, i64)>, i64) {
+    let mut out = Vec::new();
+    loop {
+        let page = st.records(user, since, None, 7, 1 << 20).unwrap();
+        out.extend(page.records.iter().map(|r| (r.id.clone(), r.seq)));
+        since = page.next;
+        if page.done {
+            return (out, since);
+        }
+    }
+}
+
+#[test]
+fn uploads_from_two_servers_at_once_are_numbered_in_commit_order_and_no_pull_skips_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = Backend::from_env().storage_pair(dir.path());
+    let user = new_user(&*a, "anna");
+    let dev = device(&*a, user, b"t", 10).unwrap();
+    let writing = Arc::new(AtomicBool::new(true));
+    // A device pulling all along with its cursor, on the second server.
+    let reader = {
+        let (b, writing) = (b.clone(), writing.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut cursor = 0;
+            loop {
+                let still = writing.load(Ordering::SeqCst);
+                let (got, next) = pull_all(&*b, user, cursor);
+                seen.extend(got);
+                cursor = next;
+                if !still {
+                    return seen;
+                }
+            }
+        })
+    };
+    // Four writers, two on each server, 40 batches of 5 each.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let st = if w % 2 == 0 { a.clone() } else { b.clone() };
+            let dev = dev.clone();
+            std::thread::spawn(move || {
+                for n in 0..40 {
+                    let batch = (0..5)
+                        .map(|k| record(format!("w{w}-{n}-{k}"), vec![w as u8; 40]))
+                        .collect();
+                    match st.put_records(user, &dev, batch, 1, u64::MAX).unwrap() {
+                        PutOutcome::Accepted(acks) => assert_eq!(acks.len(), 5),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    writing.store(false, Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+    let (all, _) = pull_all(&*a, user, 0);
+    assert_eq!(all.len(), 800);
+    let seqs: Vec<i64> = all.iter().map(|(_, s)| *s).collect();
+    assert_eq!(
+        seqs,
+        (1..=800).collect::<Vec<_>>(),
+        "numbered 1..800 without a gap"
+    );
+    let seen: BTreeSet<(String, i64)> = seen.into_iter().collect();
+    let all: BTreeSet<(String, i64)> = all.into_iter().collect();
+    assert_eq!(
+        seen, all,
+        "the pulling device saw every record, none skipped"
+    );
+}
+
+#[test]
+fn a_batch_lands_whole_or_not_at_all_and_conflicts_name_the_current_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Backend::from_env().storage(dir.path());
+    let user = new_user(&*st, "ben");
+    let dev = device(&*st, user, b"t", 10).unwrap();
+    let first = vec![
+        record("x".into(), vec![1; 10]),
+        record("y".into(), vec![2; 10]),
+    ];
+    let PutOutcome::Accepted(acks) = st.put_records(user, &dev, first, 1, u64::MAX).unwrap() else {
+        panic!()
+    };
+    let x_seq = acks[0].seq;
+    // A stale `if_seq` on one record: nothing of the batch lands.
+    let mut stale = record("x".into(), vec![9; 10]);
+    stale.if_seq = Some(x_seq + 100);
+    let batch = vec![record("z".into(), vec![3; 10]), stale];
+    match st.put_records(user, &dev, batch, 2, u64::MAX).unwrap() {
+        PutOutcome::Conflict(current) => {
+            assert_eq!(current.len(), 1);
+            assert_eq!((current[0].id.as_str(), current[0].seq), ("x", x_seq));
+            assert_eq!(current[0].payload, vec![1; 10]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let (all, _) = pull_all(&*st, user, 0);
+    assert_eq!(all.len(), 2, "z did not land: {all:?}");
+    // Over the quota: refused whole, the usage unchanged.
+    let used = st.user_by_id(user).unwrap().unwrap().used_bytes;
+    let big = vec![
+        record("q".into(), vec![0; 100]),
+        record("r".into(), vec![0; 100]),
+    ];
+    match st.put_records(user, &dev, big, 3, used + 150).unwrap() {
+        PutOutcome::OverQuota { used: u, quota } => assert_eq!((u, quota), (used, used + 150)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(st.user_by_id(user).unwrap().unwrap().used_bytes, used);
+    // A tombstone past the retention is purged, and a cursor before it has expired.
+    let mut gone = record("y".into(), Vec::new());
+    gone.deleted = true;
+    st.put_records(user, &dev, vec![gone], 5, u64::MAX).unwrap();
+    assert_eq!(st.purge_tombstones(10).unwrap(), 1);
+    assert!(matches!(
+        st.records(user, 1, None, 10, 1 << 20),
+        Err(StorageError::CursorExpired { .. })
+    ));
+    assert_eq!(
+        st.user_by_id(user).unwrap().unwrap().used_bytes,
+        10,
+        "x's bytes only"
+    );
+}
+
+#[test]
+fn the_device_limit_and_a_revocation_hold_across_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = Backend::from_env().storage_pair(dir.path());
+    let user = new_user(&*a, "cleo");
+    // Ten logins at once over two servers, three devices allowed: three get in.
+    let logins: Vec<_> = (0..10u8)
+        .map(|i| {
+            let st = if i % 2 == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || device(&*st, user, &[i; 8], 3))
+        })
+        .collect();
+    let results: Vec<_> = logins.into_iter().map(|t| t.join().unwrap()).collect();
+    let ok: Vec<&String> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(ok.len(), 3, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StorageError::DeviceLimit { max: 3 })))
+    );
+    // Revoked on one server: the other no longer finds its session.
+    let (i, _) = results.iter().enumerate().find(|(_, r)| r.is_ok()).unwrap();
+    let token = [i as u8; 8];
+    assert!(b.session(&token).unwrap().is_some());
+    assert!(a.revoke_device(user, ok[0], 5).unwrap());
+    assert!(b.session(&token).unwrap().is_none());
+    let listed = b.devices(user).unwrap();
+    assert_eq!(listed.iter().filter(|d| d.revoked).count(), 1);
+    // Both servers share one secret (tokens and fake KDF answers agree across them).
+    assert_eq!(a.server_secret().unwrap(), b.server_secret().unwrap());
+}
