@@ -27,8 +27,8 @@ use strideguard_proto::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 use uuid::Uuid;
 
 use crate::storage::{
-    Deleted, DeviceRow, NewDevice, NewKeys, NewUser, PutOutcome, SessionRow, Storage, StorageError,
-    Totals, User,
+    BatchPlan, Deleted, DeviceRow, NewDevice, NewKeys, NewUser, PutOutcome, SessionRow, Storage,
+    StorageError, Totals, User, page, plan_batch,
 };
 
 /// The schema, as numbered migrations recorded in `strideguard_schema`. Never edit a shipped
@@ -567,41 +567,22 @@ impl Storage for PostgresStorage {
                 let d = download(&r);
                 current.insert((d.collection.clone(), d.id.clone()), d);
             }
-            let mut conflicts = Vec::new();
-            let mut acks = Vec::with_capacity(batch.len());
-            let mut writes: Vec<&RecordUpload> = Vec::new();
-            let mut delta: i64 = 0;
-            for rec in &batch {
-                let existing = current.get(&(rec.collection.clone(), rec.id.clone()));
-                match existing {
-                    // The same write again (a retry after a lost answer): acknowledged as is.
-                    Some(e) if e.payload == rec.payload && e.deleted == rec.deleted => {
-                        acks.push(Ack {
-                            collection: rec.collection.clone(),
-                            id: rec.id.clone(),
-                            seq: e.seq,
-                        });
-                        continue;
+            let existing: Vec<Option<RecordDownload>> = batch
+                .iter()
+                .map(|r| current.get(&(r.collection.clone(), r.id.clone())).cloned())
+                .collect();
+            let (mut acks, writes, used_after) =
+                match plan_batch(&batch, &existing, used as u64, quota_bytes) {
+                    BatchPlan::Conflict(c) => return Ok(PutOutcome::Conflict(c)),
+                    BatchPlan::OverQuota { used, quota } => {
+                        return Ok(PutOutcome::OverQuota { used, quota });
                     }
-                    Some(e) if rec.if_seq.is_some_and(|s| s != e.seq) => {
-                        conflicts.push(e.clone());
-                        continue;
-                    }
-                    _ => {}
-                }
-                delta += rec.payload.len() as i64 - existing.map_or(0, |e| e.payload.len() as i64);
-                writes.push(rec);
-            }
-            if !conflicts.is_empty() {
-                return Ok(PutOutcome::Conflict(conflicts));
-            }
-            let used_after = (used + delta).max(0) as u64;
-            if delta > 0 && used_after > quota_bytes {
-                return Ok(PutOutcome::OverQuota {
-                    used: used as u64,
-                    quota: quota_bytes,
-                });
-            }
+                    BatchPlan::Write {
+                        retried,
+                        writes,
+                        used_after,
+                    } => (retried, writes, used_after),
+                };
             // A record written twice in one batch keeps the last write, as one at a time would.
             let mut seqs = Vec::with_capacity(writes.len());
             for rec in &writes {
@@ -674,26 +655,12 @@ impl Storage for PostgresStorage {
             &[&user_id, &since, &collection, &(max_records as i64 + 1)],
         )?;
         tx.commit()?;
-        let mut records = Vec::new();
-        let mut bytes = 0;
-        let mut done = true;
-        for row in &rows {
-            let rec = download(row);
-            if records.len() == max_records
-                || (!records.is_empty() && bytes + rec.payload.len() > max_bytes)
-            {
-                done = false;
-                break;
-            }
-            bytes += rec.payload.len();
-            records.push(rec);
-        }
-        let next = records.last().map_or(since, |r| r.seq);
-        Ok(RecordsPage {
-            records,
-            next,
-            done,
-        })
+        page(
+            since,
+            rows.iter().map(|r| Ok(download(r))),
+            max_records,
+            max_bytes,
+        )
     }
 
     fn purge_tombstones(&self, before_ms: i64) -> Result<usize, StorageError> {

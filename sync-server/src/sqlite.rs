@@ -19,8 +19,8 @@ use strideguard_proto::wire::{Ack, RecordDownload, RecordUpload, RecordsPage};
 use uuid::Uuid;
 
 use crate::storage::{
-    Deleted, DeviceRow, NewDevice, NewKeys, NewUser, PutOutcome, SessionRow, Storage, StorageError,
-    Totals, User,
+    BatchPlan, Deleted, DeviceRow, NewDevice, NewKeys, NewUser, PutOutcome, SessionRow, Storage,
+    StorageError, Totals, User, page, plan_batch,
 };
 
 /// The server's schema, as numbered migrations kept in `PRAGMA user_version` (the same way as
@@ -558,50 +558,32 @@ impl Storage for SqliteStorage {
             [user_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut conflicts = Vec::new();
-        let mut acks = Vec::with_capacity(batch.len());
-        let mut writes = Vec::new();
-        let mut delta: i64 = 0;
-        {
+        let existing = {
             let mut current = tx.prepare_cached(
                 "SELECT collection, id, seq, deleted, updated_at_ms, payload FROM records
                  WHERE user_id = ?1 AND collection = ?2 AND id = ?3",
             )?;
-            for rec in &batch {
-                let existing = current
-                    .query_row(params![user_id, rec.collection, rec.id], download)
-                    .optional()?;
-                match &existing {
-                    // The same write again (a retry after a lost answer): acknowledged as is.
-                    Some(e) if e.payload == rec.payload && e.deleted == rec.deleted => {
-                        acks.push(Ack {
-                            collection: rec.collection.clone(),
-                            id: rec.id.clone(),
-                            seq: e.seq,
-                        });
-                        continue;
-                    }
-                    Some(e) if rec.if_seq.is_some_and(|s| s != e.seq) => {
-                        conflicts.push(e.clone());
-                        continue;
-                    }
-                    _ => {}
+            batch
+                .iter()
+                .map(|rec| {
+                    current
+                        .query_row(params![user_id, rec.collection, rec.id], download)
+                        .optional()
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let (mut acks, writes, used_after) =
+            match plan_batch(&batch, &existing, used as u64, quota_bytes) {
+                BatchPlan::Conflict(c) => return Ok(PutOutcome::Conflict(c)),
+                BatchPlan::OverQuota { used, quota } => {
+                    return Ok(PutOutcome::OverQuota { used, quota });
                 }
-                delta += rec.payload.len() as i64
-                    - existing.as_ref().map_or(0, |e| e.payload.len() as i64);
-                writes.push(rec);
-            }
-        }
-        if !conflicts.is_empty() {
-            return Ok(PutOutcome::Conflict(conflicts));
-        }
-        let used_after = (used + delta).max(0) as u64;
-        if delta > 0 && used_after > quota_bytes {
-            return Ok(PutOutcome::OverQuota {
-                used: used as u64,
-                quota: quota_bytes,
-            });
-        }
+                BatchPlan::Write {
+                    retried,
+                    writes,
+                    used_after,
+                } => (retried, writes, used_after),
+            };
         {
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO records (user_id, collection, id, seq, deleted, payload, updated_at_ms, device_id)
@@ -663,27 +645,11 @@ impl Storage for SqliteStorage {
              WHERE user_id = ?1 AND seq > ?2 AND (?3 IS NULL OR collection = ?3)
              ORDER BY seq LIMIT ?4",
         )?;
-        let mut rows = stmt.query(params![user_id, since, collection, max_records as i64 + 1])?;
-        let mut records = Vec::new();
-        let mut bytes = 0;
-        let mut done = true;
-        while let Some(row) = rows.next()? {
-            let rec = download(row)?;
-            if records.len() == max_records
-                || (!records.is_empty() && bytes + rec.payload.len() > max_bytes)
-            {
-                done = false;
-                break;
-            }
-            bytes += rec.payload.len();
-            records.push(rec);
-        }
-        let next = records.last().map_or(since, |r| r.seq);
-        Ok(RecordsPage {
-            records,
-            next,
-            done,
-        })
+        let rows = stmt.query_map(
+            params![user_id, since, collection, max_records as i64 + 1],
+            download,
+        )?;
+        Ok(page(since, rows, max_records, max_bytes)?)
     }
 
     fn purge_tombstones(&self, before_ms: i64) -> Result<usize, StorageError> {

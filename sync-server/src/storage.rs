@@ -185,3 +185,184 @@ pub trait Storage: Send + Sync + 'static {
     /// transaction; the username is free again afterwards.
     fn delete_user(&self, user_id: i64) -> Result<Deleted, StorageError>;
 }
+
+/// What an upload batch does, decided from the records it would replace: the rules every
+/// backend keeps, in one place.
+#[derive(Debug)]
+pub enum BatchPlan<'a> {
+    /// `if_seq` mismatches: nothing is written; the current records.
+    Conflict(Vec<RecordDownload>),
+    /// The batch would take the user past their quota: nothing is written.
+    OverQuota { used: u64, quota: u64 },
+    /// Write `writes`, in order, each under the next number; `retried` are records already
+    /// stored exactly so (a retry after a lost answer), acknowledged with their numbers.
+    Write {
+        retried: Vec<Ack>,
+        writes: Vec<&'a RecordUpload>,
+        used_after: u64,
+    },
+}
+
+/// Plans `batch` against `current` (for each of its records, the stored one it would
+/// replace) for a user using `used` bytes of `quota`.
+pub fn plan_batch<'a>(
+    batch: &'a [RecordUpload],
+    current: &[Option<RecordDownload>],
+    used: u64,
+    quota: u64,
+) -> BatchPlan<'a> {
+    let mut conflicts = Vec::new();
+    let mut retried = Vec::new();
+    let mut writes = Vec::new();
+    let mut delta: i64 = 0;
+    for (rec, existing) in batch.iter().zip(current) {
+        match existing {
+            Some(e) if e.payload == rec.payload && e.deleted == rec.deleted => {
+                retried.push(Ack {
+                    collection: rec.collection.clone(),
+                    id: rec.id.clone(),
+                    seq: e.seq,
+                });
+                continue;
+            }
+            Some(e) if rec.if_seq.is_some_and(|s| s != e.seq) => {
+                conflicts.push(e.clone());
+                continue;
+            }
+            _ => {}
+        }
+        delta += rec.payload.len() as i64 - existing.as_ref().map_or(0, |e| e.payload.len() as i64);
+        writes.push(rec);
+    }
+    if !conflicts.is_empty() {
+        return BatchPlan::Conflict(conflicts);
+    }
+    let used_after = (used as i64 + delta).max(0) as u64;
+    if delta > 0 && used_after > quota {
+        return BatchPlan::OverQuota { used, quota };
+    }
+    BatchPlan::Write {
+        retried,
+        writes,
+        used_after,
+    }
+}
+
+/// A page of records read in sequence order after `since`: at most `max_records`, and no more
+/// than `max_bytes` of payload unless a single record is bigger (a page always moves on).
+/// `rows` may hold one record more than the page, to tell whether it is the last; they are read
+/// only as far as the page goes, so a backend can stream them.
+pub fn page<E>(
+    since: i64,
+    rows: impl IntoIterator<Item = Result<RecordDownload, E>>,
+    max_records: usize,
+    max_bytes: usize,
+) -> Result<RecordsPage, E> {
+    let mut records: Vec<RecordDownload> = Vec::new();
+    let mut bytes = 0;
+    let mut done = true;
+    for rec in rows {
+        let rec = rec?;
+        if records.len() == max_records
+            || (!records.is_empty() && bytes + rec.payload.len() > max_bytes)
+        {
+            done = false;
+            break;
+        }
+        bytes += rec.payload.len();
+        records.push(rec);
+    }
+    let next = records.last().map_or(since, |r| r.seq);
+    Ok(RecordsPage {
+        records,
+        next,
+        done,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(seq: i64, bytes: usize) -> RecordDownload {
+        RecordDownload {
+            collection: "c".into(),
+            id: format!("r{seq}"),
+            seq,
+            deleted: false,
+            updated_at_ms: 0,
+            payload: vec![0; bytes],
+        }
+    }
+
+    fn cut(
+        rows: Vec<RecordDownload>,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> (Vec<i64>, i64, bool) {
+        let p = page::<()>(5, rows.into_iter().map(Ok), max_records, max_bytes).unwrap();
+        (p.records.iter().map(|r| r.seq).collect(), p.next, p.done)
+    }
+
+    #[test]
+    fn a_page_stops_at_its_count_or_its_bytes_but_always_moves_on() {
+        let rows = || (6..=9).map(|s| stored(s, 100)).collect::<Vec<_>>();
+        assert_eq!(cut(rows(), 10, 1000), (vec![6, 7, 8, 9], 9, true));
+        assert_eq!(cut(rows(), 2, 1000), (vec![6, 7], 7, false));
+        assert_eq!(cut(rows(), 10, 250), (vec![6, 7], 7, false));
+        // One record bigger than a page is a page of its own.
+        assert_eq!(cut(rows(), 10, 50), (vec![6], 6, false));
+        assert_eq!(
+            cut(Vec::new(), 10, 50),
+            (vec![], 5, true),
+            "nothing new: the cursor stays"
+        );
+    }
+
+    #[test]
+    fn a_batch_plan_acknowledges_retries_refuses_stale_writes_and_counts_the_quota() {
+        let up = |id: &str, bytes: usize, if_seq: Option<i64>| RecordUpload {
+            collection: "c".into(),
+            id: id.into(),
+            if_seq,
+            deleted: false,
+            payload: vec![0; bytes],
+        };
+        let mut same = stored(3, 10);
+        same.id = "a".into();
+        let batch = [up("a", 10, None), up("b", 30, None)];
+        match plan_batch(&batch, &[Some(same.clone()), None], 100, 1000) {
+            BatchPlan::Write {
+                retried,
+                writes,
+                used_after,
+            } => {
+                assert_eq!((retried.len(), retried[0].seq), (1, 3), "a is stored as is");
+                assert_eq!(writes.len(), 1);
+                assert_eq!(used_after, 130);
+            }
+            other => panic!("{other:?}"),
+        }
+        let stale = [up("a", 12, Some(2))];
+        assert!(matches!(
+            plan_batch(&stale, &[Some(same.clone())], 100, 1000),
+            BatchPlan::Conflict(c) if c[0].seq == 3
+        ));
+        assert!(matches!(
+            plan_batch(&batch, &[Some(same.clone()), None], 100, 120),
+            BatchPlan::OverQuota {
+                used: 100,
+                quota: 120
+            }
+        ));
+        // Shrinking is never over quota, even for a user past it.
+        let smaller = [up("a", 2, None)];
+        assert!(matches!(
+            plan_batch(&smaller, &[Some(same)], 500, 100),
+            BatchPlan::Write {
+                used_after: 492,
+                ..
+            }
+        ));
+    }
+}
