@@ -32,8 +32,11 @@ use crate::storage::{
 };
 
 /// The schema, as numbered migrations recorded in `strideguard_schema`. Never edit a shipped
-/// one; add the next. The first is the SQLite schema's three migrations in one.
-const MIGRATIONS: &[&str] = &["
+/// one; add the next. The first is the SQLite schema's three migrations in one; the second the
+/// shared rate-limit counters (unlogged: counts of a minute need no crash safety, and they
+/// cost no write-ahead log).
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE users (
     id             BIGSERIAL PRIMARY KEY,
     username       TEXT NOT NULL UNIQUE,
@@ -82,7 +85,17 @@ CREATE TABLE server_meta (
     key   TEXT PRIMARY KEY,
     value BYTEA NOT NULL
 );
-"];
+",
+    "
+-- 2: rate-limit counters every server shares, by key and minute.
+CREATE UNLOGGED TABLE rate_counts (
+    key    TEXT NOT NULL,
+    minute BIGINT NOT NULL,
+    count  BIGINT NOT NULL,
+    PRIMARY KEY (key, minute)
+);
+",
+];
 
 /// The schema version this server writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -151,6 +164,13 @@ impl Drop for PostgresStorage {
                 .spawn(move || drop(idle));
         }
     }
+}
+
+/// True about once in `n` calls, from the system's randomness.
+fn rand_one_in(n: u8) -> bool {
+    let mut b = [0u8; 1];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).is_ok()
+        && b[0] % n == 0
 }
 
 /// A PostgreSQL error as the API answers it.
@@ -703,6 +723,35 @@ impl Storage for PostgresStorage {
             records: r.get::<_, i64>(2) as u64,
             bytes: r.get::<_, i64>(3) as u64,
         })
+    }
+
+    fn shared_count(&self, key: &str, minute: i64, add: u32) -> Result<Option<u32>, StorageError> {
+        let mut conn = self.conn()?;
+        let count: i64 = if add == 0 {
+            conn.query_opt(
+                "SELECT count FROM rate_counts WHERE key = $1 AND minute = $2",
+                &[&key, &minute],
+            )?
+            .map_or(0, |r| r.get(0))
+        } else {
+            let count = conn
+                .query_one(
+                    "INSERT INTO rate_counts (key, minute, count) VALUES ($1, $2, $3)
+                     ON CONFLICT (key, minute) DO UPDATE SET count = rate_counts.count + $3
+                     RETURNING count",
+                    &[&key, &minute, &i64::from(add)],
+                )?
+                .get(0);
+            // Now and then, the minutes gone: the table holds about two minutes of keys.
+            if count == i64::from(add) && rand_one_in(64) {
+                conn.execute(
+                    "DELETE FROM rate_counts WHERE minute < $1",
+                    &[&(minute - 1)],
+                )?;
+            }
+            count
+        };
+        Ok(Some(count.clamp(0, i64::from(u32::MAX)) as u32))
     }
 
     fn delete_user(&self, user_id: i64) -> Result<Deleted, StorageError> {

@@ -13,7 +13,8 @@
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-const WINDOW_MS: i64 = 60_000;
+/// The window every limit counts in: a minute of the clock.
+pub const WINDOW_MS: i64 = 60_000;
 const DEPTH: usize = 4;
 /// Counters per row (a power of two); 4 rows of 2^20 u32s are 16 MiB however many keys come.
 const WIDTH: usize = 1 << 20;
@@ -62,7 +63,7 @@ impl RateLimiter {
     }
 
     /// Seconds until the window that `now_ms` is in ends (at least 1).
-    fn wait_s(now_ms: i64) -> u64 {
+    pub fn wait_s(now_ms: i64) -> u64 {
         let left = WINDOW_MS - now_ms.rem_euclid(WINDOW_MS);
         ((left + 999) / 1000).max(1) as u64
     }

@@ -184,6 +184,18 @@ pub trait Storage: Send + Sync + 'static {
     /// Deletes the user and everything of theirs (records, devices, sessions) in one
     /// transaction; the username is free again afterwards.
     fn delete_user(&self, user_id: i64) -> Result<Deleted, StorageError>;
+    /// Adds `add` to the counter `key` of the minute `minute` shared by every server on this
+    /// storage, and returns its value after (`add` 0 reads it): how a limit, such as a
+    /// username's failed logins, holds across server processes. `None` for a storage only one
+    /// process serves (SQLite), whose server counts in its own memory.
+    fn shared_count(
+        &self,
+        _key: &str,
+        _minute: i64,
+        _add: u32,
+    ) -> Result<Option<u32>, StorageError> {
+        Ok(None)
+    }
 }
 
 /// What an upload batch does, decided from the records it would replace: the rules every

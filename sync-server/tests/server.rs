@@ -12,7 +12,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
-use strideguard_proto::clock::SystemClock;
+use strideguard_proto::clock::{Clock, SystemClock};
 use strideguard_server::api::endpoints;
 use strideguard_server::openapi::document;
 use strideguard_server::testing::Backend;
@@ -458,4 +458,169 @@ fn deleting_an_account_needs_the_auth_key_and_removes_only_that_account() {
         metrics.contains("strideguard_accounts_deleted_total 1"),
         "{metrics}"
     );
+}
+
+/// A round-robin TCP balancer in front of `backends`: each connection goes to the next one, so
+/// a client opening a connection per request switches server at every request. Stops when
+/// dropped.
+struct Balancer {
+    url: String,
+    stop: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
+}
+
+impl Balancer {
+    fn start(backends: Vec<String>) -> Balancer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let backends: Vec<String> = backends
+            .iter()
+            .map(|u| u.trim_start_matches("http://").to_string())
+            .collect();
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            for (n, conn) in listener.incoming().enumerate() {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = conn else { continue };
+                let Ok(server) = std::net::TcpStream::connect(&backends[n % backends.len()]) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    })
+                };
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Balancer {
+            url: format!("http://{addr}"),
+            stop,
+            addr,
+        }
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+/// Three server processes on one database behind a balancer that switches server at every
+/// request: devices uploading and pulling through it, each sync spread over all three,
+/// converge on every acknowledged record; a device revoked through one server is refused by
+/// every server at once; a session made on one works on the others (nothing lives in a
+/// server's memory); and on PostgreSQL a username's failed logins count across servers.
+#[test]
+fn three_servers_on_one_database_serve_devices_that_switch_server_at_every_request() {
+    let data = Data::new();
+    let servers: Vec<Process> = (0..3).map(|_| start_binary(&data)).collect();
+    let lb = Balancer::start(servers.iter().map(|s| s.url.clone()).collect());
+    let (first, auth) = account(&lb.url, "anna");
+    let tokens: Vec<String> = std::iter::once(first)
+        .chain((1..3).map(|i| login(&lb.url, "anna", &auth, &format!("phone {i}"))))
+        .collect();
+    let tag = "d".repeat(64);
+    // Each device uploads 12 batches of 10 and pulls after each, through the balancer.
+    let devices: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let (url, token, tag) = (lb.url.clone(), token.clone(), tag.clone());
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                for _ in 0..12 {
+                    let batch: Vec<_> = (0..10).map(|_| record(&tag)).collect();
+                    let (status, body) = http(
+                        "POST",
+                        &format!("{url}/v1/records"),
+                        Some(&token),
+                        Some(json!({ "records": batch })),
+                    );
+                    assert_eq!(status, 200, "{body}");
+                    acked.extend(batch.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+                    all_ids(&url, &token);
+                }
+                acked
+            })
+        })
+        .collect();
+    let acked: HashSet<String> = devices
+        .into_iter()
+        .flat_map(|d| d.join().unwrap())
+        .collect();
+    assert_eq!(acked.len(), 360);
+    // Every device, through every server, sees every record.
+    for token in &tokens {
+        assert_eq!(all_ids(&lb.url, token), acked);
+    }
+    for s in &servers {
+        assert_eq!(all_ids(&s.url, &tokens[2]), acked, "{}", s.url);
+    }
+    // Revoked through the first server: the two others refuse it at once.
+    let (_, list) = http(
+        "GET",
+        &format!("{}/v1/devices", servers[0].url),
+        Some(&tokens[0]),
+        None,
+    );
+    let phone2 = list["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "phone 2")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = http(
+        "DELETE",
+        &format!("{}/v1/devices/{phone2}", servers[0].url),
+        Some(&tokens[0]),
+        None,
+    );
+    assert!(status == 200 || status == 204, "{status} {body}");
+    for s in &servers[1..] {
+        let (status, _) = http(
+            "GET",
+            &format!("{}/v1/records?since=0", s.url),
+            Some(&tokens[2]),
+            None,
+        );
+        assert_eq!(status, 401, "{} still takes the revoked device", s.url);
+    }
+    // Failed logins spread over the servers count together on a shared database: once the
+    // account's limit is used up, every server answers 429 (on SQLite, which one machine
+    // serves, each process counts its own).
+    if Backend::from_env() == Backend::Postgres {
+        let per_minute = ServerConfig::default().limits.logins_per_minute_per_user;
+        let wrong = B64.encode([9u8; 32]);
+        let attempt = |url: &str| {
+            http(
+                "POST",
+                &format!("{url}/v1/sessions"),
+                None,
+                Some(json!({"username": "anna", "auth_key": wrong, "device_name": "guess"})),
+            )
+            .0
+        };
+        // The counts are per minute of the clock: start well inside one.
+        let into_minute = SystemClock.now_ms().rem_euclid(60_000);
+        if into_minute > 45_000 {
+            std::thread::sleep(Duration::from_millis((60_000 - into_minute + 200) as u64));
+        }
+        for _ in 0..per_minute {
+            assert_eq!(attempt(&lb.url), 401);
+        }
+        for s in &servers {
+            assert_eq!(attempt(&s.url), 429, "{} lets a guesser go on", s.url);
+        }
+    }
+    drop(lb);
 }

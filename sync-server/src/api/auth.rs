@@ -91,22 +91,46 @@ pub fn ip_rate(s: &Shared, ip: IpAddr) -> Result<(), ApiError> {
 
 /// Refuses a login for `username` once it failed `logins_per_minute_per_user` times this
 /// minute. Only failures count, and a request that also proves a live session of the
-/// account passes anyway: someone guessing cannot lock the runner's own devices out.
-pub fn user_backoff(s: &Shared, username: &str) -> Result<(), ApiError> {
+/// account passes anyway: someone guessing cannot lock the runner's own devices out. The
+/// failures are counted where every server sees them when the storage is shared
+/// ([`crate::storage::Storage::shared_count`]), else in this server's memory.
+pub async fn user_backoff(s: &Shared, username: &str) -> Result<(), ApiError> {
     let per_minute = s.config.limits.logins_per_minute_per_user;
-    s.limiter
-        .exhausted(&format!("fail:{username}"), per_minute, s.clock.now_ms())
-        .map_err(|wait| {
-            s.metrics.limited("logins_per_minute_per_user");
-            ApiError::too_many("logins_per_minute_per_user", per_minute, wait)
-        })
+    let now = s.clock.now_ms();
+    let key = format!("fail:{username}");
+    let shared = {
+        let key = key.clone();
+        super::store(s, move |st| st.shared_count(&key, minute_of(now), 0)).await?
+    };
+    let refused = match shared {
+        Some(failures) if failures >= per_minute => Err(crate::rate::RateLimiter::wait_s(now)),
+        Some(_) => Ok(()),
+        None => s.limiter.exhausted(&key, per_minute, now),
+    };
+    refused.map_err(|wait| {
+        s.metrics.limited("logins_per_minute_per_user");
+        ApiError::too_many("logins_per_minute_per_user", per_minute, wait)
+    })
 }
 
 /// Counts a failed login for `username`.
-pub fn login_failed(s: &Shared, username: &str) {
+pub async fn login_failed(s: &Shared, username: &str) -> Result<(), ApiError> {
     crate::metrics::Metrics::add(&s.metrics.login_failures, 1);
-    s.limiter
-        .count(&format!("fail:{username}"), s.clock.now_ms());
+    let now = s.clock.now_ms();
+    let key = format!("fail:{username}");
+    let shared = {
+        let key = key.clone();
+        super::store(s, move |st| st.shared_count(&key, minute_of(now), 1)).await?
+    };
+    if shared.is_none() {
+        s.limiter.count(&key, now);
+    }
+    Ok(())
+}
+
+/// The minute of the clock (since the epoch) a rate-limit count is for.
+fn minute_of(now_ms: i64) -> i64 {
+    now_ms.div_euclid(crate::rate::WINDOW_MS)
 }
 
 /// The account of an authenticated request whose `auth_key` proves its passphrase: what a

@@ -36,7 +36,7 @@ pub async fn login(
     let user = store(&s, move |st| st.user(&username)).await?;
     let vouched_by = signed_in_device(&headers, &s, user.as_ref().map(|u| u.id)).await;
     if vouched_by.is_none() {
-        user_backoff(&s, &req.username)?;
+        user_backoff(&s, &req.username).await?;
     }
     let ok = match &user {
         Some(u) => auth_matches(&u.auth_salt, &u.auth_hash, &req.auth_key),
@@ -47,7 +47,7 @@ pub async fn login(
         }
     };
     let Some(user) = user.filter(|_| ok) else {
-        login_failed(&s, &req.username);
+        login_failed(&s, &req.username).await?;
         return Err(ApiError::unauthorized("wrong username or passphrase"));
     };
     let session = new_session(&s, user.id, name, vouched_by).await?;
