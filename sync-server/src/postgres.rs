@@ -173,20 +173,29 @@ fn rand_one_in(n: u8) -> bool {
         && b[0] % n == 0
 }
 
-/// A PostgreSQL error as the API answers it.
+/// A PostgreSQL error as the API answers it: what a retry can cure (a lost connection, a
+/// server shutting down or failing over, a standby reached, a deadlock or serialization
+/// failure rolled back) is unavailable, a 503; anything else is a failure of ours, a 500.
 fn storage_error(e: postgres::Error) -> StorageError {
+    use std::error::Error as _;
+    let lost = e.is_closed()
+        || e.source()
+            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
     match e.code() {
         Some(c) if *c == SqlState::DISK_FULL => StorageError::Full,
-        Some(c) if c.code().starts_with("08") || *c == SqlState::ADMIN_SHUTDOWN => {
+        Some(c)
+            if c.code().starts_with("08")
+                || *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+                || *c == SqlState::READ_ONLY_SQL_TRANSACTION
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
             StorageError::Unavailable(e.to_string())
         }
-        // A standby that became read-only under us, or one we reached by mistake.
-        Some(c) if *c == SqlState::READ_ONLY_SQL_TRANSACTION => {
-            StorageError::Unavailable(e.to_string())
-        }
-        Some(_) => StorageError::Backend(e.to_string()),
-        // No SQL state: the connection itself failed.
-        None => StorageError::Unavailable(e.to_string()),
+        None if lost => StorageError::Unavailable(e.to_string()),
+        _ => StorageError::Backend(e.to_string()),
     }
 }
 
@@ -409,6 +418,7 @@ impl Storage for PostgresStorage {
 
     fn set_keys(&self, user_id: i64, k: &NewKeys) -> Result<usize, StorageError> {
         self.write(|tx| {
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
             tx.execute(
                 "UPDATE users SET auth_salt = $2, auth_hash = $3, kdf_iterations = $4,
                  wrapped_key = $5 WHERE id = $1",
@@ -433,11 +443,25 @@ impl Storage for PostgresStorage {
     fn add_device_session(&self, new: &NewDevice) -> Result<String, StorageError> {
         let id = Uuid::new_v4().to_string();
         self.write(|tx| {
-            // The user's row, locked: two logins at once on two servers count each other.
+            // The user's row, locked: two logins at once on two servers count each other, and
+            // a revocation (which takes it too) cannot pass between the check below and the
+            // insert.
             tx.execute(
                 "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
                 &[&new.user_id],
             )?;
+            if let Some(creator) = &new.created_by {
+                // Added by a device revoked since its request was let in: refused, or the new
+                // device would escape the revocation of the one that paired it.
+                let live = tx.query_opt(
+                    "SELECT 1 FROM devices WHERE id = $1 AND user_id = $2
+                     AND revoked_at_ms IS NULL",
+                    &[creator, &new.user_id],
+                )?;
+                if live.is_none() {
+                    return Err(StorageError::CreatorRevoked);
+                }
+            }
             let active: i64 = tx
                 .query_one(
                     "SELECT count(*) FROM devices WHERE user_id = $1 AND revoked_at_ms IS NULL",
@@ -488,6 +512,9 @@ impl Storage for PostgresStorage {
         now_ms: i64,
     ) -> Result<bool, StorageError> {
         self.write(|tx| {
+            // The user first, as every write of theirs locks it: no deadlock with an account
+            // deletion or a login, and no device added meanwhile by one being revoked.
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
             let n = tx.execute(
                 &format!(
                     "{FAMILY} UPDATE devices SET revoked_at_ms = coalesce(revoked_at_ms, $3)

@@ -418,6 +418,19 @@ impl Storage for SqliteStorage {
                     max: new.max_devices,
                 });
             }
+            if let Some(creator) = &new.created_by {
+                // Added by a device revoked since its request was let in: refused, or the new
+                // device would escape the revocation of the one that paired it.
+                let live: bool = conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1 AND user_id = ?2
+                     AND revoked_at_ms IS NULL)",
+                    params![creator, new.user_id],
+                    |r| r.get(0),
+                )?;
+                if !live {
+                    return Err(StorageError::CreatorRevoked);
+                }
+            }
             conn.execute(
                 "INSERT INTO devices (id, user_id, name, created_at_ms, created_by)
                  VALUES (?1, ?2, ?3, ?4, ?5)",

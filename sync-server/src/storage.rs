@@ -13,6 +13,9 @@ pub enum StorageError {
     /// The account has as many devices as it may; one must be revoked first.
     #[error("the account already has {max} devices")]
     DeviceLimit { max: usize },
+    /// The device adding another was revoked before the new one was stored.
+    #[error("the device adding this one has been revoked")]
+    CreatorRevoked,
     /// The disk (or the configured database size) is full: nothing was written.
     #[error("the server's storage is full")]
     Full,

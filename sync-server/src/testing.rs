@@ -126,14 +126,15 @@ impl TempPostgres {
     pub fn start() -> Result<TempPostgres, String> {
         let bin = bin_dir()?;
         let as_postgres = running_as_root();
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "strideguard-pg-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // A name no one can guess, made with `mkdir` (which fails on anything already there,
+        // a symlink planted by another user included): root then hands it to `postgres`.
+        let mut random = [0u8; 8];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+            .map_err(|_| "no system randomness".to_string())?;
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let dir =
+            std::env::temp_dir().join(format!("strideguard-pg-{}-{suffix}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut pg = TempPostgres {
             dir,
             bin,
@@ -167,7 +168,7 @@ impl TempPostgres {
             pg.port = free_port()?;
             let options = format!(
                 "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c full_page_writes=off -c max_connections=200",
+                 -c full_page_writes=off -c max_connections=400",
                 pg.port,
                 pg.dir.display()
             );
@@ -309,7 +310,7 @@ impl TempPostgres {
         let data = self.data().display().to_string();
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
-             -c max_connections=200",
+             -c max_connections=400",
             self.port,
             self.dir.display()
         );

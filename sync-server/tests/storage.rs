@@ -207,6 +207,21 @@ fn the_device_limit_and_a_revocation_hold_across_servers() {
     assert!(b.session(&token).unwrap().is_none());
     let listed = b.devices(user).unwrap();
     assert_eq!(listed.iter().filter(|d| d.revoked).count(), 1);
+    // A device revoked on one server cannot pair a new one through the other, even with a
+    // request let in before the revocation.
+    let late = b.add_device_session(&NewDevice {
+        user_id: user,
+        name: "paired late".into(),
+        now_ms: 6,
+        created_by: Some(ok[0].clone()),
+        max_devices: 10,
+        token_hash: vec![42; 8],
+        expires_at_ms: i64::MAX,
+    });
+    assert!(
+        matches!(late, Err(StorageError::CreatorRevoked)),
+        "{late:?}"
+    );
     // Both servers share one secret (tokens and fake KDF answers agree across them).
     assert_eq!(a.server_secret().unwrap(), b.server_secret().unwrap());
 }

@@ -8,8 +8,11 @@ use quick_xml::events::Event;
 
 use super::ImportError;
 
-/// The text of an XML file; a file that is not UTF-8 is malformed.
+/// The text of an XML file, without a leading byte-order mark (Windows apps write one; the
+/// reader would drop it without counting it in its offsets); a file that is not UTF-8 is
+/// malformed.
 pub(super) fn text<'a>(format: &'static str, bytes: &'a [u8]) -> Result<&'a str, ImportError> {
+    let bytes = bytes.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
         let line = line_at(bytes, e.valid_up_to());
         ImportError::Malformed {
@@ -190,7 +193,12 @@ impl<'a, T: Copy> Xml<'a, T> {
                         j += 1;
                     }
                     let name_len = j - name_at;
-                    if name_len == 0 || (b.get(j) == Some(&b'/') && b.get(j + 1) != Some(&b'>')) {
+                    // quick-xml reads quotes from the `<` on: a quote in a name is its case.
+                    let quoted = b[name_at..j].iter().any(|c| *c == b'"' || *c == b'\'');
+                    if name_len == 0
+                        || quoted
+                        || (b.get(j) == Some(&b'/') && b.get(j + 1) != Some(&b'>'))
+                    {
                         return None;
                     }
                     // The end of the tag, past any `>` inside a quoted attribute value.
@@ -230,7 +238,13 @@ impl<'a, T: Copy> Xml<'a, T> {
     /// Goes on reading event by event from `at`, after a stretch [`Xml::plain_content`] read.
     pub(super) fn resume_at(&mut self, at: usize) {
         self.reader = reader_over(&self.text[at..]);
-        self.base = at;
+        // A new reader drops a byte-order mark it starts at without counting it.
+        self.base = at
+            + if self.text[at..].starts_with('\u{FEFF}') {
+                '\u{FEFF}'.len_utf8()
+            } else {
+                0
+            };
     }
 
     /// The text between two offsets (from a [`Step`]).
@@ -270,7 +284,10 @@ impl<'a, T: Copy> Xml<'a, T> {
                 "ill-formed document: close tag `</{name}>` does not match any open tag"
             )));
         };
-        let expected = &self.text[o.name_at..o.name_at + o.name_len];
+        let expected = self
+            .text
+            .get(o.name_at..o.name_at + o.name_len)
+            .unwrap_or("?");
         if expected != name {
             return Err(self.error(&format!(
                 "ill-formed document: expected `</{expected}>`, but `</{name}>` was found"
@@ -487,6 +504,7 @@ mod tests {
             "<p><e>1</e>",
             "<p><e a=\"1></e></p>",
             "<p><a/b></a/b></p>",
+            "<p><e\"x>\"</e\"x>\"></p>",
             "<p><a><b><c><d><e><f><g><h><i><j/></i></h></g></f></e></d></c></b></a></p>",
         ] {
             assert_eq!(plain(odd), None, "{odd}");

@@ -166,6 +166,9 @@ impl From<StorageError> for ApiError {
                 },
                 retry_after: None,
             },
+            StorageError::CreatorRevoked => {
+                ApiError::unauthorized("this device was revoked; it can no longer add devices")
+            }
             StorageError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "database unavailable");
                 let mut e = ApiError::new(

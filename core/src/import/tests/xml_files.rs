@@ -744,6 +744,8 @@ const POINT_CONTENT: &[&str] = &[
     "<ele>1</ele></extensions>",
     "<ele",
     "<extensions><power>250</power></extensions>",
+    "<e\"x>\"</e\"x>\">",
+    "</trkpt>\u{FEFF}<trkpt lat=\"52.6\" lon=\"13.4\"><time>2026-03-14T07:00:00Z</time>",
 ];
 
 #[test]
@@ -777,6 +779,22 @@ fn the_plain_scan_reads_every_kind_of_point_as_the_event_reader_does() {
         e.contains("line 12, in <gpx><trk><trkseg><trkpt><time>"),
         "{e}"
     );
+}
+
+#[test]
+fn a_byte_order_mark_before_the_document_is_not_content() {
+    // Windows apps write one before `<?xml`.
+    let plain = gpx(&track("running", &[running(10, 0.0, 0.0, 3.0, CADENCE)]));
+    let with_bom = [b"\xEF\xBB\xBF".as_slice(), &plain].concat();
+    both_scans_agree(&with_bom);
+    let (run, samples, _) = the_run(Format::Gpx, &with_bom);
+    assert_eq!((samples.len(), run.duration_s), (10, 9.0));
+    let tcx_bom = [
+        b"\xEF\xBB\xBF".as_slice(),
+        &tcx(&tcx_activity("Running", 0.0, 5, 140)),
+    ]
+    .concat();
+    assert_eq!(the_run(Format::Tcx, &tcx_bom).1.len(), 5);
 }
 
 trait ReplaceBytes {
