@@ -1,7 +1,9 @@
 //! Sync benchmarks, each against a baseline measured in the same run:
 //! - records accepted per second: the server over HTTP and its storage alone, against a raw
 //!   rusqlite batched insert of the same blobs with the same durability (WAL, synchronous=FULL);
-//! - p50/p99 latency of uploads and pulls with 64 devices at once on loopback.
+//! - p50/p99 latency of uploads and pulls with 64 devices at once on loopback;
+//! - the same on PostgreSQL (a throwaway cluster with fsync on, started by the bench), against
+//!   a raw batched insert of the same rows with the `postgres` client.
 //!
 //! The payloads are opaque bytes, as the server sees them (the encryption's own benchmark is
 //! `cargo bench -p strideguard-core --bench crypto`).
@@ -16,7 +18,8 @@ use rusqlite::params;
 use serde_json::json;
 use strideguard_proto::clock::SystemClock;
 use strideguard_proto::wire::RecordUpload;
-use strideguard_server::{RunningServer, ServerConfig, SqliteStorage, Storage};
+use strideguard_server::testing::TempPostgres;
+use strideguard_server::{PostgresStorage, RunningServer, ServerConfig, SqliteStorage, Storage};
 
 const RECORD: usize = 1024 + 29;
 const BATCH: usize = 100;
@@ -63,9 +66,46 @@ fn raw_rusqlite(batches: &[Vec<RecordUpload>]) -> f64 {
     (batches.len() * BATCH) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The same rows inserted by hand into PostgreSQL, a transaction per batch, one `unnest`
+/// statement each: the floor under the storage's own work.
+fn raw_postgres(url: &str, batches: &[Vec<RecordUpload>]) -> f64 {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "CREATE TABLE raw_records (user_id BIGINT, collection TEXT, id TEXT, seq BIGINT,
+         deleted BOOLEAN, payload BYTEA, PRIMARY KEY (user_id, collection, id))",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut seq = 0i64;
+    for batch in batches {
+        let mut tx = c.transaction().unwrap();
+        let col: Vec<&str> = batch.iter().map(|r| r.collection.as_str()).collect();
+        let id: Vec<&str> = batch.iter().map(|r| r.id.as_str()).collect();
+        let seqs: Vec<i64> = batch
+            .iter()
+            .map(|_| {
+                seq += 1;
+                seq
+            })
+            .collect();
+        let payload: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
+        tx.execute(
+            "INSERT INTO raw_records SELECT 1, b.c, b.i, b.s, false, b.p
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[]) AS b(c, i, s, p)",
+            &[&col, &id, &seqs, &payload],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    (batches.len() * BATCH) as f64 / start.elapsed().as_secs_f64()
+}
+
 fn storage_only(batches: &[Vec<RecordUpload>]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let st = SqliteStorage::open(dir.path()).unwrap();
+    storage_rate(&SqliteStorage::open(dir.path()).unwrap(), batches)
+}
+
+fn storage_rate(st: &dyn Storage, batches: &[Vec<RecordUpload>]) -> f64 {
     let user = st
         .create_user(&strideguard_server::storage::NewUser {
             username: "bench".into(),
@@ -136,9 +176,9 @@ fn post(a: &ureq::Agent, url: &str, token: &str, batch: &[RecordUpload]) -> Dura
     start.elapsed()
 }
 
-fn server() -> (tempfile::TempDir, RunningServer) {
+fn server(storage: Option<Arc<dyn Storage>>) -> (tempfile::TempDir, RunningServer) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+    let storage = storage.unwrap_or_else(|| Arc::new(SqliteStorage::open(dir.path()).unwrap()));
     let mut config = ServerConfig::default();
     config.limits.min_kdf_iterations = 1000;
     config.limits.logins_per_minute_per_ip = 10_000;
@@ -153,8 +193,8 @@ fn server() -> (tempfile::TempDir, RunningServer) {
     (dir, s)
 }
 
-fn over_http(batches: &[Vec<RecordUpload>]) -> f64 {
-    let (_dir, s) = server();
+fn over_http(storage: Option<Arc<dyn Storage>>, batches: &[Vec<RecordUpload>]) -> f64 {
+    let (_dir, s) = server(storage);
     let url = s.url();
     let token = account(&url, "bench");
     let a = agent();
@@ -169,8 +209,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn concurrent_devices(devices: usize, rounds: usize) {
-    let (_dir, s) = server();
+fn concurrent_devices(storage: Option<Arc<dyn Storage>>, devices: usize, rounds: usize) {
+    let (_dir, s) = server(storage);
     let url = s.url();
     let tokens: Vec<String> = (0..devices)
         .map(|i| account(&url, &format!("dev{i}")))
@@ -229,7 +269,7 @@ fn main() {
     let batches: Vec<Vec<RecordUpload>> = (0..BATCHES).map(|_| uploads(BATCH)).collect();
     let raw = raw_rusqlite(&batches);
     let storage = storage_only(&batches);
-    let http = over_http(&batches);
+    let http = over_http(None, &batches);
     println!(
         "Accepting {BATCHES} batches of {BATCH} records of {RECORD} bytes (WAL, synchronous=FULL):"
     );
@@ -242,5 +282,24 @@ fn main() {
         "  server over HTTP (loopback)  {http:8.0} records/s  {:.2}x",
         http / raw
     );
-    concurrent_devices(64, 20);
+    concurrent_devices(None, 64, 20);
+
+    let pg = TempPostgres::start_durable().expect("PostgreSQL starts (see .ci/run)");
+    let raw = raw_postgres(&pg.create_database(), &batches);
+    let open = || -> Arc<dyn Storage> {
+        Arc::new(PostgresStorage::connect(&pg.create_database()).unwrap())
+    };
+    let storage = storage_rate(&*open(), &batches);
+    let http = over_http(Some(open()), &batches);
+    println!("The same on PostgreSQL (fsync on, synchronous_commit on, loopback):");
+    println!("  raw batched insert (postgres) {raw:8.0} records/s (baseline)");
+    println!(
+        "  server storage (put_records) {storage:8.0} records/s  {:.2}x",
+        storage / raw
+    );
+    println!(
+        "  server over HTTP (loopback)  {http:8.0} records/s  {:.2}x",
+        http / raw
+    );
+    concurrent_devices(Some(open()), 64, 20);
 }

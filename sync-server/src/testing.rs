@@ -84,6 +84,7 @@ pub struct TempPostgres {
     bin: PathBuf,
     pub port: u16,
     as_postgres: bool,
+    durable: bool,
     databases: AtomicUsize,
 }
 
@@ -124,6 +125,16 @@ impl TempPostgres {
     /// connections. Without fsync: a test's cluster is thrown away, and durability is
     /// PostgreSQL's to keep, not the tests' to measure.
     pub fn start() -> Result<TempPostgres, String> {
+        TempPostgres::start_with(false)
+    }
+
+    /// [`TempPostgres::start`] with every commit flushed to disk, as a real server runs: for
+    /// benchmarks.
+    pub fn start_durable() -> Result<TempPostgres, String> {
+        TempPostgres::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<TempPostgres, String> {
         let bin = bin_dir()?;
         let as_postgres = running_as_root();
         // A name no one can guess, made with `mkdir` (which fails on anything already there,
@@ -140,6 +151,7 @@ impl TempPostgres {
             bin,
             port: 0,
             as_postgres,
+            durable,
             databases: AtomicUsize::new(0),
         };
         if as_postgres {
@@ -166,12 +178,8 @@ impl TempPostgres {
         let mut last = String::new();
         for _ in 0..3 {
             pg.port = free_port()?;
-            let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c full_page_writes=off -c max_connections=400",
-                pg.port,
-                pg.dir.display()
-            );
+            pg.durable = durable;
+            let options = pg.options();
             let log = pg.dir.join("postgres.log").display().to_string();
             match pg.run(
                 "pg_ctl",
@@ -186,6 +194,21 @@ impl TempPostgres {
 
     fn data(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// The server's options: its port, socket folder and loopback, and (unless durable) no
+    /// flushing to disk.
+    fn options(&self) -> String {
+        format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400{}",
+            self.port,
+            self.dir.display(),
+            if self.durable {
+                ""
+            } else {
+                " -c fsync=off -c full_page_writes=off"
+            }
+        )
     }
 
     /// Runs a PostgreSQL program, as `postgres` when we are root.
@@ -308,12 +331,7 @@ impl TempPostgres {
     /// Starts a cluster stopped by [`TempPostgres::kill`] again, on the same port.
     pub fn restart(&self) -> Result<(), String> {
         let data = self.data().display().to_string();
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
-             -c max_connections=400",
-            self.port,
-            self.dir.display()
-        );
+        let options = self.options();
         let log = self.dir.join("postgres.log").display().to_string();
         self.run(
             "pg_ctl",
