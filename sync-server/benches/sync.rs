@@ -18,7 +18,7 @@ use rusqlite::params;
 use serde_json::json;
 use strideguard_proto::clock::SystemClock;
 use strideguard_proto::wire::RecordUpload;
-use strideguard_server::testing::TempPostgres;
+use strideguard_server::testing::{TempFormation, TempPostgres};
 use strideguard_server::{PostgresStorage, RunningServer, ServerConfig, SqliteStorage, Storage};
 
 const RECORD: usize = 1024 + 29;
@@ -302,4 +302,27 @@ fn main() {
         http / raw
     );
     concurrent_devices(Some(open()), 64, 20);
+    drop(pg);
+
+    // A primary with a synchronous standby (pg_auto_failover): every commit waits for the
+    // standby to have it on disk too. The same primary with `synchronous_commit = local` (the
+    // commit waits for its own disk only) is the baseline: the ratio is the standby's cost.
+    let formation = TempFormation::start().expect("pg_auto_failover starts (see .ci/run)");
+    let local = |db: &str| -> Arc<dyn Storage> {
+        let url = formation.create_database(db).unwrap();
+        let url = format!("{url}&options=-c%20synchronous_commit%3Dlocal");
+        Arc::new(PostgresStorage::connect(&url).unwrap())
+    };
+    let standby = |db: &str| -> Arc<dyn Storage> {
+        Arc::new(PostgresStorage::connect(&formation.create_database(db).unwrap()).unwrap())
+    };
+    let alone = storage_rate(&*local("alone"), &batches);
+    let synced = storage_rate(&*standby("synced"), &batches);
+    println!("A primary with a synchronous standby (pg_auto_failover, both on this machine):");
+    println!("  server storage, primary alone   {alone:8.0} records/s (baseline)");
+    println!(
+        "  server storage, standby in sync {synced:8.0} records/s  {:.2}x",
+        synced / alone
+    );
+    concurrent_devices(Some(standby("devices")), 64, 20);
 }

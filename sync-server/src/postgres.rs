@@ -141,14 +141,32 @@ impl std::ops::DerefMut for Conn<'_> {
     }
 }
 
+std::thread_local! {
+    /// Set when a call on this thread met an error a retry can cure ([`storage_error`]): the
+    /// connection it used is not given back, nor are the idle ones, which were opened to the
+    /// same server. After a failover the old primary may come back as a read-only standby with
+    /// its connections open; a pool that kept them would answer 503 for ever.
+    static SUSPECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
+        let suspect = SUSPECT.with(|s| s.replace(false));
         let mut pool = self.storage.pool();
+        let stale = if suspect {
+            std::mem::take(&mut pool.idle)
+        } else {
+            Vec::new()
+        };
+        pool.open -= stale.len();
         match self.client.take() {
-            Some(c) if !c.is_closed() => pool.idle.push(c),
+            Some(c) if !c.is_closed() && !suspect => pool.idle.push(c),
             _ => pool.open -= 1,
         }
-        self.storage.freed.notify_one();
+        drop(pool);
+        self.storage.freed.notify_all();
+        // Closing them may block on a dead server: outside the pool's lock.
+        drop(stale);
     }
 }
 
@@ -183,18 +201,28 @@ fn storage_error(e: postgres::Error) -> StorageError {
             .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
     match e.code() {
         Some(c) if *c == SqlState::DISK_FULL => StorageError::Full,
+        // The server is going, gone, or no longer the primary: so are its other connections.
         Some(c)
             if c.code().starts_with("08")
                 || *c == SqlState::ADMIN_SHUTDOWN
                 || *c == SqlState::CRASH_SHUTDOWN
                 || *c == SqlState::CANNOT_CONNECT_NOW
-                || *c == SqlState::READ_ONLY_SQL_TRANSACTION
-                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::READ_ONLY_SQL_TRANSACTION =>
+        {
+            SUSPECT.with(|s| s.set(true));
+            StorageError::Unavailable(e.to_string())
+        }
+        None if lost => {
+            SUSPECT.with(|s| s.set(true));
+            StorageError::Unavailable(e.to_string())
+        }
+        // Rolled back, the connection fine: only this call is to be made again.
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
                 || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
         {
             StorageError::Unavailable(e.to_string())
         }
-        None if lost => StorageError::Unavailable(e.to_string()),
         _ => StorageError::Backend(e.to_string()),
     }
 }
@@ -249,6 +277,7 @@ impl PostgresStorage {
     /// A connection: an idle one, a new one while there are fewer than [`POOL`], or the next
     /// one freed.
     fn conn(&self) -> Result<Conn<'_>, StorageError> {
+        SUSPECT.with(|s| s.set(false));
         let mut pool = self.pool();
         loop {
             if let Some(client) = pool.idle.pop() {

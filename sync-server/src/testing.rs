@@ -137,15 +137,8 @@ impl TempPostgres {
     fn start_with(durable: bool) -> Result<TempPostgres, String> {
         let bin = bin_dir()?;
         let as_postgres = running_as_root();
-        // A name no one can guess, made with `mkdir` (which fails on anything already there,
-        // a symlink planted by another user included): root then hands it to `postgres`.
-        let mut random = [0u8; 8];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
-            .map_err(|_| "no system randomness".to_string())?;
-        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let dir =
-            std::env::temp_dir().join(format!("strideguard-pg-{}-{suffix}", std::process::id()));
-        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        // Root then hands the folder to `postgres`.
+        let dir = private_dir("strideguard-pg")?;
         let mut pg = TempPostgres {
             dir,
             bin,
@@ -353,4 +346,417 @@ fn free_port() -> Result<u16, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("no free port: {e}"))
+}
+
+/// A pg_auto_failover formation in a temporary folder: a monitor and two PostgreSQL nodes, a
+/// primary and its synchronous standby (Debian's `postgresql-15-auto-failover` package). Each
+/// `pg_autoctl` runs in a process group of its own, so a test can kill a node whole, as a
+/// machine dies. The monitor is tuned to notice a dead node in seconds rather than the
+/// production default's minute. Stopped and removed when dropped, and by a watchdog if the
+/// test process dies.
+pub struct TempFormation {
+    dir: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+    pub monitor_port: u16,
+    pub node_ports: Vec<u16>,
+    keepers: std::sync::Mutex<Vec<std::process::Child>>,
+}
+
+/// The database the formation's tests use.
+pub const FORMATION_DATABASE: &str = "strideguard";
+
+impl TempFormation {
+    /// Starts the monitor, then a first node (the primary), then a second (its standby), and
+    /// waits until the standby is streaming synchronously and a `strideguard` database exists.
+    pub fn start() -> Result<TempFormation, String> {
+        let bin = bin_dir()?;
+        if !Path::new("/usr/bin/pg_autoctl").exists() && which("pg_autoctl").is_none() {
+            return Err(
+                "pg_auto_failover is not installed (no pg_autoctl): `apt-get install \
+                 postgresql-15-auto-failover`, or run `bash .ci/run`, which installs it"
+                    .into(),
+            );
+        }
+        let as_postgres = running_as_root();
+        let dir = private_dir("strideguard-paf")?;
+        let mut f = TempFormation {
+            dir,
+            bin,
+            as_postgres,
+            monitor_port: free_port()?,
+            node_ports: Vec::new(),
+            keepers: std::sync::Mutex::new(Vec::new()),
+        };
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres", &f.dir.display().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return Err("cannot give the formation's folder to postgres".into());
+            }
+            // pg_autoctl reaches its nodes through the default socket folder.
+            let _ = std::fs::create_dir_all("/var/run/postgresql");
+            let _ = Command::new("chown")
+                .args(["postgres:postgres", "/var/run/postgresql"])
+                .status();
+        }
+        f.watch();
+        let pgctl = f.bin.join("pg_ctl").display().to_string();
+        let monitor = f.dir.join("monitor").display().to_string();
+        let port = f.monitor_port.to_string();
+        f.spawn_keeper(&[
+            "create",
+            "monitor",
+            "--pgdata",
+            &monitor,
+            "--pgport",
+            &port,
+            "--pgctl",
+            &pgctl,
+            "--hostname",
+            "127.0.0.1",
+            "--auth",
+            "trust",
+            "--no-ssl",
+            "--run",
+        ])?;
+        f.wait("the monitor", 60, || {
+            let mut c = connect(f.monitor_port, "pg_auto_failover")?;
+            // One at a time: ALTER SYSTEM refuses to run in a transaction.
+            for (name, ms) in [
+                ("health_check_period", 1000),
+                ("health_check_timeout", 1000),
+                ("health_check_max_retries", 1),
+                ("health_check_retry_delay", 500),
+                ("node_considered_unhealthy_timeout", 2000),
+                ("primary_demote_timeout", 2000),
+            ] {
+                c.batch_execute(&format!("ALTER SYSTEM SET pgautofailover.{name} = {ms}"))
+                    .map_err(|e| db_error(&e))?;
+            }
+            c.batch_execute("SELECT pg_reload_conf()")
+                .map_err(|e| db_error(&e))
+        })?;
+        for (i, want) in [(1, "single"), (2, "secondary")] {
+            let port = free_port()?;
+            f.node_ports.push(port);
+            let data = f.dir.join(format!("node{i}")).display().to_string();
+            let monitor_url = format!(
+                "postgres://autoctl_node@127.0.0.1:{}/pg_auto_failover?sslmode=disable",
+                f.monitor_port
+            );
+            let port = port.to_string();
+            let name = format!("node_{i}");
+            f.spawn_keeper(&[
+                "create",
+                "postgres",
+                "--pgdata",
+                &data,
+                "--pgport",
+                &port,
+                "--pgctl",
+                &pgctl,
+                "--hostname",
+                "127.0.0.1",
+                "--name",
+                &name,
+                "--auth",
+                "trust",
+                "--no-ssl",
+                "--monitor",
+                &monitor_url,
+                "--run",
+            ])?;
+            f.wait(&format!("node {i}"), 120, || {
+                let states = f.states()?;
+                states
+                    .iter()
+                    .any(|(n, reported, goal)| *n == name && reported == want && goal == want)
+                    .then_some(())
+                    .ok_or_else(|| format!("{states:?}"))
+            })?;
+        }
+        f.wait("the primary", 60, || {
+            let states = f.states()?;
+            states
+                .iter()
+                .any(|(_, r, g)| r == "primary" && g == "primary")
+                .then_some(())
+                .ok_or_else(|| format!("{states:?}"))
+        })?;
+        f.create_database(FORMATION_DATABASE)?;
+        Ok(f)
+    }
+
+    /// The multi-host connection string a server is given: both nodes, the writable one
+    /// wanted.
+    pub fn url(&self) -> String {
+        self.database_url(FORMATION_DATABASE)
+    }
+
+    /// [`TempFormation::url`] for database `db`.
+    pub fn database_url(&self, db: &str) -> String {
+        let hosts: Vec<String> = self
+            .node_ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!(
+            "postgres://postgres@{}/{db}?target_session_attrs=read-write&connect_timeout=2",
+            hosts.join(",")
+        )
+    }
+
+    /// A new, empty database on the primary (replicated to the standby), and its multi-host
+    /// URL.
+    pub fn create_database(&self, name: &str) -> Result<String, String> {
+        let primary = self.primary().ok_or("no primary")?;
+        connect(self.node_ports[primary], "postgres")?
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .map_err(|e| db_error(&e))?;
+        Ok(self.database_url(name))
+    }
+
+    /// The URL of one node alone.
+    pub fn node_url(&self, node: usize) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{FORMATION_DATABASE}",
+            self.node_ports[node]
+        )
+    }
+
+    /// Every node's name, reported and assigned state, as the monitor sees them.
+    pub fn states(&self) -> Result<Vec<(String, String, String)>, String> {
+        let mut c = connect(self.monitor_port, "pg_auto_failover")?;
+        let rows = c
+            .query(
+                "SELECT nodename, reportedstate::text, goalstate::text FROM pgautofailover.node
+                 ORDER BY nodeid",
+                &[],
+            )
+            .map_err(|e| db_error(&e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    /// The node that takes writes now, if one does.
+    pub fn primary(&self) -> Option<usize> {
+        (0..self.node_ports.len()).find(|&i| {
+            connect(self.node_ports[i], "postgres")
+                .and_then(|mut c| {
+                    c.query_one("SELECT NOT pg_is_in_recovery()", &[])
+                        .map(|r| r.get::<_, bool>(0))
+                        .map_err(|e| e.to_string())
+                })
+                .unwrap_or(false)
+        })
+    }
+
+    /// `kill -9` of a node's PostgreSQL (its postmaster) and of its `pg_autoctl`, at once: the
+    /// machine is gone, and nothing restarts it.
+    pub fn kill_node(&self, node: usize) -> Result<(), String> {
+        let pid =
+            std::fs::read_to_string(self.dir.join(format!("node{}/postmaster.pid", node + 1)))
+                .map_err(|e| format!("node {node} has no postmaster.pid: {e}"))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+        let keeper = self.keepers.lock().unwrap_or_else(|p| p.into_inner())[node + 1].id();
+        let killed = Command::new("kill")
+            .args(["-9", &pid, "--", &format!("-{keeper}")])
+            .status()
+            .map_err(|e| e.to_string())?;
+        killed
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("kill -9 {pid} -{keeper} failed"))
+    }
+
+    /// Runs `pg_autoctl` with `args` in a process group of its own (as `postgres` when root),
+    /// its configuration under the formation's folder, its output in a log there.
+    fn spawn_keeper(&self, args: &[&str]) -> Result<(), String> {
+        use std::os::unix::process::CommandExt;
+        let n = self.keepers.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let log = std::fs::File::create(self.dir.join(format!("keeper{n}.log")))
+            .map_err(|e| e.to_string())?;
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c
+        } else {
+            Command::new("/usr/bin/env")
+        };
+        // `env` sets the variables after `runuser`, which may reset some.
+        if self.as_postgres {
+            cmd.arg("/usr/bin/env");
+        }
+        cmd.arg(format!(
+            "XDG_CONFIG_HOME={}",
+            self.dir.join("config").display()
+        ))
+        .arg(format!(
+            "XDG_DATA_HOME={}",
+            self.dir.join("share").display()
+        ))
+        .arg(format!(
+            "XDG_RUNTIME_DIR={}",
+            self.dir.join("run").display()
+        ))
+        .arg(format!("PATH={}:/usr/bin:/bin", self.bin.display()))
+        .arg("pg_autoctl")
+        .args(args)
+        .current_dir(&self.dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0);
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run pg_autoctl: {e}"))?;
+        // For the watchdog: the group to kill if this process dies.
+        let _ = std::fs::write(
+            self.dir.join(format!("keeper{n}.pgid")),
+            child.id().to_string(),
+        );
+        self.keepers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(child);
+        Ok(())
+    }
+
+    /// Polls `ready` every 200 ms for up to `seconds`, then fails with its last error and the
+    /// keepers' logs.
+    fn wait(
+        &self,
+        what: &str,
+        seconds: u64,
+        mut ready: impl FnMut() -> Result<(), String>,
+    ) -> Result<(), String> {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            let last = match ready() {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if std::time::Instant::now() > until {
+                let mut logs = String::new();
+                for e in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+                    if e.file_name().to_string_lossy().ends_with(".log") {
+                        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                        logs += &format!("\n--- {:?}\n", e.file_name());
+                        logs += &tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+                    }
+                }
+                return Err(format!(
+                    "{what} is not ready after {seconds} s: {last}{logs}"
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// A shell in its own session that kills every keeper's group and its PostgreSQL, then
+    /// removes the folder, once this process is gone.
+    fn watch(&self) {
+        let pgctl = self.bin.join("pg_ctl").display().to_string();
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop}; rm -rf '{dir}'",
+            pid = std::process::id(),
+            stop = self.stop_script(&pgctl),
+            dir = self.dir.display(),
+        );
+        let _ = Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+
+    /// Shell that kills the keepers' process groups and stops any PostgreSQL left in the
+    /// formation's folder.
+    fn stop_script(&self, pgctl: &str) -> String {
+        format!(
+            "for g in '{dir}'/*.pgid; do [ -f \"$g\" ] && kill -9 -- -$(cat \"$g\") 2>/dev/null; done; \
+             for d in '{dir}'/monitor '{dir}'/node*; do [ -f \"$d/postmaster.pid\" ] && \
+             {runuser}'{pgctl}' -D \"$d\" -m immediate stop >/dev/null 2>&1; done; true",
+            dir = self.dir.display(),
+            runuser = if self.as_postgres {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
+        )
+    }
+}
+
+impl Drop for TempFormation {
+    fn drop(&mut self) {
+        let pgctl = self.bin.join("pg_ctl").display().to_string();
+        for k in self
+            .keepers
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter_mut()
+        {
+            let _ = Command::new("kill")
+                .args(["-9", "--", &format!("-{}", k.id())])
+                .status();
+            let _ = k.wait();
+        }
+        let _ = Command::new("sh")
+            .args(["-c", &self.stop_script(&pgctl)])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A connection as `postgres` to `db` on a node of 127.0.0.1.
+fn connect(port: u16, db: &str) -> Result<::postgres::Client, String> {
+    let mut config = ::postgres::Config::new();
+    config
+        .host("127.0.0.1")
+        .port(port)
+        .user("postgres")
+        .dbname(db)
+        .connect_timeout(std::time::Duration::from_secs(2));
+    config
+        .connect(::postgres::NoTls)
+        .map_err(|e| format!("127.0.0.1:{port}: {e}"))
+}
+
+/// An error with PostgreSQL's own message, not just "db error".
+fn db_error(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(program))
+        .find(|p| p.exists())
+}
+
+/// A new folder of the temporary directory with a name no one can guess, made with `mkdir`
+/// (which fails on anything already there, a symlink planted by another user included).
+fn private_dir(prefix: &str) -> Result<PathBuf, String> {
+    let mut random = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| "no system randomness".to_string())?;
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{suffix}", std::process::id()));
+    std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
 }

@@ -624,3 +624,186 @@ fn three_servers_on_one_database_serve_devices_that_switch_server_at_every_reque
     }
     drop(lb);
 }
+
+/// What one device saw during the failover test.
+#[derive(Default)]
+struct Seen {
+    /// Each acknowledged record's id and the payload it was sent with.
+    acked: Vec<(String, String)>,
+    /// Answers neither 2xx nor a 503 with Retry-After: wrong answers.
+    wrong: Vec<String>,
+    unavailable: usize,
+}
+
+/// A primary with a synchronous standby under pg_auto_failover, the server given both hosts
+/// (`target_session_attrs=read-write`): devices upload and pull; the primary's postmaster and
+/// its keeper are killed with `kill -9` in the middle; the monitor promotes the standby. Every
+/// answer in between is a success or a 503 with Retry-After, never a wrong one; the server
+/// follows the new primary by itself; every acknowledged record is there, byte for byte, on
+/// the new primary; and every device pulls the same records. Prints the failover time.
+#[test]
+fn a_primary_killed_under_load_fails_over_to_its_synchronous_standby_losing_no_acknowledged_record()
+{
+    use strideguard_server::testing::TempFormation;
+    let formation = TempFormation::start().unwrap_or_else(|e| panic!("{e}"));
+    let old = formation.primary().expect("a primary");
+    let data = Data {
+        dir: tempfile::tempdir().unwrap(),
+        url: Some(formation.url()),
+    };
+    let server = start_binary(&data);
+    let (first, auth) = account(&server.url, "anna");
+    let tokens: Vec<String> = std::iter::once(first)
+        .chain((1..4).map(|i| login(&server.url, "anna", &auth, &format!("watch {i}"))))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let batches = Arc::new(AtomicUsize::new(0));
+    let start = std::time::Instant::now();
+    // (first failure, first success after it), in ms since `start`.
+    let window = Arc::new(std::sync::Mutex::new((None::<u128>, None::<u128>)));
+    let devices: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(d, token)| {
+            let (url, token, stop, batches, window) = (
+                server.url.clone(),
+                token.clone(),
+                stop.clone(),
+                batches.clone(),
+                window.clone(),
+            );
+            std::thread::spawn(move || {
+                let agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .new_agent();
+                let mut seen = Seen::default();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let batch: Vec<(String, String)> = (0..20)
+                        .map(|_| {
+                            n += 1;
+                            let id = uuid::Uuid::new_v4().to_string();
+                            (id.clone(), B64.encode(format!("sealed {d}/{n} {id}")))
+                        })
+                        .collect();
+                    let body = json!({"records": batch.iter().map(|(id, p)| json!({
+                        "collection": "a".repeat(64), "id": id, "deleted": false, "payload": p,
+                    })).collect::<Vec<_>>()});
+                    let upload = agent
+                        .post(format!("{url}/v1/records"))
+                        .header("authorization", format!("Bearer {token}"))
+                        .send_json(body);
+                    let pull = agent
+                        .get(format!("{url}/v1/records?since=0&limit=50"))
+                        .header("authorization", format!("Bearer {token}"))
+                        .call();
+                    for (what, res) in [("upload", upload), ("pull", pull)] {
+                        let now = start.elapsed().as_millis();
+                        match res {
+                            Ok(r) if r.status().is_success() => {
+                                if what == "upload" {
+                                    seen.acked.extend(batch.iter().cloned());
+                                    batches.fetch_add(1, Ordering::SeqCst);
+                                }
+                                let mut w = window.lock().unwrap();
+                                if w.0.is_some() && w.1.is_none() {
+                                    w.1 = Some(now);
+                                }
+                            }
+                            Ok(r)
+                                if r.status() == 503 && r.headers().contains_key("retry-after") =>
+                            {
+                                seen.unavailable += 1;
+                                let mut w = window.lock().unwrap();
+                                w.0.get_or_insert(now);
+                            }
+                            Ok(mut r) => seen.wrong.push(format!(
+                                "{what}: {} {}",
+                                r.status(),
+                                r.body_mut().read_to_string().unwrap_or_default()
+                            )),
+                            Err(e) => seen.wrong.push(format!("{what}: {e}")),
+                        }
+                    }
+                    if !seen.wrong.is_empty() {
+                        // Stop at the first wrong answer: the test reports it.
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    if seen.unavailable > 0 {
+                        // A device told to come back waits a moment (not the whole
+                        // Retry-After, so the failover time is measured closely).
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let wait_for = |want: usize, what: &str| {
+        let until = std::time::Instant::now() + Duration::from_secs(120);
+        while batches.load(Ordering::SeqCst) < want && !stop.load(Ordering::SeqCst) {
+            assert!(
+                std::time::Instant::now() < until,
+                "{what}: no progress in 120 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(20, "before the kill");
+    formation.kill_node(old).unwrap();
+    let killed_at = start.elapsed().as_millis();
+    let after = batches.load(Ordering::SeqCst);
+    // Uploads acknowledged after the kill come from the new primary.
+    wait_for(after + 40, "after the failover");
+    stop.store(true, Ordering::SeqCst);
+    let seen: Vec<Seen> = devices.into_iter().map(|d| d.join().unwrap()).collect();
+
+    let wrong: Vec<&String> = seen.iter().flat_map(|s| &s.wrong).collect();
+    assert!(
+        wrong.is_empty(),
+        "wrong answers during the failover: {wrong:?}"
+    );
+    let unavailable: usize = seen.iter().map(|s| s.unavailable).sum();
+    let (failed, back) = *window.lock().unwrap();
+    let (failed, back) = (
+        failed.expect("requests failed while no primary took writes"),
+        back.expect("requests succeeded again"),
+    );
+    let new = formation.primary().expect("a new primary");
+    assert_ne!(new, old, "the standby was promoted");
+    eprintln!(
+        "failover: {} ms from the first failed request to the first successful one \
+         ({} ms after the kill; {unavailable} answers 503 with Retry-After)",
+        back - failed,
+        back.saturating_sub(killed_at),
+    );
+
+    // Every acknowledged record is on the new primary, byte for byte.
+    let acked: std::collections::HashMap<String, String> =
+        seen.iter().flat_map(|s| s.acked.iter().cloned()).collect();
+    let mut db = ::postgres::Client::connect(&formation.node_url(new), ::postgres::NoTls).unwrap();
+    let stored: std::collections::HashMap<String, Vec<u8>> = db
+        .query("SELECT id, payload FROM records", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (id, payload) in &acked {
+        let got = stored
+            .get(id)
+            .unwrap_or_else(|| panic!("acknowledged record {id} is not on the new primary"));
+        assert_eq!(&B64.encode(got), payload, "record {id} changed");
+    }
+    // And every device, through the server, pulls the same records: they converge.
+    let ids: HashSet<String> = acked.keys().cloned().collect();
+    for token in &tokens {
+        let pulled = all_ids(&server.url, token);
+        assert!(
+            pulled.is_superset(&ids),
+            "a device misses acknowledged records"
+        );
+        assert_eq!(pulled, all_ids(&server.url, &tokens[0]), "devices differ");
+    }
+}

@@ -225,3 +225,52 @@ fn the_device_limit_and_a_revocation_hold_across_servers() {
     // Both servers share one secret (tokens and fake KDF answers agree across them).
     assert_eq!(a.server_secret().unwrap(), b.server_secret().unwrap());
 }
+
+/// PostgreSQL restarting under a server: while it is down a call answers unavailable (the API's
+/// 503 with Retry-After), nothing half-done; once it is back the very next call works (the
+/// pool drops every connection to the server that went away instead of failing on each in
+/// turn), and what was committed before is all there.
+#[test]
+fn a_database_restart_answers_unavailable_then_the_next_call_works() {
+    use strideguard_server::PostgresStorage;
+    use strideguard_server::testing::TempPostgres;
+    let pg = TempPostgres::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = pg.create_database();
+    let st = Arc::new(PostgresStorage::connect(&url).unwrap());
+    let user = new_user(&*st, "anna");
+    // Fill the pool with several open connections, as a busy server has.
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let st = st.clone();
+            std::thread::spawn(move || {
+                for i in 0..5 {
+                    let r = record(format!("r{t}-{i}"), vec![t as u8; 40]);
+                    st.put_records(user, "dev", vec![r], 0, u64::MAX).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+
+    pg.kill().unwrap();
+    match st.put_records(
+        user,
+        "dev",
+        vec![record("lost".into(), vec![9; 40])],
+        0,
+        u64::MAX,
+    ) {
+        Err(StorageError::Unavailable(_)) => {}
+        other => panic!("a call with the database down: {other:?}"),
+    }
+    pg.restart().unwrap();
+    let r = record("after".into(), vec![7; 40]);
+    assert!(matches!(
+        st.put_records(user, "dev", vec![r], 0, u64::MAX),
+        Ok(PutOutcome::Accepted(_))
+    ));
+    let (ids, _) = pull_all(&*st, user, 0);
+    let ids: BTreeSet<String> = ids.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 41, "{ids:?}");
+    assert!(ids.contains("after") && !ids.contains("lost"));
+}
