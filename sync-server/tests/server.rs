@@ -659,7 +659,7 @@ fn a_primary_killed_under_load_fails_over_to_its_synchronous_standby_losing_no_a
     let stop = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicUsize::new(0));
     let start = std::time::Instant::now();
-    // (first failure, first success after it), in ms since `start`.
+    // (first failure, first success of a request sent after it), in ms since `start`.
     let window = Arc::new(std::sync::Mutex::new((None::<u128>, None::<u128>)));
     let devices: Vec<_> = tokens
         .iter()
@@ -691,15 +691,19 @@ fn a_primary_killed_under_load_fails_over_to_its_synchronous_standby_losing_no_a
                     let body = json!({"records": batch.iter().map(|(id, p)| json!({
                         "collection": "a".repeat(64), "id": id, "deleted": false, "payload": p,
                     })).collect::<Vec<_>>()});
+                    let sent_upload = start.elapsed().as_millis();
                     let upload = agent
                         .post(format!("{url}/v1/records"))
                         .header("authorization", format!("Bearer {token}"))
                         .send_json(body);
+                    let sent_pull = start.elapsed().as_millis();
                     let pull = agent
                         .get(format!("{url}/v1/records?since=0&limit=50"))
                         .header("authorization", format!("Bearer {token}"))
                         .call();
-                    for (what, res) in [("upload", upload), ("pull", pull)] {
+                    for (what, sent, res) in
+                        [("upload", sent_upload, upload), ("pull", sent_pull, pull)]
+                    {
                         let now = start.elapsed().as_millis();
                         match res {
                             Ok(r) if r.status().is_success() => {
@@ -708,7 +712,8 @@ fn a_primary_killed_under_load_fails_over_to_its_synchronous_standby_losing_no_a
                                     batches.fetch_add(1, Ordering::SeqCst);
                                 }
                                 let mut w = window.lock().unwrap();
-                                if w.0.is_some() && w.1.is_none() {
+                                // A request in flight across the kill proves nothing.
+                                if w.0.is_some_and(|f| sent > f) && w.1.is_none() {
                                     w.1 = Some(now);
                                 }
                             }
