@@ -781,6 +781,10 @@ impl Storage for PostgresStorage {
         })
     }
 
+    fn counts_shared(&self) -> bool {
+        true
+    }
+
     fn shared_count(&self, key: &str, minute: i64, add: u32) -> Result<Option<u32>, StorageError> {
         let mut conn = self.conn()?;
         let count: i64 = if add == 0 {

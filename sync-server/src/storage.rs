@@ -187,6 +187,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Deletes the user and everything of theirs (records, devices, sessions) in one
     /// transaction; the username is free again afterwards.
     fn delete_user(&self, user_id: i64) -> Result<Deleted, StorageError>;
+    /// Whether several server processes share this storage, so that limits must be counted in
+    /// it ([`Storage::shared_count`]) to hold across them. False for SQLite, which one process
+    /// serves: its limits stay in memory, with no query per request.
+    fn counts_shared(&self) -> bool {
+        false
+    }
     /// Adds `add` to the counter `key` of the minute `minute` shared by every server on this
     /// storage, and returns its value after (`add` 0 reads it): how a limit, such as a
     /// username's failed logins, holds across server processes. `None` for a storage only one

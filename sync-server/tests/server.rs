@@ -222,8 +222,14 @@ impl Data {
 }
 
 fn start_binary(data: &Data) -> Process {
+    start_binary_with(data, &[])
+}
+
+/// [`start_binary`] with more flags.
+fn start_binary_with(data: &Data, flags: &[&str]) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strideguard-server"));
     cmd.args(["--bind", "127.0.0.1:0", "--min-kdf-iterations", "1000"]);
+    cmd.args(flags);
     match &data.url {
         Some(url) => cmd.args(["--database-url", url]),
         None => cmd.arg("--data").arg(data.dir.path()),
@@ -811,4 +817,70 @@ fn a_primary_killed_under_load_fails_over_to_its_synchronous_standby_losing_no_a
         );
         assert_eq!(pulled, all_ids(&server.url, &tokens[0]), "devices differ");
     }
+}
+
+/// The per-account request rate and the per-IP login limit with three server processes on one
+/// database: on PostgreSQL the counts are the database's, so the three together allow the
+/// limit once; on SQLite (one machine's storage) each process counts its own.
+#[test]
+fn request_and_login_limits_hold_across_three_servers_on_one_database() {
+    let data = Data::new();
+    let flags = [
+        "--requests-per-minute",
+        "30",
+        "--logins-per-minute-per-ip",
+        "6",
+    ];
+    let servers: Vec<Process> = (0..3).map(|_| start_binary_with(&data, &flags)).collect();
+    // The counts are per minute of the clock: start well inside one.
+    let into_minute = SystemClock.now_ms().rem_euclid(60_000);
+    if into_minute > 35_000 {
+        std::thread::sleep(Duration::from_millis((60_000 - into_minute + 200) as u64));
+    }
+    let shared = Backend::from_env() == Backend::Postgres;
+    // Registering and its login are two of the address's six attempts.
+    let (token, auth) = account(&servers[0].url, "anna");
+    let ok = (0..60)
+        .filter(|i| {
+            let url = &servers[i % 3].url;
+            let (status, body) = http(
+                "GET",
+                &format!("{url}/v1/records?since=0"),
+                Some(&token),
+                None,
+            );
+            assert!(status == 200 || status == 429, "{status} {body}");
+            if status == 429 {
+                assert_eq!(body["limit"], "requests_per_minute_per_user", "{body}");
+            }
+            status == 200
+        })
+        .count();
+    assert_eq!(
+        ok,
+        if shared { 30 } else { 60 },
+        "requests allowed over three servers"
+    );
+    let logins = (0..12)
+        .filter(|i| {
+            let url = &servers[i % 3].url;
+            let (status, body) = http(
+                "POST",
+                &format!("{url}/v1/sessions"),
+                None,
+                Some(
+                    json!({"username": "anna", "auth_key": B64.encode(&auth), "device_name": "x"}),
+                ),
+            );
+            assert!(status == 201 || status == 429, "{status} {body}");
+            status == 201
+        })
+        .count();
+    // Shared: 6 attempts in all, 2 used. Per process: 6 each, 2 used on the first: 4 + 4 + 4
+    // of the 12 tried (each server is tried 4 times).
+    assert_eq!(
+        logins,
+        if shared { 4 } else { 12 },
+        "logins allowed from one address"
+    );
 }

@@ -24,7 +24,7 @@ pub async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ip_rate(&s, client_ip(&s, &peer, &headers))?;
+    ip_rate(&s, client_ip(&s, &peer, &headers)).await?;
     let req: RegisterRequest = json_body(&s, &headers, body).await?;
     validation::username(&req.username)?;
     validation::auth_key(&req.auth_key, "auth_key")?;
@@ -64,7 +64,8 @@ pub async fn kdf(
         "kdf_lookups_per_minute_per_ip",
         format!("kdf:{ip}"),
         s.config.limits.kdf_lookups_per_minute_per_ip,
-    )?;
+    )
+    .await?;
     let user = validation::path_segment(path)?;
     validation::username(&user)?;
     let name = user.clone();

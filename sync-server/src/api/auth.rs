@@ -48,13 +48,30 @@ pub fn auth_matches(salt: &[u8], hash: &[u8], auth_key: &[u8]) -> bool {
     bool::from(sha256(&[salt, auth_key]).ct_eq(hash))
 }
 
-pub fn rate(s: &Shared, limit: &'static str, key: String, per_minute: u32) -> Result<(), ApiError> {
-    s.limiter
-        .check(&key, per_minute, s.clock.now_ms())
-        .map_err(|wait| {
-            s.metrics.limited(limit);
-            ApiError::too_many(limit, per_minute, wait)
-        })
+/// Counts one attempt on `key` against `per_minute`, refusing it past the limit. On a
+/// storage every server shares ([`crate::storage::Storage::counts_shared`]) the count is the
+/// database's, so N servers together allow the limit, not N times it; this process's own count
+/// comes first, so a flood it sees alone is refused without a query (it never exceeds the
+/// shared count, which includes it).
+pub async fn rate(
+    s: &Shared,
+    limit: &'static str,
+    key: String,
+    per_minute: u32,
+) -> Result<(), ApiError> {
+    let now = s.clock.now_ms();
+    let too_many = |wait| {
+        s.metrics.limited(limit);
+        ApiError::too_many(limit, per_minute, wait)
+    };
+    s.limiter.check(&key, per_minute, now).map_err(too_many)?;
+    if s.storage.counts_shared() {
+        let count = store(s, move |st| st.shared_count(&key, minute_of(now), 1)).await?;
+        if count.is_some_and(|n| n > per_minute) {
+            return Err(too_many(crate::rate::RateLimiter::wait_s(now)));
+        }
+    }
+    Ok(())
 }
 
 /// The address a request comes from, for the per-IP limits: the peer's, or, when the peer is
@@ -80,13 +97,14 @@ pub fn client_ip(s: &Shared, peer: &SocketAddr, headers: &HeaderMap) -> IpAddr {
 
 /// Counts an attempt at a secret from `ip` (login, registration, passphrase change, account
 /// deletion, KDF lookup) against the per-IP limit.
-pub fn ip_rate(s: &Shared, ip: IpAddr) -> Result<(), ApiError> {
+pub async fn ip_rate(s: &Shared, ip: IpAddr) -> Result<(), ApiError> {
     rate(
         s,
         "logins_per_minute_per_ip",
         format!("ip:{ip}"),
         s.config.limits.logins_per_minute_per_ip,
     )
+    .await
 }
 
 /// Refuses a login for `username` once it failed `logins_per_minute_per_user` times this
@@ -98,9 +116,11 @@ pub async fn user_backoff(s: &Shared, username: &str) -> Result<(), ApiError> {
     let per_minute = s.config.limits.logins_per_minute_per_user;
     let now = s.clock.now_ms();
     let key = format!("fail:{username}");
-    let shared = {
+    let shared = if s.storage.counts_shared() {
         let key = key.clone();
         super::store(s, move |st| st.shared_count(&key, minute_of(now), 0)).await?
+    } else {
+        None
     };
     let refused = match shared {
         Some(failures) if failures >= per_minute => Err(crate::rate::RateLimiter::wait_s(now)),
@@ -118,9 +138,11 @@ pub async fn login_failed(s: &Shared, username: &str) -> Result<(), ApiError> {
     crate::metrics::Metrics::add(&s.metrics.login_failures, 1);
     let now = s.clock.now_ms();
     let key = format!("fail:{username}");
-    let shared = {
+    let shared = if s.storage.counts_shared() {
         let key = key.clone();
         super::store(s, move |st| st.shared_count(&key, minute_of(now), 1)).await?
+    } else {
+        None
     };
     if shared.is_none() {
         s.limiter.count(&key, now);
@@ -143,13 +165,14 @@ pub async fn proven_user(
     auth: &Authed,
     auth_key: &[u8],
 ) -> Result<crate::storage::User, ApiError> {
-    ip_rate(s, ip)?;
+    ip_rate(s, ip).await?;
     rate(
         s,
         "logins_per_minute_per_user",
         format!("proof:{}", hex(&auth.token_hash)),
         s.config.limits.logins_per_minute_per_user,
-    )?;
+    )
+    .await?;
     let user_id = auth.user_id;
     let user = store(s, move |st| st.user_by_id(user_id))
         .await?
@@ -235,7 +258,8 @@ async fn authenticate(headers: &HeaderMap, s: &Shared) -> Result<Authed, ApiErro
         "requests_per_minute_per_user",
         format!("req:{}", session.user_id),
         s.config.limits.requests_per_minute_per_user,
-    )?;
+    )
+    .await?;
     Ok(Authed {
         user_id: session.user_id,
         device_id: session.device_id,

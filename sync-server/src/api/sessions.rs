@@ -27,7 +27,7 @@ pub async fn login(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    ip_rate(&s, client_ip(&s, &peer, &headers))?;
+    ip_rate(&s, client_ip(&s, &peer, &headers)).await?;
     let req: LoginRequest = json_body(&s, &headers, body).await?;
     validation::username(&req.username)?;
     validation::auth_key(&req.auth_key, "auth_key")?;
