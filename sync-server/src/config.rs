@@ -85,6 +85,12 @@ pub struct ServeArgs {
     /// one database.
     #[arg(long, env = "STRIDEGUARD_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Spread users over several PostgreSQL clusters: `--shard NAME=URL`, once per cluster
+    /// (URLs as for `--database-url`). The first holds the directory of which user is where;
+    /// a new user goes to the cluster with the fewest users. Every server is given the same
+    /// list; names, once used, must not change. Instead of `--database-url`.
+    #[arg(long = "shard", value_name = "NAME=URL", value_parser = shard, conflicts_with = "database_url")]
+    pub shards: Vec<(String, String)>,
     /// Largest sealed record, in bytes.
     #[arg(long, env = "STRIDEGUARD_MAX_RECORD_BYTES", default_value_t = Limits::default().record_payload_bytes)]
     pub max_record_bytes: usize,
@@ -180,4 +186,24 @@ impl ServeArgs {
             ..ServerConfig::default()
         }
     }
+}
+
+/// `NAME=URL` of `--shard`.
+fn shard(v: &str) -> Result<(String, String), String> {
+    let (name, url) = v.split_once('=').ok_or_else(|| {
+        format!("'{v}' is not NAME=URL (for example a=postgres://db-a/strideguard)")
+    })?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "the cluster name '{name}' must be letters, digits, '-' or '_'"
+        ));
+    }
+    if url.is_empty() {
+        return Err(format!("cluster '{name}' has no URL"));
+    }
+    Ok((name.to_string(), url.to_string()))
 }

@@ -3,7 +3,8 @@
 //!
 //! - [`api`]: the HTTP API on axum, with authentication, limits and metrics.
 //! - [`storage`]: the `Storage` trait; [`sqlite`]: its embedded SQLite implementation;
-//!   [`postgres`]: PostgreSQL, for several server processes on one database.
+//!   [`postgres`]: PostgreSQL, for several server processes on one database;
+//!   [`shards`]: users spread over several PostgreSQL clusters by a directory.
 //! - [`testing`]: a throwaway PostgreSQL cluster for the tests and benchmarks.
 //! - [`config`]: flags and environment; [`rate`]: rate limits; [`openapi`]: the API document.
 //!
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod postgres;
 pub mod rate;
+pub mod shards;
 pub mod sqlite;
 pub mod storage;
 pub mod testing;
@@ -28,6 +30,7 @@ use strideguard_proto::clock::{Clock, SystemClock};
 
 pub use config::{ServeArgs, ServerConfig};
 pub use postgres::PostgresStorage;
+pub use shards::ShardedStorage;
 pub use sqlite::SqliteStorage;
 pub use storage::{Storage, StorageError};
 
@@ -202,19 +205,28 @@ pub async fn shutdown_signal() {
 
 /// Runs `strideguard serve` with these arguments until ctrl-c or SIGTERM.
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    if (args.database_url.is_some() || !args.shards.is_empty()) && args.max_data_bytes.is_some() {
+        anyhow::bail!(
+            "--max-data-bytes is for the SQLite database; PostgreSQL's size is its own to \
+             limit (a full disk there is answered 507 all the same)"
+        );
+    }
     let (storage, place): (Arc<dyn Storage>, String) = match &args.database_url {
-        Some(url) => {
-            if args.max_data_bytes.is_some() {
-                anyhow::bail!(
-                    "--max-data-bytes is for the SQLite database; PostgreSQL's size is its own \
-                     to limit (a full disk there is answered 507 all the same)"
-                );
-            }
-            (
-                Arc::new(PostgresStorage::connect(url)?),
-                format!("PostgreSQL at {}", redacted(url)),
-            )
-        }
+        None if !args.shards.is_empty() => (
+            Arc::new(ShardedStorage::connect(&args.shards)?),
+            format!(
+                "PostgreSQL clusters {}",
+                args.shards
+                    .iter()
+                    .map(|(n, u)| format!("{n}={}", redacted(u)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        Some(url) => (
+            Arc::new(PostgresStorage::connect(url)?),
+            format!("PostgreSQL at {}", redacted(url)),
+        ),
         None => (
             Arc::new(SqliteStorage::open_with_limit(
                 &args.data,

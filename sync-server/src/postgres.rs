@@ -270,6 +270,43 @@ impl PostgresStorage {
         Ok(storage)
     }
 
+    /// Stores a new user, numbered by the database or, under a directory of clusters
+    /// ([`crate::shards`]), with the number the directory gave.
+    pub(crate) fn insert_user(&self, id: Option<i64>, u: &NewUser) -> Result<i64, StorageError> {
+        let mut conn = self.conn()?;
+        let res = conn.query_one(
+            "INSERT INTO users (id, username, auth_salt, auth_hash, kdf_iterations, wrapped_key,
+                                created_at_ms)
+             VALUES (coalesce($7, nextval('users_id_seq')), $1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &u.username,
+                &u.auth_salt,
+                &u.auth_hash,
+                &i64::from(u.kdf_iterations),
+                &u.wrapped_key,
+                &u.now_ms,
+                &id,
+            ],
+        );
+        match res {
+            Ok(row) => Ok(row.get(0)),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                Err(StorageError::UserExists)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs `f` on a connection of the pool: for the directory of clusters, kept in the first
+    /// cluster's database.
+    pub(crate) fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn()?;
+        Ok(f(&mut conn)?)
+    }
+
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -407,26 +444,7 @@ const FAMILY: &str = "WITH RECURSIVE family(id) AS (
 
 impl Storage for PostgresStorage {
     fn create_user(&self, u: &NewUser) -> Result<i64, StorageError> {
-        let mut conn = self.conn()?;
-        let res = conn.query_one(
-            "INSERT INTO users (username, auth_salt, auth_hash, kdf_iterations, wrapped_key, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            &[
-                &u.username,
-                &u.auth_salt,
-                &u.auth_hash,
-                &i64::from(u.kdf_iterations),
-                &u.wrapped_key,
-                &u.now_ms,
-            ],
-        );
-        match res {
-            Ok(row) => Ok(row.get(0)),
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                Err(StorageError::UserExists)
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.insert_user(None, u)
     }
 
     fn user(&self, username: &str) -> Result<Option<User>, StorageError> {
@@ -586,11 +604,11 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
-    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StorageError> {
+    fn touch_device(&self, user_id: i64, device_id: &str, now_ms: i64) -> Result<(), StorageError> {
         self.conn()?.execute(
             "UPDATE devices SET last_seen_ms = GREATEST(coalesce(last_seen_ms, $2), $2)
-             WHERE id = $1",
-            &[&device_id, &now_ms],
+             WHERE id = $1 AND user_id = $3",
+            &[&device_id, &now_ms, &user_id],
         )?;
         Ok(())
     }

@@ -526,13 +526,13 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StorageError> {
+    fn touch_device(&self, user_id: i64, device_id: &str, now_ms: i64) -> Result<(), StorageError> {
         let device_id = device_id.to_string();
         self.write(move |conn| {
             conn.execute(
                 "UPDATE devices SET last_seen_ms = max(coalesce(last_seen_ms, ?2), ?2)
-                 WHERE id = ?1",
-                params![device_id, now_ms],
+                 WHERE id = ?1 AND user_id = ?3",
+                params![device_id, now_ms, user_id],
             )?;
             Ok(())
         })

@@ -156,7 +156,7 @@ pub trait Storage: Send + Sync + 'static {
     fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StorageError>;
     fn delete_session(&self, token_hash: &[u8]) -> Result<(), StorageError>;
     /// Notes that the device made a request now.
-    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<(), StorageError>;
+    fn touch_device(&self, user_id: i64, device_id: &str, now_ms: i64) -> Result<(), StorageError>;
     /// How many accounts use each KDF iteration count, so answers for unknown usernames can
     /// follow the same spread.
     fn kdf_iteration_counts(&self) -> Result<Vec<(u32, u64)>, StorageError>;

@@ -6,7 +6,8 @@
 //! process ending however it ends, so a crashed test leaves no server behind.
 //!
 //! The tests take the backend as a parameter: `STRIDEGUARD_TEST_BACKEND=postgres` runs them
-//! on PostgreSQL (a fresh database on one cluster per test process), anything else on SQLite.
+//! on PostgreSQL (a fresh database on one cluster per test process), `sharded` on users spread
+//! over two such databases by the directory, anything else on SQLite.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ use crate::{PostgresStorage, SqliteStorage};
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// Users spread over two PostgreSQL databases by the directory ([`crate::ShardedStorage`]).
+    Sharded,
 }
 
 impl Backend {
@@ -33,8 +36,23 @@ impl Backend {
             .as_str()
         {
             "postgres" | "postgresql" | "pg" => Backend::Postgres,
+            "sharded" => Backend::Sharded,
             _ => Backend::Sqlite,
         }
+    }
+
+    /// Whether the data is on PostgreSQL (one database or several), which every server
+    /// process shares.
+    pub fn is_postgres(self) -> bool {
+        self != Backend::Sqlite
+    }
+
+    /// Two new databases, as `--shard` pairs of names and URLs.
+    pub fn shards() -> Vec<(String, String)> {
+        ["a", "b"]
+            .iter()
+            .map(|n| (n.to_string(), shared().create_database()))
+            .collect()
     }
 
     /// A new, empty storage: SQLite in `dir`, or a database of its own on the process's
@@ -48,6 +66,9 @@ impl Backend {
                 let url = shared().create_database();
                 Arc::new(PostgresStorage::connect(&url).expect("the PostgreSQL storage opens"))
             }
+            Backend::Sharded => Arc::new(
+                crate::ShardedStorage::connect(&Backend::shards()).expect("the clusters open"),
+            ),
         }
     }
 }
@@ -66,6 +87,13 @@ impl Backend {
                 (
                     Arc::new(PostgresStorage::connect(&url).expect("the storage opens")),
                     Arc::new(PostgresStorage::connect(&url).expect("the storage opens")),
+                )
+            }
+            Backend::Sharded => {
+                let shards = Backend::shards();
+                (
+                    Arc::new(crate::ShardedStorage::connect(&shards).expect("the clusters open")),
+                    Arc::new(crate::ShardedStorage::connect(&shards).expect("the clusters open")),
                 )
             }
         }

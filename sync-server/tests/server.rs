@@ -209,14 +209,25 @@ impl Drop for Process {
 struct Data {
     dir: tempfile::TempDir,
     url: Option<String>,
+    /// `--shard NAME=URL` values, on the sharded backend.
+    shards: Vec<String>,
 }
 
 impl Data {
     fn new() -> Data {
+        let backend = Backend::from_env();
         Data {
             dir: tempfile::tempdir().unwrap(),
-            url: (Backend::from_env() == Backend::Postgres)
+            url: (backend == Backend::Postgres)
                 .then(|| strideguard_server::testing::shared().create_database()),
+            shards: if backend == Backend::Sharded {
+                Backend::shards()
+                    .into_iter()
+                    .map(|(n, u)| format!("{n}={u}"))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -232,6 +243,9 @@ fn start_binary_with(data: &Data, flags: &[&str]) -> Process {
     cmd.args(flags);
     match &data.url {
         Some(url) => cmd.args(["--database-url", url]),
+        None if !data.shards.is_empty() => {
+            cmd.args(data.shards.iter().flat_map(|s| ["--shard", s.as_str()]))
+        }
         None => cmd.arg("--data").arg(data.dir.path()),
     };
     let mut child = cmd
@@ -604,7 +618,7 @@ fn three_servers_on_one_database_serve_devices_that_switch_server_at_every_reque
     // Failed logins spread over the servers count together on a shared database: once the
     // account's limit is used up, every server answers 429 (on SQLite, which one machine
     // serves, each process counts its own).
-    if Backend::from_env() == Backend::Postgres {
+    if Backend::from_env().is_postgres() {
         let per_minute = ServerConfig::default().limits.logins_per_minute_per_user;
         let wrong = B64.encode([9u8; 32]);
         let attempt = |url: &str| {
@@ -656,6 +670,7 @@ fn a_primary_killed_under_load_fails_over_to_its_synchronous_standby_losing_no_a
     let data = Data {
         dir: tempfile::tempdir().unwrap(),
         url: Some(formation.url()),
+        shards: Vec::new(),
     };
     let server = start_binary(&data);
     let (first, auth) = account(&server.url, "anna");
@@ -837,7 +852,7 @@ fn request_and_login_limits_hold_across_three_servers_on_one_database() {
     if into_minute > 35_000 {
         std::thread::sleep(Duration::from_millis((60_000 - into_minute + 200) as u64));
     }
-    let shared = Backend::from_env() == Backend::Postgres;
+    let shared = Backend::from_env().is_postgres();
     // Registering and its login are two of the address's six attempts.
     let (token, auth) = account(&servers[0].url, "anna");
     let ok = (0..60)
@@ -882,5 +897,113 @@ fn request_and_login_limits_hold_across_three_servers_on_one_database() {
         logins,
         if shared { 4 } else { 12 },
         "logins allowed from one address"
+    );
+}
+
+/// Users spread over two PostgreSQL clusters by the directory (`--shard a=URL --shard b=URL`),
+/// served by two server processes given the same list: new users land on both clusters in
+/// turn, each user syncs through either server and sees only their own records, and nothing of
+/// a user (account, devices, sessions, records) is on the other cluster.
+#[test]
+fn users_spread_over_two_clusters_stay_whole_on_their_own() {
+    use strideguard_server::testing::TempPostgres;
+    let clusters: Vec<TempPostgres> = (0..2)
+        .map(|_| TempPostgres::start().unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let urls: Vec<String> = clusters.iter().map(|c| c.create_database()).collect();
+    let flags: Vec<String> = vec![
+        "--shard".into(),
+        format!("a={}", urls[0]),
+        "--shard".into(),
+        format!("b={}", urls[1]),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let data = Data {
+        dir: tempfile::tempdir().unwrap(),
+        url: None,
+        shards: Vec::new(),
+    };
+    let servers: Vec<Process> = (0..2).map(|_| start_binary_with(&data, &flags)).collect();
+    let tag = "e".repeat(64);
+    let mut runners = Vec::new();
+    for i in 0..6 {
+        let name = format!("runner{i}");
+        let (token, auth) = account(&servers[i % 2].url, &name);
+        let phone = login(&servers[(i + 1) % 2].url, &name, &auth, "phone");
+        let mut ids = HashSet::new();
+        for (n, t) in [&token, &phone].into_iter().enumerate() {
+            let batch: Vec<_> = (0..5).map(|_| record(&tag)).collect();
+            ids.extend(batch.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+            let (status, body) = http(
+                "POST",
+                &format!("{}/v1/records", servers[n].url),
+                Some(t),
+                Some(json!({ "records": batch })),
+            );
+            assert_eq!(status, 200, "{body}");
+        }
+        runners.push((name, token, phone, ids));
+    }
+    let mut directory = ::postgres::Client::connect(&urls[0], ::postgres::NoTls).unwrap();
+    let mut dbs: Vec<::postgres::Client> = urls
+        .iter()
+        .map(|u| ::postgres::Client::connect(u, ::postgres::NoTls).unwrap())
+        .collect();
+    let mut per_cluster = [0, 0];
+    for (name, token, phone, ids) in &runners {
+        // Either server, either device: exactly the runner's own records.
+        for s in &servers {
+            assert_eq!(&all_ids(&s.url, token), ids, "{name} through {}", s.url);
+            assert_eq!(
+                &all_ids(&s.url, phone),
+                ids,
+                "{name}'s phone through {}",
+                s.url
+            );
+        }
+        let row = directory
+            .query_one(
+                "SELECT id, shard FROM shard_users WHERE username = $1",
+                &[name],
+            )
+            .unwrap();
+        let (id, shard): (i64, String) = (row.get(0), row.get(1));
+        let (home, other) = if shard == "a" { (0, 1) } else { (1, 0) };
+        per_cluster[home] += 1;
+        let count = |db: &mut ::postgres::Client, sql: &str| -> i64 {
+            db.query_one(sql, &[&id]).unwrap().get(0)
+        };
+        for (table, want) in [
+            ("users", 1),
+            ("devices", 2),
+            ("sessions", 2),
+            ("records", 10),
+        ] {
+            let sql = if table == "users" {
+                "SELECT count(*) FROM users WHERE id = $1".to_string()
+            } else {
+                format!("SELECT count(*) FROM {table} WHERE user_id = $1")
+            };
+            assert_eq!(
+                count(&mut dbs[home], &sql),
+                want,
+                "{name}'s {table} at home"
+            );
+            assert_eq!(
+                count(&mut dbs[other], &sql),
+                0,
+                "{name}'s {table} elsewhere"
+            );
+        }
+        let elsewhere: i64 = dbs[other]
+            .query_one("SELECT count(*) FROM users WHERE username = $1", &[name])
+            .unwrap()
+            .get(0);
+        assert_eq!(elsewhere, 0);
+    }
+    assert_eq!(
+        per_cluster,
+        [3, 3],
+        "new users go to the cluster with fewer"
     );
 }

@@ -204,8 +204,8 @@ impl FromRequestParts<Shared> for Authed {
             .last_seen_ms
             .is_none_or(|t| now - t >= LAST_SEEN_EVERY_MS)
         {
-            let device = auth.device_id.clone();
-            if let Err(e) = store(s, move |st| st.touch_device(&device, now)).await {
+            let (user, device) = (auth.user_id, auth.device_id.clone());
+            if let Err(e) = store(s, move |st| st.touch_device(user, &device, now)).await {
                 tracing::warn!(error = ?e, "could not note the device as seen");
             }
         }
