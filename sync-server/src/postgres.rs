@@ -238,6 +238,27 @@ impl PostgresStorage {
     /// brings the schema to [`SCHEMA_VERSION`] and makes the server's secret if the database
     /// has none. A database of another program, or of a newer server, is refused untouched.
     pub fn connect(url: &str) -> Result<PostgresStorage, StorageError> {
+        let storage = PostgresStorage::connect_any(url)?;
+        let shard: Option<Vec<u8>> = storage.with_client(|c| {
+            Ok(
+                c.query_opt("SELECT value FROM server_meta WHERE key = 'shard_of'", &[])?
+                    .map(|r| r.get(0)),
+            )
+        })?;
+        if shard.is_some() {
+            return Err(StorageError::Backend(
+                "this database is one cluster of several (its users are numbered by a \
+                 directory): serve it with the same --shard NAME=URL list as before, not \
+                 --database-url"
+                    .into(),
+            ));
+        }
+        Ok(storage)
+    }
+
+    /// [`PostgresStorage::connect`] without refusing a cluster of a directory: for
+    /// [`crate::ShardedStorage`], which checks the cluster is its own.
+    pub(crate) fn connect_any(url: &str) -> Result<PostgresStorage, StorageError> {
         let mut config: Config = url.parse().map_err(|e| {
             StorageError::Backend(format!("the database URL is not one PostgreSQL reads: {e}"))
         })?;
@@ -290,7 +311,17 @@ impl PostgresStorage {
         );
         match res {
             Ok(row) => Ok(row.get(0)),
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            // The name taken; or, under a directory, the number it gave that name already
+            // stored (every number on a cluster is the directory's, so it is the same user).
+            // A clash on anything else is a failure, not a taken name.
+            Err(e)
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                    && match e.as_db_error().and_then(|d| d.constraint()) {
+                        Some("users_username_key") => true,
+                        Some("users_pkey") => id.is_some(),
+                        _ => false,
+                    } =>
+            {
                 Err(StorageError::UserExists)
             }
             Err(e) => Err(e.into()),
@@ -821,11 +852,12 @@ impl Storage for PostgresStorage {
                 )?
                 .get(0);
             // Now and then, the minutes gone: the table holds about two minutes of keys.
+            // (Housekeeping: its failure must not fail the request the count was for.)
             if count == i64::from(add) && rand_one_in(64) {
-                conn.execute(
+                let _ = conn.execute(
                     "DELETE FROM rate_counts WHERE minute < $1",
                     &[&(minute - 1)],
-                )?;
+                );
             }
             count
         };

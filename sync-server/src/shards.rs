@@ -12,6 +12,14 @@
 //! Neither mapping ever changes, so servers cache the user's cluster in memory. A registration
 //! that stops between the directory and the cluster leaves a directory row without its user:
 //! the next registration of that name finishes it on the same cluster.
+//!
+//! Every cluster is marked in its `server_meta` as one directory's, under its name, and joins
+//! it empty; a marked cluster is refused by `--database-url`. So every user on a cluster was
+//! numbered by the directory, and a number always names the same account everywhere.
+//!
+//! The first cluster answers two small queries per request besides its own users' (the
+//! session's cluster and the shared rate counts): the directory is the part that does not
+//! divide by N.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,6 +50,50 @@ CREATE TABLE IF NOT EXISTS shard_sessions (
 CREATE INDEX IF NOT EXISTS shard_sessions_by_user ON shard_sessions (user_id);
 ";
 
+/// Makes `shard` cluster `name` of `directory`, or checks that it already is. A cluster is
+/// only ever one directory's, under one name, and joins it empty: users the directory did not
+/// number could share a number with one of its users and be routed into that account.
+fn join(name: &str, shard: &PostgresStorage, directory: &[u8]) -> Result<(), StorageError> {
+    let mark = [directory, name.as_bytes()].concat();
+    let found: Result<(), String> = shard.with_client(|c| {
+        let mut tx = c.transaction()?;
+        tx.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", &[])?;
+        let current: Option<Vec<u8>> = tx
+            .query_opt("SELECT value FROM server_meta WHERE key = 'shard_of'", &[])?
+            .map(|r| r.get(0));
+        let verdict = match current {
+            Some(m) if m == mark => Ok(()),
+            Some(m) if m.starts_with(directory) => Err(format!(
+                "cluster '{name}' is cluster '{}' of this directory: keep each --shard's name \
+                 with its URL",
+                String::from_utf8_lossy(&m[directory.len()..])
+            )),
+            Some(_) => Err(format!(
+                "cluster '{name}' belongs to another directory (another first --shard): keep \
+                 the --shard list, first cluster included, as it was"
+            )),
+            None => {
+                let users: i64 = tx.query_one("SELECT count(*) FROM users", &[])?.get(0);
+                if users > 0 {
+                    Err(format!(
+                        "cluster '{name}' already holds {users} users that no directory \
+                         numbered: clusters join a directory empty"
+                    ))
+                } else {
+                    tx.execute(
+                        "INSERT INTO server_meta (key, value) VALUES ('shard_of', $1)",
+                        &[&mark],
+                    )?;
+                    Ok(())
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(verdict)
+    })?;
+    found.map_err(StorageError::Backend)
+}
+
 /// Several clusters behind one [`Storage`], routed by user.
 pub struct ShardedStorage {
     /// The clusters, by name, in the order configured; the first holds the directory.
@@ -64,13 +116,29 @@ impl ShardedStorage {
                     "cluster names must be unique and not empty: '{name}'"
                 )));
             }
-            out.push((name.clone(), Arc::new(PostgresStorage::connect(url)?)));
+            out.push((name.clone(), Arc::new(PostgresStorage::connect_any(url)?)));
         }
-        out[0].1.with_client(|c| {
+        // The directory's identity, made once in the first cluster.
+        let mut id = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+            .map_err(|_| StorageError::Backend("no system randomness".into()))?;
+        let directory: Vec<u8> = out[0].1.with_client(|c| {
             let mut tx = c.transaction()?;
             tx.batch_execute(DIRECTORY)?;
-            tx.commit()
+            tx.execute(
+                "INSERT INTO server_meta (key, value) VALUES ('directory', $1)
+                 ON CONFLICT (key) DO NOTHING",
+                &[&id.as_slice()],
+            )?;
+            let v = tx
+                .query_one("SELECT value FROM server_meta WHERE key = 'directory'", &[])?
+                .get(0);
+            tx.commit()?;
+            Ok(v)
         })?;
+        for (name, shard) in &out {
+            join(name, shard, &directory)?;
+        }
         Ok(ShardedStorage {
             shards: out,
             placed: Mutex::new(HashMap::new()),
@@ -212,9 +280,10 @@ impl Storage for ShardedStorage {
             )?
             .map(|r| r.get(0)))
         })?;
+        // By number, and the name checked: the number is what every later call is routed by.
         match id {
             Some(id) => match self.shard_of(id)? {
-                Some(shard) => shard.user(username),
+                Some(shard) => Ok(shard.user_by_id(id)?.filter(|u| u.username == username)),
                 None => Ok(None),
             },
             None => Ok(None),
@@ -263,11 +332,17 @@ impl Storage for ShardedStorage {
             .revoke_device(user_id, device_id, now_ms)
     }
 
+    /// The session on the cluster the directory names for it, and only if its user lives on
+    /// that cluster too.
     fn session(&self, token_hash: &[u8]) -> Result<Option<SessionRow>, StorageError> {
-        match self.session_shard(token_hash)? {
-            Some(shard) => shard.session(token_hash),
-            None => Ok(None),
-        }
+        let Some(shard) = self.session_shard(token_hash)? else {
+            return Ok(None);
+        };
+        let Some(row) = shard.session(token_hash)? else {
+            return Ok(None);
+        };
+        let home = self.shard_of(row.user_id)?;
+        Ok(home.is_some_and(|h| std::ptr::eq(h, shard)).then_some(row))
     }
 
     fn delete_session(&self, token_hash: &[u8]) -> Result<(), StorageError> {
@@ -351,13 +426,24 @@ impl Storage for ShardedStorage {
 
     /// Deletes the user on their cluster, then their directory rows: the name is free again.
     fn delete_user(&self, user_id: i64) -> Result<Deleted, StorageError> {
-        let deleted = self.user_shard(user_id)?.delete_user(user_id)?;
-        self.directory().with_client(|c| {
+        let shard = self.user_shard(user_id)?;
+        // The directory row locked throughout: a registration of the same name waits, then
+        // gets a new number, instead of reusing the row being deleted.
+        let deleted = self.directory().with_client(|c| {
             let mut tx = c.transaction()?;
+            tx.execute(
+                "SELECT 1 FROM shard_users WHERE id = $1 FOR UPDATE",
+                &[&user_id],
+            )?;
+            let deleted = match shard.delete_user(user_id) {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(e)),
+            };
             tx.execute("DELETE FROM shard_sessions WHERE user_id = $1", &[&user_id])?;
             tx.execute("DELETE FROM shard_users WHERE id = $1", &[&user_id])?;
-            tx.commit()
-        })?;
+            tx.commit()?;
+            Ok(Ok(deleted))
+        })??;
         Ok(deleted)
     }
 

@@ -274,3 +274,75 @@ fn a_database_restart_answers_unavailable_then_the_next_call_works() {
     assert_eq!(ids.len(), 41, "{ids:?}");
     assert!(ids.contains("after") && !ids.contains("lost"));
 }
+
+/// A directory of clusters only takes clusters that join it empty, keeps each under its name,
+/// and a cluster of it is refused as a lone database: every user on a cluster was numbered by
+/// the directory, so a number can never be routed into someone else's account. A deleted
+/// user's name can be registered again.
+#[test]
+fn clusters_join_a_directory_empty_under_their_names_and_stay_its_own() {
+    use strideguard_server::testing::shared;
+    use strideguard_server::{PostgresStorage, ShardedStorage};
+    let error = |r: Result<ShardedStorage, StorageError>| match r {
+        Ok(_) => panic!("opened"),
+        Err(e) => e.to_string(),
+    };
+    // A database that already has users of its own is refused as a cluster.
+    let (old, a, b) = (
+        shared().create_database(),
+        shared().create_database(),
+        shared().create_database(),
+    );
+    new_user(&PostgresStorage::connect(&old).unwrap(), "bob");
+    let shards = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, u)| (n.to_string(), u.to_string()))
+            .collect()
+    };
+    let e = error(ShardedStorage::connect(&shards(&[
+        ("a", &a),
+        ("old", &old),
+    ])));
+    assert!(e.contains("already holds 1 users"), "{e}");
+
+    let st = ShardedStorage::connect(&shards(&[("a", &a), ("b", &b)])).unwrap();
+    let anna = new_user(&st, "anna");
+    let yan = new_user(&st, "yan");
+    assert_eq!(
+        st.users_per_shard().unwrap(),
+        vec![("a".to_string(), 1), ("b".to_string(), 1)]
+    );
+    // Names swapped, the list reordered, or a cluster served alone: all refused.
+    let e = error(ShardedStorage::connect(&shards(&[("b", &a), ("a", &b)])));
+    assert!(e.contains("keep each --shard's name"), "{e}");
+    let e = error(ShardedStorage::connect(&shards(&[("b", &b), ("a", &a)])));
+    assert!(e.contains("another directory"), "{e}");
+    let e = match PostgresStorage::connect(&b) {
+        Ok(_) => panic!("a cluster opened alone"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("--shard"), "{e}");
+
+    // Each name finds its own account; a deleted name registers again.
+    assert_eq!(st.user("anna").unwrap().unwrap().id, anna);
+    assert_eq!(st.user("yan").unwrap().unwrap().id, yan);
+    assert!(matches!(
+        st.create_user(&NewUser {
+            username: "anna".into(),
+            auth_salt: vec![1; 16],
+            auth_hash: vec![2; 32],
+            kdf_iterations: 1000,
+            wrapped_key: vec![3; 61],
+            now_ms: 0,
+        }),
+        Err(StorageError::UserExists)
+    ));
+    st.delete_user(anna).unwrap();
+    assert!(st.user("anna").unwrap().is_none());
+    let again = new_user(&st, "anna");
+    assert_ne!(again, anna);
+    assert_eq!(st.user("anna").unwrap().unwrap().id, again);
+    // The same list, opened again (another server), agrees.
+    let other = ShardedStorage::connect(&shards(&[("a", &a), ("b", &b)])).unwrap();
+    assert_eq!(other.user("anna").unwrap().unwrap().id, again);
+}
