@@ -3,7 +3,11 @@
 //! the server checks and the wrap key that protects the account's random data key. Records are
 //! sealed with AES-256-GCM under the data key, with associated data binding each ciphertext to
 //! its collection, record id and schema version, so a ciphertext moved elsewhere fails to open.
-//! Plaintexts are padded to fixed steps before sealing so that sizes leak less.
+//!
+//! Two envelope formats: format 1 (the first release) pads plaintexts to fixed steps (1 KiB,
+//! 64 KiB); format 2 pads them with Padmé ([`padme`]), which leaks O(log log n) bits of a size
+//! at under 12% overhead, and binds the format into the associated data, so an envelope cannot
+//! be passed off as the other format. Both open; only format 2 is written.
 
 use std::num::NonZeroU32;
 
@@ -13,8 +17,26 @@ use ring::{hkdf, hmac, pbkdf2};
 
 pub use strideguard_proto::account::{DEFAULT_ITERATIONS, KdfParams, normalize_username};
 
-/// The envelope format this build writes.
-const ENVELOPE_V1: u8 = 1;
+/// The first envelope format: fixed padding steps. Still opened; written only by
+/// [`DataKey::seal`] (kept so that old records can be made in tests).
+pub const ENVELOPE_V1: u8 = 1;
+/// The envelope format this build writes: Padmé padding, the format in the associated data.
+pub const ENVELOPE_V2: u8 = 2;
+
+/// Padmé (Nikitin et al., "Reducing Metadata Leakage from Encrypted Files and Communication
+/// with PURBs", PETS 2019): rounds `len` up so that only its top O(log log len) bits remain,
+/// an overhead of at most 11.7% (none below 8 bytes). A size then says which of a few
+/// hundred buckets a record falls in, not its length.
+pub fn padme(len: usize) -> usize {
+    if len < 2 {
+        return len;
+    }
+    let e = usize::BITS - 1 - len.leading_zeros(); // floor(log2 len)
+    let s = u32::BITS - e.leading_zeros(); // floor(log2 e) + 1
+    let last_bits = e - s;
+    let mask = (1usize << last_bits) - 1;
+    (len + mask) & !mask
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
@@ -107,7 +129,7 @@ fn random<const N: usize>(rng: &SystemRandom) -> Result<[u8; N], CryptoError> {
 }
 
 fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    seal_with(key, aad, plaintext.len(), |out| {
+    seal_with(ENVELOPE_V1, key, aad, plaintext.len(), |out| {
         out.extend_from_slice(plaintext)
     })
 }
@@ -116,6 +138,7 @@ fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Cry
 /// ciphertext, tag): one allocation and no copy of the plaintext, which matters for 64 KiB
 /// sample chunks.
 fn seal_with(
+    version: u8,
     key: &[u8; 32],
     aad: &[u8],
     plaintext_len: usize,
@@ -126,7 +149,7 @@ fn seal_with(
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"));
     let header = 1 + NONCE_LEN;
     let mut out = Vec::with_capacity(header + plaintext_len + AES_256_GCM.tag_len());
-    out.push(ENVELOPE_V1);
+    out.push(version);
     out.extend_from_slice(&nonce_bytes);
     write_plaintext(&mut out);
     let tag = key
@@ -140,14 +163,25 @@ fn seal_with(
     Ok(out)
 }
 
-/// Opens an envelope; `None` when the key or the associated data do not match.
-fn open_raw(key: &[u8; 32], aad: &[u8], envelope: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
-    let (&version, rest) = envelope
-        .split_first()
-        .ok_or(CryptoError::Malformed("empty"))?;
-    if version != ENVELOPE_V1 {
-        return Err(CryptoError::UnknownEnvelope(version));
+/// The format byte of an envelope, if it is one of `known`.
+fn envelope_version(envelope: &[u8], known: &[u8]) -> Result<u8, CryptoError> {
+    match envelope.first() {
+        None => Err(CryptoError::Malformed("empty")),
+        Some(v) if known.contains(v) => Ok(*v),
+        Some(&v) => Err(CryptoError::UnknownEnvelope(v)),
     }
+}
+
+/// Opens an envelope in format 1 (a wrapped key's, whose associated data names no format) or
+/// in a format of `known`; `None` when the key or the associated data do not match.
+fn open_raw(
+    key: &[u8; 32],
+    aad: &[u8],
+    envelope: &[u8],
+    known: &[u8],
+) -> Result<Option<Vec<u8>>, CryptoError> {
+    envelope_version(envelope, known)?;
+    let rest = &envelope[1..];
     if rest.len() < NONCE_LEN + AES_256_GCM.tag_len() {
         return Err(CryptoError::Malformed("shorter than a nonce and a tag"));
     }
@@ -182,7 +216,7 @@ impl DataKey {
 
     /// Unwraps the data key; failing to is how a wrong passphrase shows.
     pub fn unwrap(wrapped: &[u8], wrap: &WrapKey) -> Result<DataKey, CryptoError> {
-        match open_raw(&wrap.0, b"sg1 data key", wrapped)? {
+        match open_raw(&wrap.0, b"sg1 data key", wrapped, &[ENVELOPE_V1])? {
             Some(k) if k.len() == 32 => {
                 let mut key = [0u8; 32];
                 key.copy_from_slice(&k);
@@ -234,8 +268,11 @@ impl DataKey {
         DataKey(bytes)
     }
 
-    fn aad(collection: &str, record_id: &str, schema_version: u32) -> Vec<u8> {
-        let mut aad = b"sg1".to_vec();
+    fn aad(version: u8, collection: &str, record_id: &str, schema_version: u32) -> Vec<u8> {
+        let mut aad = match version {
+            ENVELOPE_V1 => b"sg1".to_vec(),
+            _ => b"sg2".to_vec(),
+        };
         for part in [collection.as_bytes(), record_id.as_bytes()] {
             aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
             aad.extend_from_slice(part);
@@ -244,8 +281,8 @@ impl DataKey {
         aad
     }
 
-    /// Seals a record's payload, padded up to a multiple of `pad_to` bytes (1 KiB for records,
-    /// 64 KiB for sample chunks).
+    /// Seals a record's payload in envelope format 1, padded up to a multiple of `pad_to`
+    /// bytes (1 KiB for records, 64 KiB for sample chunks). Only for making old records.
     pub fn seal(
         &self,
         collection: &str,
@@ -256,31 +293,75 @@ impl DataKey {
     ) -> Result<Vec<u8>, CryptoError> {
         let framed = 4 + payload.len();
         let step = pad_to.max(1);
-        let padded = framed.div_ceil(step) * step;
+        self.seal_padded(
+            ENVELOPE_V1,
+            collection,
+            record_id,
+            schema_version,
+            payload,
+            framed.div_ceil(step) * step,
+        )
+    }
+
+    /// Seals a record's payload in envelope format 2: its length, the payload, and zeros up
+    /// to the [`padme`] size of the two.
+    pub fn seal_v2(
+        &self,
+        collection: &str,
+        record_id: &str,
+        schema_version: u32,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let framed = 4 + payload.len();
+        self.seal_padded(
+            ENVELOPE_V2,
+            collection,
+            record_id,
+            schema_version,
+            payload,
+            padme(framed),
+        )
+    }
+
+    fn seal_padded(
+        &self,
+        version: u8,
+        collection: &str,
+        record_id: &str,
+        schema_version: u32,
+        payload: &[u8],
+        padded: usize,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let framed = 4 + payload.len();
+        let len = u32::try_from(payload.len()).map_err(|_| CryptoError::Malformed("over 4 GiB"))?;
         seal_with(
+            version,
             &self.0,
-            &Self::aad(collection, record_id, schema_version),
+            &Self::aad(version, collection, record_id, schema_version),
             padded,
             |out| {
-                out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+                out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(payload);
                 out.resize(out.len() + padded - framed, 0);
             },
         )
     }
 
-    /// Opens a record sealed by [`DataKey::seal`] for this collection, id and schema version.
+    /// Opens a record sealed by [`DataKey::seal_v2`] or [`DataKey::seal`] for this collection,
+    /// id and schema version.
     pub fn open(
         &self,
         collection: &str,
         record_id: &str,
         schema_version: u32,
         envelope: &[u8],
-    ) -> Result<Vec<u8>, CryptoError> {
+    ) -> Result<Opened, CryptoError> {
+        let version = envelope_version(envelope, &[ENVELOPE_V1, ENVELOPE_V2])?;
         let plain = open_raw(
             &self.0,
-            &Self::aad(collection, record_id, schema_version),
+            &Self::aad(version, collection, record_id, schema_version),
             envelope,
+            &[version],
         )?
         .ok_or_else(|| CryptoError::Tampered {
             collection: collection.to_string(),
@@ -296,8 +377,19 @@ impl DataKey {
         }
         plain.truncate(4 + len);
         plain.drain(..4);
-        Ok(plain)
+        Ok(Opened {
+            envelope: version,
+            plaintext: plain,
+        })
     }
+}
+
+/// An opened record: its plaintext, and the envelope format it came in (which says how the
+/// plaintext is encoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub envelope: u8,
+    pub plaintext: Vec<u8>,
 }
 
 #[cfg(test)]
@@ -333,6 +425,20 @@ mod tests {
     }
 
     #[test]
+    fn a_wrapped_key_opens_only_in_its_own_format() {
+        let master = MasterKey::derive("p", "u", FAST).unwrap();
+        let mut wrapped = DataKey::generate()
+            .unwrap()
+            .wrap(&master.wrap_key())
+            .unwrap();
+        wrapped[0] = ENVELOPE_V2;
+        assert_eq!(
+            DataKey::unwrap(&wrapped, &master.wrap_key()).err(),
+            Some(CryptoError::UnknownEnvelope(ENVELOPE_V2))
+        );
+    }
+
+    #[test]
     fn auth_and_wrap_keys_are_different() {
         let m = MasterKey::derive("p", "u", FAST).unwrap();
         assert_ne!(m.auth_key().0, m.wrap_key().0);
@@ -345,7 +451,7 @@ mod tests {
             .seal("runs", "id-1", 1, b"{\"distance_m\": 10000}", 1024)
             .unwrap();
         assert_eq!(
-            k.open("runs", "id-1", 1, &sealed).unwrap(),
+            k.open("runs", "id-1", 1, &sealed).unwrap().plaintext,
             b"{\"distance_m\": 10000}"
         );
         for (c, id, v) in [
@@ -402,7 +508,59 @@ mod tests {
         );
         let big = k.seal("c", "i", 1, &[7; 70_000], 65_536).unwrap();
         assert_eq!(big.len(), 131_072 + overhead);
-        assert_eq!(k.open("c", "i", 1, &big).unwrap(), vec![7; 70_000]);
+        assert_eq!(
+            k.open("c", "i", 1, &big).unwrap().plaintext,
+            vec![7; 70_000]
+        );
+    }
+
+    #[test]
+    fn padme_keeps_the_top_bits_within_twelve_percent() {
+        // The paper's table: 9 bits of a 1 MB length, say, are rounded away.
+        assert_eq!(padme(0), 0);
+        assert_eq!(padme(1), 1);
+        assert_eq!(padme(7), 7);
+        assert_eq!(padme(9), 10);
+        assert_eq!(padme(100), 104);
+        assert_eq!(padme(1000), 1024);
+        assert_eq!(padme(5000), 5120);
+        let mut distinct = std::collections::BTreeSet::new();
+        for len in 1..200_000usize {
+            let p = padme(len);
+            assert!(p >= len, "{len}");
+            assert!((p - len) as f64 <= len as f64 * 0.12, "{len} -> {p}");
+            assert_eq!(padme(p), p, "a padded length is its own bucket");
+            distinct.insert(p);
+        }
+        // 200,000 lengths fall into 221 sizes.
+        assert_eq!(distinct.len(), 221);
+    }
+
+    #[test]
+    fn format_2_pads_with_padme_and_cannot_pass_for_format_1() {
+        let k = DataKey::generate().unwrap();
+        let overhead = 1 + NONCE_LEN + 16;
+        let sealed = k.seal_v2("c", "i", 1, &[7; 5000]).unwrap();
+        assert_eq!(sealed[0], ENVELOPE_V2);
+        assert_eq!(sealed.len(), padme(5004) + overhead);
+        let opened = k.open("c", "i", 1, &sealed).unwrap();
+        assert_eq!(opened.envelope, ENVELOPE_V2);
+        assert_eq!(opened.plaintext, vec![7; 5000]);
+        // The format is bound: relabelled as format 1 it no longer opens.
+        let mut relabelled = sealed.clone();
+        relabelled[0] = ENVELOPE_V1;
+        assert!(matches!(
+            k.open("c", "i", 1, &relabelled),
+            Err(CryptoError::Tampered { .. })
+        ));
+        let old = k.seal("c", "i", 1, b"old", 1024).unwrap();
+        assert_eq!(k.open("c", "i", 1, &old).unwrap().envelope, ENVELOPE_V1);
+        let mut flipped = sealed;
+        flipped[40] ^= 0x10;
+        assert!(matches!(
+            k.open("c", "i", 1, &flipped),
+            Err(CryptoError::Tampered { .. })
+        ));
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //! record merged into a store and applied to its tables (`Store::sync_merge_remote`).
 //! Properties:
 //!
-//! - mode 0, plaintext: any bytes decode to a record or an error; a decoded record encodes and
+//! - mode 0, plaintext: any bytes decode, as either envelope format's plaintext (JSON, or the
+//!   compressed binary encoding), to a record or an error; a decoded record encodes and
 //!   decodes back bit-exactly (every f64 by its bits), its stamps read back from their text, and
 //!   merging it with itself changes nothing;
 //! - mode 1, ciphertext: arbitrary envelopes, downloads and wrapped keys under a fixed key are
 //!   errors, never a panic; a sealed record with any byte changed does not open;
 //! - mode 2, round trip: a record made from the input, sealed as the engine uploads it and opened
-//!   as the engine downloads it, comes back bit-exactly, under the right tag and id, padded;
+//!   as the engine downloads it, comes back bit-exactly, under the right tag and id, padded to
+//!   a Padmé size;
 //! - mode 3, store: records made from the input (any values, stamps, ids) merged into a fresh
 //!   store (a copy of an empty one, in /dev/shm) give stats or an error, never a panic.
 
@@ -23,7 +25,9 @@ use libfuzzer_sys::arbitrary::{Arbitrary, Result as AResult, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use strideguard_core::clock::ManualClock;
-use strideguard_core::crypto::{DataKey, KdfParams, MasterKey};
+use strideguard_core::crypto::{
+    DataKey, ENVELOPE_V1, ENVELOPE_V2, KdfParams, MasterKey, padme,
+};
 use strideguard_core::hlc::Stamp;
 use strideguard_core::store::collections::{COLLECTIONS, SyncCollection};
 use strideguard_core::store::{IncomingRecord, OutgoingRecord, Store};
@@ -92,15 +96,25 @@ fn check_stamps(r: &Record) {
     }
 }
 
-fn plaintext(plain: &[u8]) {
-    let Ok((c, id, record)) = decode_plaintext(plain) else {
+fn plaintext(data: &[u8]) {
+    // The first byte picks the envelope format whose plaintext the rest is read as.
+    let Some((&format, plain)) = data.split_first() else {
+        return;
+    };
+    let envelope = if format % 2 == 0 {
+        ENVELOPE_V1
+    } else {
+        ENVELOPE_V2
+    };
+    let Ok((c, id, record)) = decode_plaintext(envelope, plain) else {
         return;
     };
     check_stamps(&record);
     let _ = record.is_deleted();
     let _ = record.latest_stamp();
     let encoded = encode_plaintext(&c, &id, &record);
-    let (c2, id2, again) = decode_plaintext(&encoded).expect("an encoded record decodes");
+    let (c2, id2, again) =
+        decode_plaintext(ENVELOPE_V2, &encoded).expect("an encoded record decodes");
     assert_eq!((&c2, &id2), (&c, &id));
     assert!(
         same_record(&again, &record),
@@ -279,7 +293,8 @@ fn round_trip(key: &DataKey, u: &mut Unstructured) -> AResult<()> {
     assert_eq!(up.if_seq, Some(server_seq));
     // Schema version, envelope version, nonce, padded plaintext, tag.
     let sealed_len = up.payload.len() - 2 - 1 - 12 - 16;
-    assert_eq!(sealed_len % col.pad_to(), 0, "padded to {}", col.pad_to());
+    assert_eq!(up.payload[2], ENVELOPE_V2);
+    assert_eq!(padme(sealed_len), sealed_len, "padded to a Padmé size");
     let down = RecordDownload {
         collection: up.collection.clone(),
         id: up.id.clone(),
@@ -315,6 +330,7 @@ fn apply(u: &mut Unstructured) -> AResult<()> {
             local_id: String::arbitrary(u)?,
             record: record(u)?,
             server_seq: i64::arbitrary(u)?,
+            old_encoding: bool::arbitrary(u)?,
         });
     }
     let now = i64::arbitrary(u)?;

@@ -181,7 +181,7 @@ pub struct NewDeviceRequest {
 }
 
 /// The server's limits, advertised so clients size their batches. A limit an older server
-/// does not name reads as its default.
+/// does not name reads as its default; `wire_version`, which no older server names, as 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
@@ -200,6 +200,14 @@ pub struct Limits {
     pub devices_per_account: usize,
     /// Key-derivation lookups (`GET /v1/accounts/{user}/kdf`) per minute from one address.
     pub kdf_lookups_per_minute_per_ip: u32,
+    /// The newest records wire the server speaks: 1 is JSON (`/v1/records`), 2 adds the
+    /// frames body of `/v2/records`. A server that does not say speaks only 1.
+    #[serde(default = "wire_v1")]
+    pub wire_version: u8,
+}
+
+fn wire_v1() -> u8 {
+    1
 }
 
 impl Default for Limits {
@@ -220,6 +228,7 @@ impl Default for Limits {
             min_kdf_iterations: 100_000,
             devices_per_account: 50,
             kdf_lookups_per_minute_per_ip: 60,
+            wire_version: 2,
         }
     }
 }

@@ -299,6 +299,12 @@ fn components(limits: &Limits) -> Value {
     let limit_props: Map<String, Value> = limit_fields
         .iter()
         .map(|f| (f.to_string(), json!({ "type": "integer", "minimum": 0 })))
+        .chain([(
+            "wire_version".to_string(),
+            json!({ "type": "integer", "minimum": 1, "maximum": 255,
+                "description": "The newest records wire the server speaks: 1 JSON on \
+                    `/v1/records`, 2 also frames on `/v2/records`. Absent: 1." }),
+        )])
         .collect();
     let schemas: Map<String, Value> = [
         (
@@ -776,6 +782,59 @@ pub fn document(limits: &Limits) -> Value {
             ("507", e("507", DISK_FULL)),
         ])),
     );
+    // `/v2/records`: the same operations with frames bodies (strideguard_proto::frames).
+    let frames_content = json!({
+        strideguard_proto::frames::CONTENT_TYPE: {
+            "schema": { "type": "string", "format": "binary" }
+        }
+    });
+    let frames_layout = "Frames (`Content-Type: application/x-strideguard-frames`), \
+        big-endian: `\"SGF2\"`, a kind byte (1 upload, 2 page, 3 conflict), a u32 frame \
+        count, for a page the i64 `next` and a `done` byte (0 or 1), then per record a u32 \
+        length, the frame, and a CRC-32 of the frame. An upload frame: a flags byte (1 \
+        deleted, 2 `if_seq` given; `if_seq` is 0 without it), the i64 `if_seq`, the 32 bytes \
+        of the collection tag, the 16 bytes of the id, the payload. A page's or a conflict's \
+        frame: a flags byte (1 deleted), the i64 `seq`, the i64 `updated_at_ms`, the tag, the \
+        id, the payload. The count must match the frames exactly. Errors are JSON.";
+    let mut records_get_v2 = records_get.clone();
+    records_get_v2["operationId"] = json!("getRecordsV2");
+    records_get_v2["summary"] = json!(
+        "Records after a cursor, as `getRecords` answers them, the payloads as bytes in frames"
+    );
+    records_get_v2["description"] = json!(frames_layout);
+    records_get_v2["responses"]["200"] = json!({
+        "description": "A page of records, as frames.",
+        "content": frames_content.clone(),
+    });
+    let mut post_records_v2 = post_records.clone();
+    post_records_v2["operationId"] = json!("postRecordsV2");
+    post_records_v2["summary"] = json!("Upload a batch atomically, as frames");
+    post_records_v2["description"] = json!(frames_layout);
+    post_records_v2["responses"]["400"] = error(
+        "400",
+        "`bad_request`: the frames body is not sound (not frames, a checksum that fails, a \
+         frame cut off, a count that does not match, unknown flags; the message names the \
+         frame and the byte), or a record breaks a rule (an empty payload, one named twice).",
+    );
+    post_records_v2["responses"]["415"] = error(
+        "415",
+        "`unsupported_media_type`: the body is not sent as \
+         `application/x-strideguard-frames` (no Content-Type, another type, or a \
+         Content-Encoding).",
+    );
+    post_records_v2["requestBody"] = json!({
+        "required": true,
+        "description": "Frames, no Content-Encoding, at most `body_bytes`; at most \
+            `batch_records` frames, each payload at most `record_payload_bytes` (413 beyond), \
+            every checksum right and the count exact (400 otherwise, naming the frame and the \
+            byte).",
+        "content": frames_content.clone(),
+    });
+    post_records_v2["responses"]["409"] = json!({
+        "description": "`conflict`: records changed since their writer saw them (`if_seq`); \
+            nothing landed. The records as the server holds them, as frames (kind 3).",
+        "content": frames_content,
+    });
     let list_devices = op(
         "listDevices",
         "The account's devices, revoked ones too",
@@ -818,6 +877,7 @@ pub fn document(limits: &Limits) -> Value {
             "/v1/sessions": { "post": login, "delete": logout },
             "/v1/keys": { "get": get_keys, "put": put_keys },
             "/v1/records": { "get": records_get, "post": post_records },
+            "/v2/records": { "get": records_get_v2, "post": post_records_v2 },
             "/v1/devices": { "get": list_devices, "post": add_device },
             "/v1/devices/{id}": { "delete": revoke }
         }
@@ -917,7 +977,7 @@ mod tests {
             }
             for (code, r) in responses {
                 assert!(r["description"].is_string(), "{at} {code}");
-                if code.starts_with('2') || (path == "/v1/records" && code == "409") {
+                if code.starts_with('2') || (path.ends_with("/records") && code == "409") {
                     continue;
                 }
                 assert_eq!(

@@ -1351,7 +1351,8 @@ fn a_full_server_is_told_at_once_and_nothing_waiting_is_lost() {
     let server = TestServer::with_storage_limit(
         config(),
         Arc::new(strideguard_core::clock::SystemClock),
-        Some(1024 * 1024),
+        // The demo history takes about 0.5 MB on the server, compressed and sealed.
+        Some(384 * 1024),
     );
     let mut a = Device::new(T0);
     load_demo(

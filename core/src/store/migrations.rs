@@ -53,10 +53,26 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "running dynamics and power: per-run averages",
         apply: v7_run_dynamics,
     },
+    Migration {
+        version: 8,
+        description: "sync: records waiting to upload, in upload order",
+        apply: v8_sync_upload_order,
+    },
 ];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// An upload takes the next batch of a collection's dirty records in local-id order. With an
+/// index on `dirty` alone, SQLite walked the primary key instead, past every record already
+/// uploaded, batch after batch: quadratic in a history. This index holds exactly the dirty
+/// records in that order (`sync_outgoing` names it).
+fn v8_sync_upload_order(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "DROP INDEX sync_records_dirty;
+         CREATE INDEX sync_records_dirty ON sync_records (collection, local_id) WHERE dirty = 1;",
+    )
+}
 
 /// The averages of the sample channels format 2 chunks carry (stance time, its balance, vertical
 /// oscillation and ratio, power) and of the step length; all empty for the runs already stored.

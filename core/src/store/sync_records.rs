@@ -5,7 +5,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::collections::{COLLECTIONS, SyncCollection, sync_collection};
+use super::collections::{COLLECTIONS, Fields, SyncCollection, sync_collection};
 use super::{Store, StoreError, changes::ChangeOp};
 use crate::sync::{Field, Record, merge};
 
@@ -52,6 +52,9 @@ pub struct IncomingRecord {
     pub local_id: String,
     pub record: Record,
     pub server_seq: i64,
+    /// It came sealed in the first envelope format: when this device wrote it last, the
+    /// device seals it again in the current format (see [`Store::sync_merge_remote`]).
+    pub old_encoding: bool,
 }
 
 /// Change-log entries folded in one transaction: small enough that other calls on the
@@ -70,6 +73,9 @@ pub struct MergeStats {
 const FOLDED: &str = "sync_folded_seq";
 const PULLED: &str = "sync_pull_cursor";
 const LAST_SYNC: &str = "sync_last_ms";
+/// The envelope format this device's uploads are known to be in on the server: below 2, its
+/// own records may still be in the first format there.
+const SEALED_FORMAT: &str = "sync_sealed_format";
 
 /// This device's sync as an app shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -251,17 +257,41 @@ impl Store {
 
     /// Up to `limit` records with local changes, oldest collection first, values filled in.
     pub fn sync_outgoing(&self, limit: usize) -> Result<Vec<OutgoingRecord>, StoreError> {
+        self.sync_outgoing_after(None, limit)
+    }
+
+    /// Like [`Store::sync_outgoing`], starting after the record `after` (collection, local
+    /// id) in upload order: the batch after one still being sent.
+    pub fn sync_outgoing_after(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<OutgoingRecord>, StoreError> {
         let mut out = Vec::new();
-        for col in COLLECTIONS {
+        let first = after.map_or(0, |(c, _)| {
+            COLLECTIONS
+                .iter()
+                .position(|col| col.name() == c)
+                .unwrap_or(COLLECTIONS.len())
+        });
+        for col in &COLLECTIONS[first..] {
             if out.len() >= limit {
                 break;
             }
+            let from = match after {
+                Some((c, id)) if c == col.name() => id,
+                _ => "",
+            };
             let mut stmt = self.conn.prepare_cached(
+                // By the index of dirty records: the primary key would do too, but it walks
+                // past every record already uploaded, batch after batch.
                 "SELECT local_id, record, server_seq FROM sync_records
-                 WHERE dirty = 1 AND collection = ?1 ORDER BY local_id LIMIT ?2",
+                 INDEXED BY sync_records_dirty
+                 WHERE dirty = 1 AND collection = ?1 AND local_id > ?3
+                 ORDER BY local_id LIMIT ?2",
             )?;
             let rows = stmt
-                .query_map(params![col.name(), (limit - out.len()) as i64], |r| {
+                .query_map(params![col.name(), (limit - out.len()) as i64, from], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
@@ -343,6 +373,10 @@ impl Store {
         // would otherwise overwrite those edits before they were ever folded.
         fold_in(&tx, usize::MAX)?;
         let mut stats = MergeStats::default();
+        let mut applied_directly = std::collections::BTreeSet::new();
+        // A tombstone in the same step may delete a parent after its new child was written
+        // (the cascade would take the child with it): then every record goes the usual way.
+        let direct = !incoming.iter().any(|i| i.record.deleted.is_some());
         for inc in incoming {
             let col = sync_collection(inc.collection).expect("incoming names a known collection");
             let (mine, dirty, known_seq) = match load(&tx, inc.collection, &inc.local_id)? {
@@ -360,13 +394,60 @@ impl Store {
                 merged = merge(&inc.record, &base);
             }
             let same_as_mine = mine.as_ref().is_some_and(|m| stamps_equal(m, &merged));
-            if !same_as_mine {
-                stats.changed += 1;
-            }
-            // Local changes the server does not have yet stay marked for upload.
-            let still_dirty = dirty && !stamps_equal(&merged, &inc.record);
+            // Local changes the server does not have yet stay marked for upload, and so does
+            // a record this device wrote last that came in the first envelope format: it is
+            // sealed again in the current one.
+            let own_old =
+                inc.old_encoding && merged.latest_stamp().map(|s| s.node) == Some(hlc.last().node);
+            let still_dirty = (dirty && !stamps_equal(&merged, &inc.record)) || own_old;
             if let Some(latest) = inc.record.latest_stamp() {
                 hlc.observe(latest, now);
+            }
+            // An immutable record new to this device (a sample chunk, most of a history) goes
+            // straight into its table, and only its stamps into the synced records: its values
+            // are not written as text, read back and parsed again. When it cannot be applied
+            // yet (its run has not arrived), it waits with the others below.
+            if direct && col.immutable() && mine.is_none() && !merged.is_deleted() && !still_dirty {
+                cached(&tx, "SAVEPOINT apply_new")?;
+                let values: Fields = merged
+                    .fields
+                    .iter()
+                    .map(|(k, f)| (k.clone(), f.value.clone()))
+                    .collect();
+                match col.write(&tx, &inc.local_id, &values) {
+                    Ok(()) => {
+                        cached(&tx, "RELEASE apply_new")?;
+                        let mut stripped = merged;
+                        for f in stripped.fields.values_mut() {
+                            f.value = serde_json::Value::Null;
+                        }
+                        tx.execute(
+                            "INSERT INTO sync_records
+                                (collection, local_id, record, server_seq, dirty, applied)
+                             VALUES (?1, ?2, ?3, ?4, 0, 1)",
+                            params![
+                                inc.collection,
+                                inc.local_id,
+                                to_text(&stripped),
+                                inc.server_seq
+                            ],
+                        )?;
+                        applied_directly.insert(inc.collection);
+                        stats.changed += usize::from(!same_as_mine);
+                        continue;
+                    }
+                    Err(StoreError::Sqlite(e))
+                        if e.sqlite_error_code()
+                            == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                    {
+                        cached(&tx, "ROLLBACK TO apply_new")?;
+                        cached(&tx, "RELEASE apply_new")?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !same_as_mine {
+                stats.changed += 1;
             }
             tx.execute(
                 "INSERT INTO sync_records (collection, local_id, record, server_seq, dirty, applied)
@@ -385,6 +466,11 @@ impl Store {
             )?;
         }
         stats.pending = apply_pending(&tx)?;
+        for col in COLLECTIONS {
+            if applied_directly.contains(col.name()) {
+                col.after_apply(&tx)?;
+            }
+        }
         if let Some(cursor) = cursor {
             set_meta(&tx, PULLED, cursor)?;
         }
@@ -392,6 +478,95 @@ impl Store {
         tx.commit()?;
         self.hlc = hlc;
         Ok(stats)
+    }
+
+    /// Once per database: marks for upload every record the server holds from this device
+    /// (this device wrote it last) and that it may hold in the first envelope format, so the
+    /// next push seals it again in the current one. Each device rewrites only its own records;
+    /// the others' stay readable until their writers do the same. It also moves the pull
+    /// cursor back to the start, once: the first release refused records in the new format and
+    /// moved past them. Returns how many records it marked.
+    pub fn sync_reseal_own(&mut self) -> Result<usize, StoreError> {
+        if meta_i64(&self.conn, SEALED_FORMAT)? >= 2 {
+            return Ok(0);
+        }
+        let node = self.device_id();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut own = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT collection, local_id, record FROM sync_records
+                 WHERE server_seq > 0 AND dirty = 0",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let (c, id, text): (String, String, String) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?);
+                // A row that does not read is left for the step that touches it to report.
+                let Ok(record) = from_text(&c, &id, &text) else {
+                    continue;
+                };
+                if record.latest_stamp().is_some_and(|s| s.node == node) {
+                    own.push((c, id));
+                }
+            }
+        }
+        for (c, id) in &own {
+            tx.execute(
+                "UPDATE sync_records SET dirty = 1 WHERE collection = ?1 AND local_id = ?2",
+                params![c, id],
+            )?;
+        }
+        // Before this build, the device refused records in the new format (another device
+        // already updated) and its cursor moved past them: pull everything once more.
+        set_meta(&tx, PULLED, 0)?;
+        set_meta(&tx, SEALED_FORMAT, 2)?;
+        tx.commit()?;
+        Ok(own.len())
+    }
+
+    /// Runs `f` with commits that do not wait for the disk (`synchronous=NORMAL`; in WAL mode
+    /// still atomic) and fewer checkpoints, then puts both settings back as they were, even if
+    /// `f` panics. For work that is redone when lost, such as the steps of a sync.
+    pub fn without_waiting_for_disk<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        // Checkpoints wait for the disk too: one per 64 MiB of log, not per 4 MiB.
+        let settings = [("synchronous", 1i64), ("wal_autocheckpoint", 16_384)];
+        let mut before = Vec::new();
+        for (pragma, value) in settings {
+            let old: i64 = self
+                .conn
+                .pragma_query_value(None, pragma, |r| r.get(0))
+                .map_err(StoreError::from)?;
+            before.push((pragma, old));
+            self.conn
+                .pragma_update(None, pragma, value)
+                .map_err(StoreError::from)?;
+        }
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        for (pragma, value) in before {
+            // Best effort: a failure here leaves the faster setting, never a lost write.
+            let _ = self.conn.pragma_update(None, pragma, value);
+        }
+        match out {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Asks SQLite to put what was committed without waiting on disk: a checkpoint syncs the
+    /// log before it copies it back (PASSIVE: it never waits for the apps' readers). When a
+    /// reader keeps it from copying, the log is synced by the next commit that waits for the
+    /// disk (the end of a sync, or any write of the app's); until then a power cut can only
+    /// lose steps that the next sync does again.
+    pub fn sync_to_disk(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// How many synced records have local changes not yet uploaded.
@@ -499,6 +674,13 @@ pub(super) fn fold_pending(
             fold_change(tx, col, &change)?;
         }
     }
+    Ok(())
+}
+
+/// Runs a statement without parameters, parsed once per connection (a savepoint per record
+/// would otherwise be parsed again for each of a history's records).
+fn cached(conn: &rusqlite::Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
     Ok(())
 }
 
@@ -615,7 +797,7 @@ fn apply_pending(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
         }
         for (local_id, text) in rows {
             let record = from_text(col.name(), &local_id, &text)?;
-            tx.execute_batch("SAVEPOINT apply_one")?;
+            cached(tx, "SAVEPOINT apply_one")?;
             // A record edited after it was deleted comes back whole: the merged record still
             // holds every field's latest value.
             let result = if record.is_deleted() {
@@ -630,7 +812,7 @@ fn apply_pending(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
             };
             match result {
                 Ok(()) => {
-                    tx.execute_batch("RELEASE apply_one")?;
+                    cached(tx, "RELEASE apply_one")?;
                     let stored = if col.immutable() && !record.is_deleted() {
                         let mut stripped = record.clone();
                         for f in stripped.fields.values_mut() {
@@ -649,7 +831,8 @@ fn apply_pending(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
                 Err(StoreError::Sqlite(e))
                     if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
                 {
-                    tx.execute_batch("ROLLBACK TO apply_one; RELEASE apply_one")?;
+                    cached(tx, "ROLLBACK TO apply_one")?;
+                    cached(tx, "RELEASE apply_one")?;
                     pending += 1;
                 }
                 Err(e) => return Err(e),

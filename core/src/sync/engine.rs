@@ -12,12 +12,14 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::encoding;
+
 use super::Record;
 use super::wire::{Ack, Limits, RecordDownload, RecordUpload, RecordsPage};
 use crate::cancel::Cancel;
-use crate::crypto::{CryptoError, DataKey};
+use crate::crypto::{CryptoError, DataKey, ENVELOPE_V1};
 use crate::store::collections::{COLLECTIONS, SyncCollection};
-use crate::store::{IncomingRecord, OutgoingRecord, StoreAccess, StoreError};
+use crate::store::{IncomingRecord, OutgoingRecord, Store, StoreAccess, StoreError};
 
 /// The server's answer to an upload.
 #[derive(Debug, Clone)]
@@ -33,6 +35,15 @@ pub trait Transport {
     fn limits(&mut self) -> Result<Limits, TransportError>;
     fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError>;
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError>;
+
+    /// Starts fetching the page after `since` while the engine applies the one it has; the
+    /// next [`Transport::pull`] of `since` takes it. A transport may ignore this.
+    fn prefetch(&mut self, _since: i64) {}
+
+    /// Payloads travel as bytes (the frames of `/v2`), not as base64 inside JSON.
+    fn binary(&self) -> bool {
+        false
+    }
 }
 
 /// What went wrong between this device and the server. The messages name no command: the CLI
@@ -141,15 +152,6 @@ enum State {
     Done,
 }
 
-/// Plaintext inside each sealed record: the collection and local id travel sealed so the
-/// server sees neither.
-#[derive(Serialize, Deserialize)]
-struct Sealed {
-    c: String,
-    id: String,
-    r: Record,
-}
-
 /// Uploads that keep conflicting give up after this many rounds.
 const MAX_CONFLICT_ROUNDS: u32 = 8;
 
@@ -169,6 +171,50 @@ pub struct Engine<'a, A: StoreAccess> {
     state: State,
     limits: Option<Limits>,
     summary: SyncSummary,
+    /// A step committed without waiting for the disk, not yet made durable.
+    unsynced: bool,
+    /// The next upload batch, sealed while the one before it was sent.
+    ahead: Option<SealedBatch>,
+}
+
+/// Records read for upload and their sealed uploads, in the same order.
+struct SealedBatch {
+    records: Vec<OutgoingRecord>,
+    uploads: Vec<RecordUpload>,
+}
+
+/// Seals `outgoing` in order until the next would pass `budget` payload bytes (one record
+/// always goes, so a large one is never stuck).
+fn seal_batch(
+    key: &DataKey,
+    tag_of: &HashMap<&'static str, String>,
+    outgoing: Vec<OutgoingRecord>,
+    budget: usize,
+) -> Result<SealedBatch, SyncError> {
+    let mut batch = SealedBatch {
+        records: Vec::new(),
+        uploads: Vec::new(),
+    };
+    let mut bytes = 0;
+    for rec in outgoing {
+        let upload = seal_record(key, &tag_of[rec.collection], &rec)?;
+        if !batch.uploads.is_empty() && bytes + upload.payload.len() > budget {
+            break;
+        }
+        bytes += upload.payload.len();
+        batch.uploads.push(upload);
+        batch.records.push(rec);
+    }
+    Ok(batch)
+}
+
+impl<A: StoreAccess> Drop for Engine<'_, A> {
+    /// A sync stopped anywhere (an error, a cancel) still leaves its steps on disk.
+    fn drop(&mut self) {
+        if self.unsynced {
+            let _ = self.store.with_store(|s| s.sync_to_disk());
+        }
+    }
 }
 
 impl<'a, A: StoreAccess> Engine<'a, A> {
@@ -190,6 +236,8 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
             state: State::Fold,
             limits: None,
             summary: SyncSummary::default(),
+            unsynced: false,
+            ahead: None,
         }
     }
 
@@ -213,15 +261,20 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
                 on_event(event);
             }
         }
-        self.store.with_store(|s| s.set_last_sync())?;
-        Ok(self.summary)
+        self.store.with_store(|s| {
+            s.set_last_sync()?;
+            s.sync_to_disk()
+        })?;
+        self.unsynced = false;
+        Ok(std::mem::take(&mut self.summary))
     }
 
     /// One transition of the state machine.
     pub fn step(&mut self) -> Result<Option<SyncEvent>, SyncError> {
         match self.state {
             State::Fold => {
-                let (changes, since) = self.store.with_store(|s| {
+                let (changes, since) = self.commit(|s| {
+                    s.sync_reseal_own()?;
                     let n = s.sync_fold_step(FOLD_STEP)?;
                     Ok::<_, StoreError>((n, s.sync_pull_cursor()?))
                 })?;
@@ -231,9 +284,13 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
                 Ok(Some(SyncEvent::Folded { changes }))
             }
             State::Pull { since } => {
+                // The limits say which wire the server speaks, so they come before the first
+                // page.
+                self.limits()?;
+
                 let page = match self.transport.pull(since) {
                     Err(TransportError::CursorExpired) if since > 0 => {
-                        self.store.with_store(|s| s.reset_sync_pull_cursor())?;
+                        self.commit(|s| s.reset_sync_pull_cursor())?;
                         self.summary.full_resync = true;
                         self.state = State::Pull { since: 0 };
                         return Ok(None);
@@ -247,19 +304,19 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
                     ))
                     .into());
                 }
+                if !page.done && !page.records.is_empty() {
+                    self.transport.prefetch(page.next);
+                }
                 let incoming = self.open_all(&page.records);
                 // In steps; only the last moves the cursor, so a sync stopped between them pulls
                 // the page again and merges it again, which changes nothing.
                 let mut chunks = incoming.chunks(MERGE_STEP).peekable();
                 if chunks.peek().is_none() {
-                    self.store
-                        .with_store(|s| s.sync_merge_remote(&[], Some(page.next)))?;
+                    self.commit(|s| s.sync_merge_remote(&[], Some(page.next)))?;
                 }
                 while let Some(chunk) = chunks.next() {
                     let cursor = chunks.peek().is_none().then_some(page.next);
-                    let stats = self
-                        .store
-                        .with_store(|s| s.sync_merge_remote(chunk, cursor))?;
+                    let stats = self.commit(|s| s.sync_merge_remote(chunk, cursor))?;
                     self.summary.merged += stats.changed;
                     self.summary.pending = stats.pending;
                 }
@@ -281,6 +338,21 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
         }
     }
 
+    /// One step's commit, made without waiting for the disk: a sync commits a transaction a
+    /// page and a batch, and waiting for an fsync on each (about 8 ms here) would take longer
+    /// than the download of a whole history. Each still commits atomically (WAL), so a power
+    /// cut can only lose the last steps whole, and those are done again by the next sync (the
+    /// cursor and the acknowledgements are in the same transactions as the records). The end
+    /// of the sync makes them durable. The app's own writes in between wait for the disk as
+    /// always.
+    fn commit<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.unsynced = true;
+        self.store.with_store(|s| s.without_waiting_for_disk(f))
+    }
+
     fn limits(&mut self) -> Result<Limits, SyncError> {
         if let Some(l) = self.limits {
             return Ok(l);
@@ -292,31 +364,57 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
 
     fn push(&mut self, conflicts_in_a_row: u32) -> Result<Option<SyncEvent>, SyncError> {
         let limits = self.limits()?;
-        let outgoing = self
-            .store
-            .with_store(|s| s.sync_outgoing(limits.batch_records.max(1)))?;
-        if outgoing.is_empty() {
+        let max = limits.batch_records.max(1);
+        // Fill the batch up to the server's byte limits (as base64 on the JSON wire).
+        let body_room = if self.transport.binary() {
+            limits
+                .body_bytes
+                .saturating_sub(strideguard_proto::frames::upload_overhead(max))
+        } else {
+            limits.body_bytes.saturating_mul(3) / 4
+        };
+        let budget = limits.batch_bytes.min(body_room).saturating_sub(64 * 1024);
+        let batch = match self.ahead.take() {
+            Some(batch) => batch,
+            None => {
+                let outgoing = self.store.with_store(|s| s.sync_outgoing(max))?;
+                seal_batch(self.key, &self.tag_of, outgoing, budget)?
+            }
+        };
+        if batch.uploads.is_empty() {
             self.state = State::Done;
             return Ok(None);
         }
-        // Fill the batch up to the server's byte limits (payloads travel as base64).
-        let byte_budget = limits
-            .batch_bytes
-            .min(limits.body_bytes.saturating_mul(3) / 4)
-            .saturating_sub(64 * 1024);
-        let mut batch = Vec::new();
-        let mut sent: Vec<&OutgoingRecord> = Vec::new();
-        let mut bytes = 0;
-        for rec in &outgoing {
-            let upload = self.seal(rec)?;
-            if !batch.is_empty() && bytes + upload.payload.len() > byte_budget {
-                break;
-            }
-            bytes += upload.payload.len();
-            batch.push(upload);
-            sent.push(rec);
-        }
-        match self.transport.push(&batch)? {
+        // The records after this batch are sealed on another thread while it is sent, so the
+        // device's sealing and the server's writing overlap. They are read now: if one changes
+        // before it is sent, its acknowledgement leaves it marked, and it goes again. (A
+        // record the batch could not fit comes after it again once the batch is acknowledged.)
+        let last = batch
+            .records
+            .last()
+            .map(|r| (r.collection, r.local_id.clone()));
+        let following = self.store.with_store(|s| {
+            s.sync_outgoing_after(last.as_ref().map(|(c, id)| (*c, id.as_str())), max)
+        })?;
+        let (key, tag_of) = (self.key, &self.tag_of);
+        let transport = &mut *self.transport;
+        let (reply, ahead) = std::thread::scope(|scope| {
+            let sealer = (!following.is_empty())
+                .then(|| {
+                    std::thread::Builder::new()
+                        .name("strideguard-seal".into())
+                        .spawn_scoped(scope, move || seal_batch(key, tag_of, following, budget))
+                        .ok()
+                })
+                .flatten();
+            let reply = transport.push(&batch.uploads);
+            // A batch that failed to seal is sealed again, and its error told, next step.
+            let ahead = sealer.and_then(|h| h.join().ok()).and_then(Result::ok);
+            (reply, ahead)
+        });
+        let reply = reply?;
+        let (sent, batch) = (batch.records, batch.uploads);
+        match reply {
             PushReply::Accepted(acks) => {
                 let seqs: HashMap<&str, i64> =
                     acks.iter().map(|a| (a.id.as_str(), a.seq)).collect();
@@ -325,13 +423,14 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
                     let seq = *seqs.get(up.id.as_str()).ok_or_else(|| {
                         TransportError::Protocol(format!("record {} was not acknowledged", up.id))
                     })?;
-                    acked.push((*rec, seq));
+                    acked.push((rec, seq));
                 }
-                let remaining = self.store.with_store(|s| {
+                let remaining = self.commit(|s| {
                     s.sync_acknowledge(&acked)?;
                     s.sync_dirty_count()
                 })?;
                 self.summary.uploaded += acked.len();
+                self.ahead = ahead;
                 self.state = State::Push {
                     conflicts_in_a_row: 0,
                 };
@@ -344,9 +443,10 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
                 if conflicts_in_a_row + 1 >= MAX_CONFLICT_ROUNDS {
                     return Err(SyncError::ConflictLoop(conflicts_in_a_row + 1));
                 }
+                // What was sealed ahead may be merged over now; it is read again.
+                drop(ahead);
                 let incoming = self.open_all(&current);
-                self.store
-                    .with_store(|s| s.sync_merge_remote(&incoming, None))?;
+                self.commit(|s| s.sync_merge_remote(&incoming, None))?;
                 self.summary.conflicts_resolved += current.len();
                 self.state = State::Push {
                     conflicts_in_a_row: conflicts_in_a_row + 1,
@@ -354,10 +454,6 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
                 Ok(None)
             }
         }
-    }
-
-    fn seal(&self, rec: &OutgoingRecord) -> Result<RecordUpload, SyncError> {
-        seal_record(self.key, &self.tag_of[rec.collection], rec)
     }
 
     /// Opens what can be opened; the rest is named in the summary and left out.
@@ -384,25 +480,23 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
     }
 }
 
-/// The plaintext sealed in a record: the collection, the local id and the record, as JSON.
-/// Public (hidden) for the fuzz targets.
-#[doc(hidden)]
-pub fn encode_plaintext(collection: &str, local_id: &str, record: &Record) -> Vec<u8> {
-    serde_json::to_vec(&Sealed {
-        c: collection.to_string(),
-        id: local_id.to_string(),
-        r: record.clone(),
-    })
-    .expect("records serialise")
-}
-
-/// Reads an opened record's plaintext: (collection, local id, record). Public (hidden) for the
+/// The plaintext sealed in a record (envelope format 2: [`encoding`]). Public (hidden) for the
 /// fuzz targets.
 #[doc(hidden)]
-pub fn decode_plaintext(plain: &[u8]) -> Result<(String, String, Record), String> {
-    let sealed: Sealed =
-        serde_json::from_slice(plain).map_err(|e| format!("unreadable content: {e}"))?;
-    Ok((sealed.c, sealed.id, sealed.r))
+pub fn encode_plaintext(collection: &str, local_id: &str, record: &Record) -> Vec<u8> {
+    encoding::encode(collection, local_id, record)
+}
+
+/// Reads an opened record's plaintext, as the envelope format it came in says it is encoded:
+/// (collection, local id, record). Public (hidden) for the fuzz targets.
+#[doc(hidden)]
+pub fn decode_plaintext(envelope: u8, plain: &[u8]) -> Result<(String, String, Record), String> {
+    let decoded = if envelope == ENVELOPE_V1 {
+        encoding::decode_json(plain)
+    } else {
+        encoding::decode(plain)
+    };
+    decoded.map_err(|e| e.to_string())
 }
 
 /// Seals an outgoing record of the collection whose tag is `tag`, as the engine uploads it.
@@ -413,13 +507,40 @@ pub fn seal_record(
     tag: &str,
     rec: &OutgoingRecord,
 ) -> Result<RecordUpload, SyncError> {
+    seal_as(key, tag, rec, |id, version, _| {
+        let plain = encode_plaintext(rec.collection, &rec.local_id, &rec.record);
+        key.seal_v2(rec.collection, id, version, &plain)
+    })
+}
+
+/// Seals a record as the first release did (JSON in envelope format 1, padded to the
+/// collection's fixed step): how tests make the records an old device left on a server.
+#[doc(hidden)]
+pub fn seal_record_v1(
+    key: &DataKey,
+    tag: &str,
+    rec: &OutgoingRecord,
+) -> Result<RecordUpload, SyncError> {
+    seal_as(key, tag, rec, |id, version, pad_to| {
+        let plain = encoding::encode_json(rec.collection, &rec.local_id, &rec.record);
+        key.seal(rec.collection, id, version, &plain, pad_to)
+    })
+}
+
+/// The upload of `rec`: its id, and as payload the schema version (2 bytes) before the
+/// envelope `seal` makes of it (given the id, the schema version and the collection's step).
+fn seal_as(
+    key: &DataKey,
+    tag: &str,
+    rec: &OutgoingRecord,
+    seal: impl FnOnce(&str, u32, usize) -> Result<Vec<u8>, CryptoError>,
+) -> Result<RecordUpload, SyncError> {
     let col = crate::store::collections::sync_collection(rec.collection)
         .expect("outgoing records name known collections");
     let id = key.record_id(rec.collection, &rec.local_id);
-    let plain = encode_plaintext(rec.collection, &rec.local_id, &rec.record);
     let version = col.schema_version();
     let mut payload = (version as u16).to_be_bytes().to_vec();
-    payload.extend(key.seal(rec.collection, &id, version, &plain, col.pad_to())?);
+    payload.extend(seal(&id, version, col.pad_to())?);
     Ok(RecordUpload {
         collection: tag.to_string(),
         id,
@@ -448,10 +569,10 @@ pub fn open_record(
             "it was written in schema {version}, newer than this version of Strideguard"
         ));
     }
-    let plain = key
+    let opened = key
         .open(col.name(), &r.id, version, envelope)
         .map_err(|e| e.to_string())?;
-    let (c, local_id, record) = decode_plaintext(&plain)?;
+    let (c, local_id, record) = decode_plaintext(opened.envelope, &opened.plaintext)?;
     if c != col.name() || key.record_id(&c, &local_id) != r.id {
         return Err("its content belongs to another record".into());
     }
@@ -460,6 +581,7 @@ pub fn open_record(
         local_id,
         record,
         server_seq: r.seq,
+        old_encoding: opened.envelope == ENVELOPE_V1,
     })
 }
 

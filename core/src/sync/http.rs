@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use ureq::http::{Method, Request};
 
 use super::engine::{PushReply, Transport, TransportError};
+use strideguard_proto::frames;
+
 use super::wire::{
     ConflictResponse, DeleteAccountRequest, Device, DevicesResponse, ErrorBody, KdfResponse,
     KeysResponse, Limits, LoginRequest, NewDeviceRequest, PostRecordsRequest, PostRecordsResponse,
@@ -20,6 +22,9 @@ use crate::crypto::KdfParams;
 /// Answers up to this size are read (a records page is at most 10 MB of payload as base64).
 const MAX_ANSWER: u64 = 64 * 1024 * 1024;
 
+/// The newest records wire this build speaks.
+pub const WIRE_VERSION: u8 = 2;
+
 /// A connection to one sync server.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -29,6 +34,8 @@ pub struct HttpClient {
     first_backoff: Duration,
     /// Stops retrying (and waiting between retries) once set.
     cancel: Option<crate::cancel::Cancel>,
+    /// The newest records wire this client may use; the server's limits may say less.
+    wire_version: u8,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -54,6 +61,8 @@ struct Answer {
     status: u16,
     retry_after_s: Option<u64>,
     body: Vec<u8>,
+    /// The body is frames (`/v2/records`), not JSON.
+    frames: bool,
 }
 
 /// A failed request in words a runner can act on: no socket error numbers.
@@ -120,6 +129,7 @@ impl HttpClient {
             retries: 4,
             first_backoff: Duration::from_millis(250),
             cancel: None,
+            wire_version: WIRE_VERSION,
         })
     }
 
@@ -127,6 +137,13 @@ impl HttpClient {
     pub fn with_retries(mut self, retries: u32, first_backoff: Duration) -> HttpClient {
         self.retries = retries;
         self.first_backoff = first_backoff;
+        self
+    }
+
+    /// Uses at most records wire `version` (1: JSON on `/v1/records`; 2: frames on
+    /// `/v2/records`), as an older client would.
+    pub fn with_wire_version(mut self, version: u8) -> HttpClient {
+        self.wire_version = version.clamp(1, WIRE_VERSION);
         self
     }
 
@@ -165,24 +182,42 @@ impl HttpClient {
         body: Option<Vec<u8>>,
         kind: Purpose,
     ) -> Result<Answer, TransportError> {
+        self.send_as(method, path, token, body, "application/json", kind)
+    }
+
+    /// [`HttpClient::send`] with the body's (and the answer's) media type.
+    fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        media: &str,
+        kind: Purpose,
+    ) -> Result<Answer, TransportError> {
         let mut wait = self.first_backoff;
         let mut attempt = 0;
         loop {
             let mut req = Request::builder()
                 .method(method.clone())
                 .uri(format!("{}{path}", self.base))
-                .header("accept", "application/json");
+                .header("accept", media);
             if let Some(t) = token {
                 req = req.header("authorization", format!("Bearer {t}"));
             }
             if body.is_some() {
-                req = req.header("content-type", "application/json");
+                req = req.header("content-type", media);
             }
             let req = req
                 .body(body.clone().unwrap_or_default())
                 .map_err(|e| TransportError::Protocol(e.to_string()))?;
             let outcome = self.agent.run(req).and_then(|mut resp| {
                 let status = resp.status().as_u16();
+                let frames = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with(frames::CONTENT_TYPE));
                 let retry_after = resp
                     .headers()
                     .get("retry-after")
@@ -193,26 +228,27 @@ impl HttpClient {
                     .with_config()
                     .limit(MAX_ANSWER)
                     .read_to_vec()?;
-                Ok((status, retry_after, body))
+                Ok((status, retry_after, body, frames))
             });
             let retryable = match &outcome {
-                Ok((429, _, _)) => kind == Purpose::Data,
+                Ok((429, ..)) => kind == Purpose::Data,
                 // A full disk needs an operator, not a retry in a few seconds.
-                Ok((507, _, _)) => false,
-                Ok((status, _, _)) => *status >= 500,
+                Ok((507, ..)) => false,
+                Ok((status, ..)) => *status >= 500,
                 Err(_) => true,
             };
             if !retryable || attempt >= self.retries || self.cancelled() {
                 return match outcome {
-                    Ok((status, retry_after_s, body)) => Ok(Answer {
+                    Ok((status, retry_after_s, body, frames)) => Ok(Answer {
                         status,
                         retry_after_s,
                         body,
+                        frames,
                     }),
                     Err(e) => Err(network_error(&self.base, &e)),
                 };
             }
-            if let Ok((_, Some(secs), _)) = &outcome {
+            if let Ok((_, Some(secs), ..)) = &outcome {
                 wait = wait.max(Duration::from_secs((*secs).min(30)));
             }
             self.wait(wait);
@@ -312,6 +348,7 @@ impl HttpClient {
                 status,
                 retry_after_s: None,
                 body,
+                frames: false,
             }))
         }
     }
@@ -359,46 +396,168 @@ impl HttpClient {
         HttpTransport {
             client: self.clone(),
             token: token.to_string(),
+            wire_version: 1,
+            ahead: None,
+        }
+    }
+
+    /// One page of records after `since`, over records wire `wire_version`.
+    fn pull_page(
+        &self,
+        token: &str,
+        since: i64,
+        wire_version: u8,
+    ) -> Result<RecordsPage, TransportError> {
+        if wire_version < 2 {
+            return self.call(
+                Method::GET,
+                &format!("/v1/records?since={since}"),
+                Some(token),
+                None::<&()>,
+            );
+        }
+        let answer = self.send_as(
+            Method::GET,
+            &format!("/v2/records?since={since}"),
+            Some(token),
+            None,
+            frames::CONTENT_TYPE,
+            Purpose::Data,
+        )?;
+        match answer.status {
+            // Bounded by the answer's size, not today's upload limit: a record stored under an
+            // older, larger limit must still come down.
+            200..=299 if answer.frames => frames::decode_page(&answer.body, MAX_ANSWER as usize)
+                .map_err(|e| TransportError::Protocol(format!("the records page: {e}"))),
+            200..=299 => Err(TransportError::Protocol(
+                "the records page is not a frames body".into(),
+            )),
+            _ => Err(error_of(&answer)),
         }
     }
 }
 
-/// The engine's [`Transport`] over HTTP, for one session.
-#[derive(Debug, Clone)]
+/// A page being fetched while the previous one is applied.
+struct Ahead {
+    since: i64,
+    page: std::thread::JoinHandle<Result<RecordsPage, TransportError>>,
+}
+
+/// The engine's [`Transport`] over HTTP, for one session. It speaks the newest records wire
+/// both it and the server know (the server says which in its limits), and fetches the next
+/// page of a pull while the engine applies the one before.
 pub struct HttpTransport {
     client: HttpClient,
     token: String,
+    /// Negotiated in [`Transport::limits`]; 1 until then.
+    wire_version: u8,
+    ahead: Option<Ahead>,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("base", &self.client.base)
+            .field("wire_version", &self.wire_version)
+            .finish()
+    }
+}
+
+impl HttpTransport {
+    /// The records wire this transport speaks now.
+    pub fn wire_version(&self) -> u8 {
+        self.wire_version
+    }
 }
 
 impl Transport for HttpTransport {
     fn limits(&mut self) -> Result<Limits, TransportError> {
-        self.client.limits()
+        let limits = self.client.limits()?;
+        self.wire_version = limits.wire_version.clamp(1, self.client.wire_version);
+        Ok(limits)
     }
 
     fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError> {
-        self.client.call(
-            Method::GET,
-            &format!("/v1/records?since={since}"),
-            Some(&self.token),
-            None::<&()>,
-        )
+        if let Some(ahead) = self.ahead.take()
+            && ahead.since == since
+        {
+            return ahead
+                .page
+                .join()
+                .unwrap_or_else(|_| Err(TransportError::Protocol("the page fetch failed".into())));
+        }
+        let page = self.client.pull_page(&self.token, since, self.wire_version);
+        self.fell_back(page, |t| t.client.pull_page(&t.token, since, 1))
+    }
+
+    fn prefetch(&mut self, since: i64) {
+        let (client, token) = (self.client.clone(), self.token.clone());
+        let wire = self.wire_version;
+        let page = std::thread::Builder::new()
+            .name("strideguard-pull".into())
+            .spawn(move || client.pull_page(&token, since, wire));
+        // Without a thread the next pull simply fetches in turn.
+        self.ahead = page.ok().map(|page| Ahead { since, page });
+    }
+
+    fn binary(&self) -> bool {
+        self.wire_version >= 2
     }
 
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
-        let body = serde_json::to_vec(&PostRecordsRequest {
-            records: batch.to_vec(),
-        })
-        .expect("records serialise");
-        let answer = self.client.send(
+        let reply = self.push_as(batch, self.wire_version);
+        self.fell_back(reply, |t| t.push_as(batch, 1))
+    }
+}
+
+impl HttpTransport {
+    /// A `/v2` request the server does not route (404, 405) was answered by an older server
+    /// behind the same address (a rolling upgrade): from then on this transport speaks JSON,
+    /// starting with `again`.
+    fn fell_back<T>(
+        &mut self,
+        result: Result<T, TransportError>,
+        again: impl FnOnce(&mut HttpTransport) -> Result<T, TransportError>,
+    ) -> Result<T, TransportError> {
+        match result {
+            Err(TransportError::Rejected {
+                status: 404 | 405, ..
+            }) if self.wire_version >= 2 => {
+                self.wire_version = 1;
+                self.ahead = None;
+                again(self)
+            }
+            other => other,
+        }
+    }
+
+    fn push_as(&mut self, batch: &[RecordUpload], wire: u8) -> Result<PushReply, TransportError> {
+        let (path, media, body) = if wire >= 2 {
+            let body = frames::encode_upload(batch)
+                .map_err(|e| TransportError::Protocol(format!("cannot send the batch: {e}")))?;
+            ("/v2/records", frames::CONTENT_TYPE, body)
+        } else {
+            let body = serde_json::to_vec(&PostRecordsRequest {
+                records: batch.to_vec(),
+            })
+            .expect("records serialise");
+            ("/v1/records", "application/json", body)
+        };
+        let answer = self.client.send_as(
             Method::POST,
-            "/v1/records",
+            path,
             Some(&self.token),
             Some(body),
+            media,
             Purpose::Data,
         )?;
         match answer.status {
             200..=299 => Ok(PushReply::Accepted(
                 parse::<PostRecordsResponse>(&answer.body)?.accepted,
+            )),
+            409 if answer.frames => Ok(PushReply::Conflict(
+                frames::decode_conflict(&answer.body, MAX_ANSWER as usize)
+                    .map_err(|e| TransportError::Protocol(format!("the conflict answer: {e}")))?,
             )),
             409 => Ok(PushReply::Conflict(
                 parse::<ConflictResponse>(&answer.body)?.current,

@@ -6,9 +6,11 @@
 //!
 //! Around the merge: [`engine`] (the state machine that moves records over a [`Transport`]),
 //! [`http`] (the HTTP transport and account calls), [`wire`] (the JSON of the API, shared with
-//! the server) and [`account`] (register, login, passphrase change, sync now).
+//! the server), [`encoding`] (a record's plaintext inside its envelope) and [`account`]
+//! (register, login, passphrase change, sync now).
 
 pub mod account;
+pub mod encoding;
 pub mod engine;
 pub mod http;
 /// The API's JSON bodies, shared with the server (they live in `strideguard-proto`).
@@ -200,11 +202,11 @@ mod tests {
     #[test]
     fn fuzz_record_f64_reads_back_bit_exactly() {
         let plain = br#"{"c":"runs","id":"r1","r":{"fields":{"distance_m":{"value":1.398043286108377e-76,"stamp":"00303085ab1c9330-00000000-00000000-0000-0000-0000-000000000000"}}}}"#;
-        let (_, _, record) = engine::decode_plaintext(plain).unwrap();
+        let (_, _, record) = engine::decode_plaintext(crate::crypto::ENVELOPE_V1, plain).unwrap();
         let value = record.fields["distance_m"].value.as_f64().unwrap();
         assert_eq!(value.to_bits(), 1.398043286108377e-76_f64.to_bits());
         let again = engine::encode_plaintext("runs", "r1", &record);
-        let (_, _, back) = engine::decode_plaintext(&again).unwrap();
+        let (_, _, back) = engine::decode_plaintext(crate::crypto::ENVELOPE_V2, &again).unwrap();
         let back = back.fields["distance_m"].value.as_f64().unwrap();
         assert_eq!(back.to_bits(), value.to_bits());
     }

@@ -206,7 +206,8 @@ impl IntoResponse for ApiError {
 }
 
 /// Gives every error answer a JSON body, whoever made it: the router's 405 and the
-/// extractors' rejections (a bad path, a malformed query) answer in plain text otherwise.
+/// extractors' rejections (a bad path, a malformed query) answer in plain text otherwise. A
+/// `/v2` 409 is frames on purpose (the records as the server holds them) and passes as it is.
 pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
@@ -214,7 +215,11 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| {
+            v.starts_with("application/json")
+                || (status == StatusCode::CONFLICT
+                    && v.starts_with(strideguard_proto::frames::CONTENT_TYPE))
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return resp;
     }

@@ -122,6 +122,8 @@ fn routes() -> Vec<Route> {
         route("/v1/keys", Method::PUT, keys::put),
         route("/v1/records", Method::GET, records::get),
         route("/v1/records", Method::POST, records::post),
+        route("/v2/records", Method::GET, records::get_v2),
+        route("/v2/records", Method::POST, records::post_v2),
         route("/v1/devices", Method::GET, devices::list),
         route("/v1/devices", Method::POST, devices::add),
         route("/v1/devices/{id}", Method::DELETE, devices::revoke),

@@ -1,5 +1,7 @@
-//! `/v1/records`: pages of the user's records in server order, and atomic upload batches with
-//! `if_seq` conflicts.
+//! `/v1/records` and `/v2/records`: pages of the user's records in server order, and atomic
+//! upload batches with `if_seq` conflicts. The two differ only in their bodies: JSON with
+//! base64 payloads on `/v1`, length-prefixed frames with the payloads as bytes on `/v2`
+//! (`strideguard_proto::frames`). Every limit, and every answer's meaning, is the same.
 
 use axum::Json;
 use axum::body::Body;
@@ -8,11 +10,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use strideguard_proto::wire::{ConflictResponse, PostRecordsRequest, PostRecordsResponse};
+use strideguard_proto::frames;
+use strideguard_proto::wire::{
+    ConflictResponse, PostRecordsRequest, PostRecordsResponse, RecordUpload, RecordsPage,
+};
 
 use super::auth::Authed;
 use super::errors::ApiError;
-use super::validation::{self, json_body};
+use super::validation::{self, frames_body, json_body};
 use super::{Shared, store};
 use crate::metrics::Metrics;
 use crate::storage::PutOutcome;
@@ -33,6 +38,54 @@ pub async fn get(
     State(s): State<Shared>,
     auth: Authed,
     query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    page(s, auth, query, Wire::Json).await
+}
+
+/// `GET /v2/records`: the same page as frames.
+pub async fn get_v2(
+    State(s): State<Shared>,
+    auth: Authed,
+    query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    page(s, auth, query, Wire::Frames).await
+}
+
+/// The body format of a records endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Json,
+    Frames,
+}
+
+impl Wire {
+    fn media(self) -> &'static str {
+        match self {
+            Wire::Json => "application/json",
+            Wire::Frames => frames::CONTENT_TYPE,
+        }
+    }
+
+    fn page(self, page: &RecordsPage) -> Result<Vec<u8>, crate::storage::StorageError> {
+        match self {
+            Wire::Frames => Ok(frames::encode_page(page)),
+            Wire::Json => {
+                // Sized for base64 and the fields up front, so the buffer never doubles past it.
+                let payload: usize = page.records.iter().map(|r| r.payload.len()).sum();
+                let mut json = Vec::with_capacity(payload / 3 * 4 + page.records.len() * 256 + 64);
+                serde_json::to_writer(&mut json, page)
+                    .map_err(|e| crate::storage::StorageError::Backend(e.to_string()))?;
+                Ok(json)
+            }
+        }
+    }
+}
+
+async fn page(
+    s: Shared,
+    auth: Authed,
+    query: Result<Query<RecordsQuery>, axum::extract::rejection::QueryRejection>,
+    wire: Wire,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad(format!("invalid query: {e}")))?;
     if q.since < 0 {
@@ -57,19 +110,15 @@ pub async fn get(
             l.page_bytes,
         )?;
         let served = page.records.len();
-        // Sized for base64 and the fields up front, so the buffer never doubles past it.
-        let payload: usize = page.records.iter().map(|r| r.payload.len()).sum();
-        let mut json = Vec::with_capacity(payload / 3 * 4 + served * 256 + 64);
-        serde_json::to_writer(&mut json, &page)
-            .map_err(|e| crate::storage::StorageError::Backend(e.to_string()))?;
+        let body = wire.page(&page)?;
         drop(page);
-        Ok((json, served))
+        Ok((body, served))
     })
     .await?;
     Metrics::add(&s.metrics.records_served, served as u64);
     Ok((
         [
-            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::CONTENT_TYPE, wire.media().to_string()),
             (header::CONTENT_LENGTH, json.len().to_string()),
         ],
         held_until_sent(bytes::Bytes::from(json), permit, s.config.body_timeout),
@@ -84,10 +133,32 @@ pub async fn post(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req: PostRecordsRequest = json_body(&s, &headers, body).await?;
-    validation::batch(&s, &req.records)?;
+    store_batch(s, auth, req.records, Wire::Json).await
+}
+
+/// `POST /v2/records`: an upload batch as frames. The acknowledgements are JSON (they are
+/// small); a 409's records come back as frames.
+pub async fn post_v2(
+    State(s): State<Shared>,
+    auth: Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = frames_body(&s, &headers, body).await?;
+    let records = validation::frames_batch(&s, &body)?;
+    drop(body);
+    store_batch(s, auth, records, Wire::Frames).await
+}
+
+async fn store_batch(
+    s: Shared,
+    auth: Authed,
+    records: Vec<RecordUpload>,
+    wire: Wire,
+) -> Result<Response, ApiError> {
+    validation::batch(&s, &records)?;
     let now = s.clock.now_ms();
     let quota = s.config.limits.quota_bytes;
-    let records = req.records;
     let outcome = store(&s, move |st| {
         st.put_records(auth.user_id, &auth.device_id, records, now, quota)
     })
@@ -96,6 +167,15 @@ pub async fn post(
         PutOutcome::Accepted(accepted) => {
             Metrics::add(&s.metrics.records_accepted, accepted.len() as u64);
             Ok(Json(PostRecordsResponse { accepted }).into_response())
+        }
+        PutOutcome::Conflict(current) if wire == Wire::Frames => {
+            Metrics::add(&s.metrics.conflicts, 1);
+            Ok((
+                StatusCode::CONFLICT,
+                [(header::CONTENT_TYPE, frames::CONTENT_TYPE)],
+                frames::encode_conflict(&current),
+            )
+                .into_response())
         }
         PutOutcome::Conflict(current) => {
             Metrics::add(&s.metrics.conflicts, 1);

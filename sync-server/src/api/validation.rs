@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use strideguard_proto::KdfParams;
 use strideguard_proto::account::{MAX_ITERATIONS, username_problem};
+use strideguard_proto::frames::{self, FrameError};
 use strideguard_proto::wire::RecordUpload;
 
 use super::Shared;
@@ -24,7 +25,27 @@ pub async fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, ApiError> {
-    content_type(headers)?;
+    content_type(headers, "application/json", "the JSON")?;
+    parse_json(&limited_body(s, headers, body).await?)
+}
+
+/// Reads a frames body (`/v2/records`): its media type, within the body limit and timeout.
+pub async fn frames_body(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, ApiError> {
+    content_type(headers, frames::CONTENT_TYPE, "the frames body")?;
+    limited_body(s, headers, body).await
+}
+
+/// A whole body, refused with 413 past `body_bytes` (by its Content-Length before a byte is
+/// read) and with 408 past the body timeout.
+async fn limited_body(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, ApiError> {
     let max = s.config.limits.body_bytes;
     let too_large = || {
         ApiError::too_large(
@@ -59,7 +80,25 @@ pub async fn json_body<T: DeserializeOwned>(
         }
         Ok(Ok(b)) => b,
     };
-    parse_json(&bytes)
+    Ok(bytes)
+}
+
+/// An upload batch from a frames body, every frame's checksum and length checked; a frame
+/// or a count past the limits is a 413 naming the limit.
+pub fn frames_batch(s: &Shared, body: &[u8]) -> Result<Vec<RecordUpload>, ApiError> {
+    let l = s.config.limits;
+    frames::decode_upload(body, l.batch_records, l.record_payload_bytes).map_err(|e| match e {
+        FrameError::Oversized { .. } => ApiError::too_large(
+            s,
+            "record_payload_bytes",
+            l.record_payload_bytes as u64,
+            e.to_string(),
+        ),
+        FrameError::TooManyFrames { .. } => {
+            ApiError::too_large(s, "batch_records", l.batch_records as u64, e.to_string())
+        }
+        other => ApiError::bad(format!("invalid frames body: {other}")),
+    })
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
@@ -73,14 +112,14 @@ fn is_length_limit(e: &axum::Error) -> bool {
     false
 }
 
-/// Bodies must say they are JSON (415 otherwise); compressed ones are refused rather than
-/// read as garbage.
-fn content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+/// Bodies must say they are of the `expected` media type (415 otherwise); compressed ones
+/// are refused rather than read as garbage.
+fn content_type(headers: &HeaderMap, expected: &str, what: &str) -> Result<(), ApiError> {
     if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
         let enc = enc.to_str().unwrap_or("?").trim();
         if !enc.eq_ignore_ascii_case("identity") {
             return Err(ApiError::unsupported_media(format!(
-                "Content-Encoding '{enc}' is not accepted; send the JSON uncompressed"
+                "Content-Encoding '{enc}' is not accepted; send {what} uncompressed"
             )));
         }
     }
@@ -95,12 +134,12 @@ fn content_type(headers: &HeaderMap) -> Result<(), ApiError> {
             .to_ascii_lowercase()
     });
     match essence.as_deref() {
-        Some("application/json") => Ok(()),
-        None => Err(ApiError::unsupported_media(
-            "the request has a body but no Content-Type; send application/json",
-        )),
+        Some(e) if e == expected => Ok(()),
+        None => Err(ApiError::unsupported_media(format!(
+            "the request has a body but no Content-Type; send {expected}"
+        ))),
         Some(_) => Err(ApiError::unsupported_media(format!(
-            "Content-Type '{}' is not accepted; send application/json",
+            "Content-Type '{}' is not accepted; send {expected}",
             ct.unwrap_or_default()
         ))),
     }

@@ -21,11 +21,11 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
-use serde::Deserialize;
 use strideguard_core::clock::ManualClock;
 use strideguard_core::crypto::DataKey;
 use strideguard_core::hlc::Stamp;
 use strideguard_core::store::collections::COLLECTIONS;
+use strideguard_core::sync::engine::decode_plaintext;
 use strideguard_core::sync::wire::{
     Ack, ConflictResponse, ErrorBody, Limits, PostRecordsRequest, PostRecordsResponse,
     RecordDownload, RecordUpload, RecordsPage,
@@ -199,14 +199,6 @@ struct Floor {
     deleted: Option<Stamp>,
 }
 
-/// Plaintext inside a sealed record, as the engine writes it.
-#[derive(Deserialize)]
-struct Sealed {
-    c: String,
-    id: String,
-    r: Record,
-}
-
 /// The server as its answers to one account describe it. Every write reaches the server through
 /// the simulation, so this is complete: a page must hold exactly what it predicts.
 pub struct Oracle {
@@ -259,16 +251,16 @@ impl Oracle {
             .split_at_checked(2)
             .ok_or_else(|| format!("record {id} has an empty payload"))?;
         let version = u32::from(u16::from_be_bytes([version[0], version[1]]));
-        let plain = self
+        let opened = self
             .key
             .open(name, id, version, envelope)
             .map_err(|e| format!("record {id} does not open: {e}"))?;
-        let sealed: Sealed = serde_json::from_slice(&plain)
+        let (c, local_id, record) = decode_plaintext(opened.envelope, &opened.plaintext)
             .map_err(|e| format!("record {id} holds unreadable content: {e}"))?;
-        if sealed.c != *name || self.key.record_id(&sealed.c, &sealed.id) != id {
+        if c != *name || self.key.record_id(&c, &local_id) != id {
             return Err(format!("record {id} holds another record"));
         }
-        Ok(sealed.r)
+        Ok(record)
     }
 
     /// Checks an acknowledged batch and takes it in.
