@@ -69,7 +69,7 @@ class HoldingProxy:
     answer to the next request starting with `prefix` until the test releases it: the outside
     world (a slow network) made deterministic. Its threads stop when it is closed."""
 
-    def __init__(self, target, prefix=b"GET /v1/records"):
+    def __init__(self, target, prefix=b"GET /v2/records"):
         u = urllib.parse.urlparse(target)
         self.target = (u.hostname, u.port)
         self.prefix = prefix
