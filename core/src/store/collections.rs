@@ -52,6 +52,17 @@ pub trait SyncCollection: Sync {
     /// The record's current fields, or `None` when it is not in the table.
     fn read(&self, conn: &Connection, local_id: &str) -> Result<Option<Fields>, StoreError>;
 
+    /// The names of the record's fields, or `None` when it is not in the table: all that
+    /// folding an immutable record needs (its values stay in the table), without reading and
+    /// converting its values (a sample chunk's blob).
+    fn field_names(
+        &self,
+        conn: &Connection,
+        local_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(self.read(conn, local_id)?.map(|f| f.into_keys().collect()))
+    }
+
     /// Writes the fields present in `fields` (inserting the row if it is new).
     fn write(&self, conn: &Connection, local_id: &str, fields: &Fields) -> Result<(), StoreError>;
 
@@ -202,6 +213,25 @@ impl SyncCollection for Table {
             }
         };
         Ok(ids)
+    }
+
+    fn field_names(
+        &self,
+        conn: &Connection,
+        local_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let keys = self.key_values(local_id)?;
+        let sql = format!("SELECT 1 FROM {} WHERE {}", self.table, self.where_keys(1));
+        let found = conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(&keys), |_| Ok(()))
+            .optional()?;
+        Ok(found.map(|()| {
+            self.fields
+                .iter()
+                .map(|(name, _)| name.to_string())
+                .collect()
+        }))
     }
 
     fn read(&self, conn: &Connection, local_id: &str) -> Result<Option<Fields>, StoreError> {

@@ -142,6 +142,9 @@ impl Store {
         )
         .map_err(|e| classify_open_error(&path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A sync step runs a few dozen statements per record (each collection's writes, the
+        // synced records, savepoints); rusqlite's default cache of 16 would parse them again.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
 
         // Read-only checks first: nothing is written to a file we are going to refuse.
         let version: u32 = conn
@@ -283,6 +286,8 @@ impl Store {
 /// How long a write waits for another connection's write (another app object, a widget, the
 /// CLI in a second terminal) before giving up with "database is locked".
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 
 /// This database's device id and the last clock stamp it persisted.
 fn load_clock(conn: &Connection) -> Result<(Uuid, Stamp), StoreError> {

@@ -347,12 +347,12 @@ impl Store {
         }
         for (rec, seq) in acked {
             // Still dirty when another connection changed the record since it was read.
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE sync_records SET server_seq = max(server_seq, ?3),
                     dirty = CASE WHEN record = ?4 THEN 0 ELSE dirty END
                  WHERE collection = ?1 AND local_id = ?2",
-                params![rec.collection, rec.local_id, seq, rec.stored],
-            )?;
+            )?
+            .execute(params![rec.collection, rec.local_id, seq, rec.stored])?;
         }
         tx.commit()?;
         Ok(())
@@ -421,17 +421,17 @@ impl Store {
                         for f in stripped.fields.values_mut() {
                             f.value = serde_json::Value::Null;
                         }
-                        tx.execute(
+                        tx.prepare_cached(
                             "INSERT INTO sync_records
                                 (collection, local_id, record, server_seq, dirty, applied)
                              VALUES (?1, ?2, ?3, ?4, 0, 1)",
-                            params![
-                                inc.collection,
-                                inc.local_id,
-                                to_text(&stripped),
-                                inc.server_seq
-                            ],
-                        )?;
+                        )?
+                        .execute(params![
+                            inc.collection,
+                            inc.local_id,
+                            to_text(&stripped),
+                            inc.server_seq
+                        ])?;
                         applied_directly.insert(inc.collection);
                         stats.changed += usize::from(!same_as_mine);
                         continue;
@@ -449,21 +449,21 @@ impl Store {
             if !same_as_mine {
                 stats.changed += 1;
             }
-            tx.execute(
+            let mut upsert = tx.prepare_cached(
                 "INSERT INTO sync_records (collection, local_id, record, server_seq, dirty, applied)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (collection, local_id) DO UPDATE SET record = excluded.record,
                     server_seq = excluded.server_seq, dirty = excluded.dirty,
                     applied = min(applied, excluded.applied)",
-                params![
-                    inc.collection,
-                    inc.local_id,
-                    to_text(&merged),
-                    inc.server_seq.max(known_seq),
-                    still_dirty,
-                    same_as_mine
-                ],
             )?;
+            upsert.execute(params![
+                inc.collection,
+                inc.local_id,
+                to_text(&merged),
+                inc.server_seq.max(known_seq),
+                still_dirty,
+                same_as_mine
+            ])?;
         }
         stats.pending = apply_pending(&tx)?;
         for col in COLLECTIONS {
@@ -514,10 +514,10 @@ impl Store {
             }
         }
         for (c, id) in &own {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE sync_records SET dirty = 1 WHERE collection = ?1 AND local_id = ?2",
-                params![c, id],
-            )?;
+            )?
+            .execute(params![c, id])?;
         }
         // Before this build, the device refused records in the new format (another device
         // already updated) and its cursor moved past them: pull everything once more.
@@ -613,8 +613,19 @@ fn fold_change(
                 record.deleted = Some(record.deleted.map_or(change.stamp, |d| d.max(change.stamp)));
             }
             ChangeOp::Put => {
-                // A record deleted later in the log: the delete will fold in next.
-                let Some(current) = col.read(tx, &local_id)? else {
+                // A record deleted later in the log: the delete will fold in next. An
+                // immutable record's values stay in its table (read when it is sealed).
+                let current: Option<Vec<(String, serde_json::Value)>> = if col.immutable() {
+                    col.field_names(tx, &local_id)?.map(|names| {
+                        names
+                            .into_iter()
+                            .map(|n| (n, serde_json::Value::Null))
+                            .collect()
+                    })
+                } else {
+                    col.read(tx, &local_id)?.map(|f| f.into_iter().collect())
+                };
+                let Some(current) = current else {
                     continue;
                 };
                 let all = change.fields.iter().any(|f| f == "*");
@@ -622,11 +633,6 @@ fn fold_change(
                     if !all && !change.fields.contains(&name) {
                         continue;
                     }
-                    let value = if col.immutable() {
-                        serde_json::Value::Null
-                    } else {
-                        value
-                    };
                     if record
                         .fields
                         .get(&name)
@@ -643,13 +649,13 @@ fn fold_change(
                 }
             }
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO sync_records (collection, local_id, record, dirty, applied)
              VALUES (?1, ?2, ?3, 1, 1)
              ON CONFLICT (collection, local_id)
              DO UPDATE SET record = excluded.record, dirty = 1",
-            params![col.name(), local_id, to_text(&record)],
-        )?;
+        )?
+        .execute(params![col.name(), local_id, to_text(&record)])?;
     }
     Ok(())
 }
@@ -822,11 +828,11 @@ fn apply_pending(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
                     } else {
                         text
                     };
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE sync_records SET applied = 1, record = ?3
                          WHERE collection = ?1 AND local_id = ?2",
-                        params![col.name(), local_id, stored],
-                    )?;
+                    )?
+                    .execute(params![col.name(), local_id, stored])?;
                 }
                 Err(StoreError::Sqlite(e))
                     if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>

@@ -881,3 +881,42 @@ fn a_new_tick_merged_with_its_plans_tombstone_comes_back_with_the_plan() {
         .unwrap();
     assert_eq!(ticks(&store), 1);
 }
+
+#[test]
+fn a_records_field_names_are_the_fields_it_reads_and_none_once_it_is_gone() {
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let run = full_run(None);
+    store.add_run(&run, &samples(900)).unwrap();
+    let samples_col = collections::sync_collection(changes::collection::RUN_SAMPLES).unwrap();
+    let runs_col = collections::sync_collection(changes::collection::RUNS).unwrap();
+    let chunk = format!("{}:0", run.id);
+    for (col, id) in [(samples_col, chunk.clone()), (runs_col, run.id.to_string())] {
+        let read: Vec<String> = col
+            .read(&store.conn, &id)
+            .unwrap()
+            .expect("the record is in its table")
+            .into_keys()
+            .collect();
+        let names = col.field_names(&store.conn, &id).unwrap().unwrap();
+        assert_eq!(names.len(), read.len(), "{}", col.name());
+        assert!(
+            names.iter().all(|n| read.contains(n)),
+            "{}: {names:?}",
+            col.name()
+        );
+    }
+    assert!(
+        samples_col
+            .field_names(&store.conn, &format!("{}:0", Uuid::new_v4()))
+            .unwrap()
+            .is_none()
+    );
+    store.delete_run(run.id).unwrap();
+    assert!(
+        samples_col
+            .field_names(&store.conn, &chunk)
+            .unwrap()
+            .is_none()
+    );
+}
