@@ -135,14 +135,16 @@ pub struct SqliteStorage {
     next_reader: AtomicUsize,
     checkpoints: Arc<Checkpoints>,
     /// The writer's and the checkpointer's threads, joined on drop so the database is closed
-    /// (and its last checkpoint done) when the storage is gone.
+    /// when the storage is gone (a writing connection closing last: its last checkpoint
+    /// empties the WAL).
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for SqliteStorage {
     fn drop(&mut self) {
-        // The writer stops once its channel closes; its connection closing ends the
-        // checkpointer's.
+        // Readers first: a read-only connection closing last could not empty the WAL.
+        self.readers.clear();
+        // The writer stops once its channel closes; its hook going ends the checkpointer.
         let (closed, _) = mpsc::channel();
         drop(std::mem::replace(
             self.writer.get_mut().unwrap_or_else(|p| p.into_inner()),
@@ -169,7 +171,7 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Option<StorageError>) 
 /// Most writes committed together.
 const GROUP: usize = 128;
 
-fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
+fn writer_loop(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < GROUP {
@@ -206,6 +208,9 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Job>) {
             reply(committed.clone());
         }
     }
+    // The hook owns the checkpointer's nudges: dropping it stops the checkpointer even if the
+    // connection could not close.
+    let _ = conn.wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>);
 }
 
 /// Reading connections: WAL lets them read while the writer commits.
@@ -215,11 +220,15 @@ const READERS: usize = 4;
 /// automatic threshold).
 const CHECKPOINT_PAGES: i32 = 1000;
 /// WAL pages since the WAL last started from its beginning past which the writer finishes the
-/// copy itself after its commit. A WAL starts again from its beginning only when a write begins
-/// with every page already copied, which under steady writes a checkpointer running beside
-/// the writer never quite reaches; the writer then copies what the checkpointer has not yet
-/// (a few hundred pages at most while it keeps up), and the file stays near 16 MiB.
+/// copy itself after its commit, when little is left to copy. A WAL starts again from its
+/// beginning only when a write begins with every page already copied, which under steady
+/// writes a checkpointer running beside the writer never quite reaches; the writer then copies
+/// what the checkpointer has not yet (under [`CHECKPOINT_PAGES`]), and the file stays near
+/// 16 MiB.
 const RESTART_PAGES: i32 = 4096;
+/// WAL pages past which the writer copies whatever is left, however much: the checkpointer
+/// cannot keep up (a slow disk), and the WAL must not grow without bound (64 MiB).
+const MAX_WAL_PAGES: i32 = 16_384;
 /// The WAL file is cut back to this size when it starts again (it can grow past it while
 /// the disk lags).
 const WAL_SIZE_LIMIT: i64 = 32 << 20;
@@ -251,9 +260,9 @@ impl Checkpoints {
 /// Hands the copying of the WAL into the database file to a thread of its own, so commits do
 /// not wait for it: after a commit that leaves [`CHECKPOINT_PAGES`] or more not yet copied,
 /// the writer nudges the checkpointer, which copies what it can without blocking the writer or
-/// the readers (PASSIVE); nudges coalesce while it works. Past [`RESTART_PAGES`] the writer
-/// copies the rest itself, so the WAL can start again. The checkpointer stops when the
-/// writer's connection closes.
+/// the readers (PASSIVE); nudges coalesce while it works. Past [`RESTART_PAGES`], with little
+/// left to copy, the writer copies the rest itself so the WAL can start again, and past
+/// [`MAX_WAL_PAGES`] whatever is left. The checkpointer stops when the writer's hook goes.
 fn checkpoint_elsewhere(
     writer: &mut Connection,
     path: &Path,
@@ -270,8 +279,16 @@ fn checkpoint_elsewhere(
     let counts = Arc::new(Checkpoints::default());
     let (nudge, nudged) = mpsc::sync_channel::<()>(1);
     let seen = counts.clone();
+    let mut last_pages = 0;
     writer.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages: i32| {
-        if pages >= RESTART_PAGES {
+        if pages < last_pages {
+            // The WAL started again: the checkpointer's last pass was on the old one.
+            seen.log_pages.store(0, Ordering::Relaxed);
+            seen.copied_pages.store(0, Ordering::Relaxed);
+        }
+        last_pages = pages;
+        let backlog = seen.backlog(pages);
+        if pages >= MAX_WAL_PAGES || (pages >= RESTART_PAGES && backlog < CHECKPOINT_PAGES) {
             match wal.checkpoint_v2(rusqlite::wal::CheckpointMode::PASSIVE) {
                 Ok(_) => {
                     seen.inline.fetch_add(1, Ordering::Relaxed);
@@ -280,7 +297,7 @@ fn checkpoint_elsewhere(
                 Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {}
                 Err(e) => tracing::warn!(error = %e, pages, "the writer's checkpoint failed"),
             }
-        } else if seen.backlog(pages) >= CHECKPOINT_PAGES {
+        } else if backlog >= CHECKPOINT_PAGES {
             // Full means a nudge is already waiting: the checkpointer will see these pages.
             let _ = nudge.try_send(());
         }
@@ -1069,7 +1086,6 @@ mod tests {
             wal <= 24 << 20,
             "the WAL started again from its beginning instead of growing to hold every write: {wal} bytes"
         );
-        assert!(st.checkpoints.inline.load(Ordering::Relaxed) >= 1);
         assert_eq!(
             st.records(1, 0, None, 10_000, 64 << 20)
                 .unwrap()
@@ -1077,8 +1093,14 @@ mod tests {
                 .len(),
             8000
         );
-        // Dropping the storage closes the database: a new one opens it at once and finds it all.
+        // Dropping the storage closes the database, the WAL emptied into it: a new one opens
+        // it at once and finds it all.
         drop(st);
+        assert_eq!(
+            file_size(&dir, "server.db-wal"),
+            0,
+            "the last connection emptied the WAL"
+        );
         let again = SqliteStorage::open(dir.path()).unwrap();
         assert_eq!(again.totals().unwrap().records, 8000);
     }
