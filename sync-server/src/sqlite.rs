@@ -134,9 +134,9 @@ pub struct SqliteStorage {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     checkpoints: Arc<Checkpoints>,
-    /// The writer's and the checkpointer's threads, joined on drop so the database is closed
-    /// when the storage is gone (a writing connection closing last: its last checkpoint
-    /// empties the WAL).
+    /// The writer's thread (which joins the checkpointer's), joined on drop so the database is
+    /// closed when the storage is gone (the writing connection closing last: its last
+    /// checkpoint empties the WAL).
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -171,7 +171,14 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Option<StorageError>) 
 /// Most writes committed together.
 const GROUP: usize = 128;
 
-fn writer_loop(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+/// Runs the writes until the storage is dropped, then closes the database after the
+/// checkpointer: two connections closing at once could each see the other still open, and
+/// neither would empty the WAL.
+fn writer_loop(
+    mut conn: Connection,
+    jobs: mpsc::Receiver<Job>,
+    checkpointer: std::thread::JoinHandle<()>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < GROUP {
@@ -208,9 +215,11 @@ fn writer_loop(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
             reply(committed.clone());
         }
     }
-    // The hook owns the checkpointer's nudges: dropping it stops the checkpointer even if the
-    // connection could not close.
+    // The hook owns the checkpointer's nudges: dropping it stops the checkpointer, whose
+    // connection closes before this one, so this one closes last and empties the WAL.
     let _ = conn.wal_hook(None::<fn(&mut rusqlite::hooks::Wal, i32) -> rusqlite::Result<()>>);
+    let _ = checkpointer.join();
+    drop(conn);
 }
 
 /// Reading connections: WAL lets them read while the writer commits.
@@ -382,15 +391,14 @@ impl SqliteStorage {
         let (tx, rx) = mpsc::channel::<Job>();
         let writer = std::thread::Builder::new()
             .name("strideguard-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, checkpointer))
             .map_err(|e| StorageError::Backend(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStorage {
             writer: Mutex::new(tx),
             readers,
             next_reader: AtomicUsize::new(0),
             checkpoints,
-            // The writer first: its connection holds the checkpointer's nudges.
-            threads: vec![writer, checkpointer],
+            threads: vec![writer],
         })
     }
 
