@@ -36,6 +36,18 @@ pub trait Transport {
     fn pull(&mut self, since: i64) -> Result<RecordsPage, TransportError>;
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError>;
 
+    /// Sends `batch` like [`Transport::push`], running `meanwhile` (the engine reading and
+    /// sealing the next batch) while the upload is in flight, so the device's work and the
+    /// server's overlap. The default runs `meanwhile` first, then the push.
+    fn push_while(
+        &mut self,
+        batch: &[RecordUpload],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<PushReply, TransportError> {
+        meanwhile();
+        self.push(batch)
+    }
+
     /// Starts fetching the page after `since` while the engine applies the one it has; the
     /// next [`Transport::pull`] of `since` takes it. A transport may ignore this.
     fn prefetch(&mut self, _since: i64) {}
@@ -385,32 +397,27 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
             self.state = State::Done;
             return Ok(None);
         }
-        // The records after this batch are sealed on another thread while it is sent, so the
-        // device's sealing and the server's writing overlap. They are read now: if one changes
-        // before it is sent, its acknowledgement leaves it marked, and it goes again. (A
-        // record the batch could not fit comes after it again once the batch is acknowledged.)
+        // The records after this batch are read and sealed while it is sent, so the device's
+        // work and the server's overlap. They are read now: if one changes before it is sent,
+        // its acknowledgement leaves it marked, and it goes again. (A record the batch could
+        // not fit comes after it again once the batch is acknowledged.) A read or a seal that
+        // failed here is done again, and its error told, next step.
         let last = batch
             .records
             .last()
             .map(|r| (r.collection, r.local_id.clone()));
-        let following = self.store.with_store(|s| {
-            s.sync_outgoing_after(last.as_ref().map(|(c, id)| (*c, id.as_str())), max)
-        })?;
-        let (key, tag_of) = (self.key, &self.tag_of);
-        let transport = &mut *self.transport;
-        let (reply, ahead) = std::thread::scope(|scope| {
-            let sealer = (!following.is_empty())
-                .then(|| {
-                    std::thread::Builder::new()
-                        .name("strideguard-seal".into())
-                        .spawn_scoped(scope, move || seal_batch(key, tag_of, following, budget))
-                        .ok()
-                })
-                .flatten();
-            let reply = transport.push(&batch.uploads);
-            // A batch that failed to seal is sealed again, and its error told, next step.
-            let ahead = sealer.and_then(|h| h.join().ok()).and_then(Result::ok);
-            (reply, ahead)
+        let (store, key, tag_of) = (self.store, self.key, &self.tag_of);
+        let mut ahead = None;
+        let reply = self.transport.push_while(&batch.uploads, &mut || {
+            let following = store.with_store(|s| {
+                s.sync_outgoing_after(last.as_ref().map(|(c, id)| (*c, id.as_str())), max)
+            });
+            ahead = match following {
+                Ok(following) if !following.is_empty() => {
+                    seal_batch(key, tag_of, following, budget).ok()
+                }
+                _ => None,
+            };
         });
         let reply = reply?;
         let (sent, batch) = (batch.records, batch.uploads);

@@ -508,6 +508,29 @@ impl Transport for HttpTransport {
         let reply = self.push_as(batch, self.wire_version);
         self.fell_back(reply, |t| t.push_as(batch, 1))
     }
+
+    /// The upload goes from a thread of its own while `meanwhile` runs here.
+    fn push_while(
+        &mut self,
+        batch: &[RecordUpload],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<PushReply, TransportError> {
+        let (this, wire) = (&*self, self.wire_version);
+        let reply = std::thread::scope(|scope| {
+            let sending = std::thread::Builder::new()
+                .name("strideguard-push".into())
+                .spawn_scoped(scope, move || this.push_as(batch, wire));
+            meanwhile();
+            match sending {
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err(TransportError::Protocol("the upload thread failed".into()))
+                }),
+                // Without a thread the upload simply goes after.
+                Err(_) => this.push_as(batch, wire),
+            }
+        });
+        self.fell_back(reply, |t| t.push_as(batch, 1))
+    }
 }
 
 impl HttpTransport {
@@ -531,7 +554,7 @@ impl HttpTransport {
         }
     }
 
-    fn push_as(&mut self, batch: &[RecordUpload], wire: u8) -> Result<PushReply, TransportError> {
+    fn push_as(&self, batch: &[RecordUpload], wire: u8) -> Result<PushReply, TransportError> {
         let (path, media, body) = if wire >= 2 {
             let body = frames::encode_upload(batch)
                 .map_err(|e| TransportError::Protocol(format!("cannot send the batch: {e}")))?;
