@@ -6,15 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::StoreError;
 use super::changes::{ChangeOp, collection};
-use crate::sync::Record;
+use crate::sync::{Record, blob_bytes, blob_value};
 
 /// A record's field values by name.
 pub type Fields = BTreeMap<String, Value>;
@@ -114,7 +112,7 @@ fn to_json(v: SqlValue) -> Value {
         SqlValue::Integer(i) => Value::from(i),
         SqlValue::Real(f) => Value::from(f),
         SqlValue::Text(s) => Value::String(s),
-        SqlValue::Blob(b) => serde_json::json!({ "b64": B64.encode(b) }),
+        SqlValue::Blob(b) => blob_value(&b),
     }
 }
 
@@ -132,7 +130,7 @@ fn to_sql(name: &str, v: &Value) -> Result<SqlValue, StoreError> {
         },
         Value::String(s) => SqlValue::Text(s.clone()),
         Value::Object(o) => match o.get("b64").and_then(Value::as_str) {
-            Some(b) => SqlValue::Blob(B64.decode(b).map_err(|e| bad(&e.to_string()))?),
+            Some(b) => SqlValue::Blob(blob_bytes(b).map_err(|e| bad(&e))?),
             None => return Err(bad("unexpected object")),
         },
         Value::Array(_) => return Err(bad("unexpected list")),

@@ -26,6 +26,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::hlc::Stamp;
 
+/// A blob (a run's sample chunk) as the record model holds it: `{"b64": standard base64}`.
+/// Every blob on its way between a table and a record passes through here or
+/// [`blob_bytes`], so their base64 is SIMD code: a 10-year history moves 265 MB of chunks
+/// through these two on a first sync, and the `base64` crate's engine took about a tenth of
+/// the device's time for it. The text is the same as that engine's.
+pub(crate) fn blob_value(bytes: &[u8]) -> serde_json::Value {
+    serde_json::json!({ "b64": base64_simd::STANDARD.encode_to_string(bytes) })
+}
+
+/// The bytes of a blob's text, which must be canonical standard base64 (padded, no stray
+/// bits), as [`blob_value`] writes it.
+pub(crate) fn blob_bytes(text: &str) -> Result<Vec<u8>, String> {
+    base64_simd::STANDARD
+        .decode_to_vec(text)
+        .map_err(|_| "the blob is not canonical base64".to_string())
+}
+
 /// One field's value and the stamp of the write that set it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Field {
@@ -123,6 +140,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use uuid::Uuid;
+
+    proptest! {
+        /// Blobs written before the SIMD base64 (by the `base64` crate) read back the same,
+        /// and new ones are the same text; text that crate refuses (bad characters, missing
+        /// padding, stray bits in the last character) is refused here too.
+        #[test]
+        fn blob_text_is_the_base64_crates(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            text in "[A-Za-z0-9+/=]{0,12}|[ -~]{0,12}",
+        ) {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let value = blob_value(&bytes);
+            prop_assert_eq!(value["b64"].as_str().unwrap(), b64.encode(&bytes));
+            prop_assert_eq!(blob_bytes(&b64.encode(&bytes)).unwrap(), bytes);
+            prop_assert_eq!(blob_bytes(&text).ok(), b64.decode(&text).ok(), "text {:?}", text);
+        }
+    }
 
     fn stamp(wall_ms: u64, node: u8) -> Stamp {
         Stamp {
