@@ -265,6 +265,19 @@ impl<T: Transport> Transport for Shuffling<T> {
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
         self.inner.push(batch)
     }
+    fn push_while(
+        &mut self,
+        batch: &[RecordUpload],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<PushReply, TransportError> {
+        self.inner.push_while(batch, meanwhile)
+    }
+    fn binary(&self) -> bool {
+        self.inner.binary()
+    }
+    fn prefetch(&mut self, since: i64) {
+        self.inner.prefetch(since)
+    }
 }
 
 #[test]
@@ -338,12 +351,26 @@ impl<T: Transport> Transport for LosesAnAnswer<T> {
         self.inner.pull(since)
     }
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
+        self.push_while(batch, &mut || {})
+    }
+    /// The upload goes from the HTTP transport's own thread, while the engine seals the next.
+    fn push_while(
+        &mut self,
+        batch: &[RecordUpload],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<PushReply, TransportError> {
         self.pushes += 1;
-        let reply = self.inner.push(batch)?;
+        let reply = self.inner.push_while(batch, meanwhile)?;
         if self.pushes == 2 {
             return Err(TransportError::Network("connection reset".into()));
         }
         Ok(reply)
+    }
+    fn binary(&self) -> bool {
+        self.inner.binary()
+    }
+    fn prefetch(&mut self, since: i64) {
+        self.inner.prefetch(since)
     }
 }
 
@@ -364,6 +391,19 @@ impl<T: Transport> Transport for CancelledInFlight<T> {
     }
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
         self.inner.push(batch)
+    }
+    fn push_while(
+        &mut self,
+        batch: &[RecordUpload],
+        meanwhile: &mut dyn FnMut(),
+    ) -> Result<PushReply, TransportError> {
+        self.inner.push_while(batch, meanwhile)
+    }
+    fn binary(&self) -> bool {
+        self.inner.binary()
+    }
+    fn prefetch(&mut self, since: i64) {
+        self.inner.prefetch(since)
     }
 }
 

@@ -542,9 +542,10 @@ fn a_download_cut_mid_frame_loses_nothing_and_the_next_sync_completes_it() {
     assert_eq!(b.store.runs().unwrap().len(), 6);
 }
 
-/// A front that routes like an older server for `/v2`: it answers 404 there and passes every
-/// other request on to the server, one connection a request.
-fn start_front_without_v2(backend: &str) -> String {
+/// A front that routes like an older server for `/v2`: it answers 404 there (with
+/// `uploads_only`, only to uploads) and passes every other request on to the server, one
+/// connection a request.
+fn start_front_without_v2(backend: &str, uploads_only: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let backend = backend.trim_start_matches("http://").to_string();
@@ -576,7 +577,7 @@ fn start_front_without_v2(backend: &str) -> String {
                     return;
                 }
                 let path = text.split(' ').nth(1).unwrap_or("");
-                if path.starts_with("/v2/") {
+                if path.starts_with("/v2/") && (!uploads_only || text.starts_with("POST ")) {
                     let msg = br#"{"error":"not_found","message":"no such route"}"#;
                     let _ = write!(
                         client,
@@ -604,7 +605,7 @@ fn start_front_without_v2(backend: &str) -> String {
 fn a_client_meeting_an_older_server_behind_the_same_address_falls_back_to_json() {
     let server = TestServer::start(config());
     let url = server.url();
-    let front = start_front_without_v2(&url);
+    let front = start_front_without_v2(&url, false);
     let mut a = Device::new(T0);
     a.store
         .add_run(&run_on(4, "long run"), &samples(2_000, 9))
@@ -627,4 +628,48 @@ fn a_client_meeting_an_older_server_behind_the_same_address_falls_back_to_json()
     assert_eq!(seen(&b), seen(&a));
     assert_eq!(served(&server, "POST", "/v2/records"), 0);
     assert!(served(&server, "POST", "/v1/records") > 0);
+}
+
+/// The server rolls back to one without `/v2` between a device's download and its upload:
+/// the batches the device filled for frames would pass the body limit as JSON's base64, so
+/// it fills them again for JSON, and everything arrives.
+#[test]
+fn an_upload_falling_back_to_json_mid_sync_refills_its_batches_for_json() {
+    let mut cfg = config();
+    cfg.limits.batch_bytes = 400_000;
+    cfg.limits.body_bytes = 400_000;
+    let server = TestServer::start(cfg);
+    let url = server.url();
+    let front = start_front_without_v2(&url, true);
+    let mut a = Device::new(T0);
+    for day in 1..=30 {
+        a.store
+            .add_run(&run_on(day, "tempo"), &samples(4_000, u64::from(day)))
+            .unwrap();
+    }
+    register(
+        &access(&mut a.store),
+        &HttpClient::new(&url).unwrap(),
+        "fern",
+        PASS,
+        FAST,
+        "laptop",
+    )
+    .unwrap();
+    let up = sync_over(&mut a, &front, 2).unwrap();
+    assert!(up.uploaded > 30, "{up:?}");
+    assert_eq!(
+        served(&server, "GET", "/v2/records"),
+        1,
+        "the download spoke frames"
+    );
+    assert_eq!(served(&server, "POST", "/v2/records"), 0);
+    assert!(
+        served(&server, "POST", "/v1/records") >= 3,
+        "several batches went as JSON"
+    );
+    let mut b = new_device(&url, "fern", "phone");
+    let down = sync_over(&mut b, &url, 2).unwrap();
+    assert_eq!(down.downloaded, up.uploaded);
+    assert_eq!(seen(&b), seen(&a));
 }

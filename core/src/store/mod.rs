@@ -217,7 +217,6 @@ impl Store {
                 ),
             });
         }
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         let (device_id, last) = load_clock(&conn)?;
         Ok(Store {
             conn,
@@ -290,11 +289,18 @@ impl Store {
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
-/// The database is read through a memory map up to this size, not a system call and a copy
-/// per page: a sync reads every sample chunk of a history, and the page reads were most of
-/// its time on the device. (Past the map, and for pages still in the WAL, reads go as
-/// before.)
-const MMAP_BYTES: i64 = 256 << 20;
+/// The writing connection reads the database through a memory map up to this size, not a
+/// system call and a copy per page: a sync reads every sample chunk of a history, and the
+/// page reads were half of its reading on the device. (Past the map, and for pages still in
+/// the WAL, reads go as before.) Only the writer maps, and only on 64-bit targets, where
+/// 256 MiB of address space is nothing; a 32-bit phone keeps its address space. Through a
+/// map an I/O error is a signal, not an error (SQLite's "Memory-Mapped I/O"), so on iOS the
+/// file must stay readable while the phone is locked (mobile-ffi/README.md).
+const MMAP_BYTES: i64 = if cfg!(target_pointer_width = "64") {
+    256 << 20
+} else {
+    0
+};
 
 /// This database's device id and the last clock stamp it persisted.
 fn load_clock(conn: &Connection) -> Result<(Uuid, Stamp), StoreError> {

@@ -408,17 +408,34 @@ impl<'a, A: StoreAccess> Engine<'a, A> {
             .map(|r| (r.collection, r.local_id.clone()));
         let (store, key, tag_of) = (self.store, self.key, &self.tag_of);
         let mut ahead = None;
+        let binary = self.transport.binary();
         let reply = self.transport.push_while(&batch.uploads, &mut || {
-            let following = store.with_store(|s| {
-                s.sync_outgoing_after(last.as_ref().map(|(c, id)| (*c, id.as_str())), max)
-            });
-            ahead = match following {
-                Ok(following) if !following.is_empty() => {
-                    seal_batch(key, tag_of, following, budget).ok()
+            // A panic here must not wait for the upload and then escape: the batch is simply
+            // read and sealed again next step.
+            ahead = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let following = store.with_store(|s| {
+                    s.sync_outgoing_after(last.as_ref().map(|(c, id)| (*c, id.as_str())), max)
+                });
+                match following {
+                    Ok(following) if !following.is_empty() => {
+                        seal_batch(key, tag_of, following, budget).ok()
+                    }
+                    _ => None,
                 }
-                _ => None,
-            };
+            }))
+            .ok()
+            .flatten();
         });
+        if self.transport.binary() != binary {
+            // The server turned out to speak only JSON (a rolling upgrade rolled back): the
+            // batches were filled for frames, and as JSON's base64 they can be over the body
+            // limit. What was sealed ahead is dropped, and a batch the server refused as too
+            // large goes again, filled for JSON, next step.
+            ahead = None;
+            if let Err(TransportError::Rejected { status: 413, .. }) = reply {
+                return Ok(None);
+            }
+        }
         let reply = reply?;
         let (sent, batch) = (batch.records, batch.uploads);
         match reply {
