@@ -239,6 +239,33 @@ fn two_devices_choosing_different_default_shoes_agree_on_the_later_choice() {
     );
 }
 
+/// The `Transport` methods a test wrapper passes on unchanged to its `inner` transport, so
+/// the engine meets the real one's threaded upload, prefetch and wire.
+macro_rules! forward_to_inner {
+    (push_while) => {
+        fn push_while(
+            &mut self,
+            batch: &[RecordUpload],
+            meanwhile: &mut dyn FnMut(),
+        ) -> Result<PushReply, TransportError> {
+            self.inner.push_while(batch, meanwhile)
+        }
+    };
+    (binary) => {
+        fn binary(&self) -> bool {
+            self.inner.binary()
+        }
+    };
+    (prefetch) => {
+        fn prefetch(&mut self, since: i64) {
+            self.inner.prefetch(since)
+        }
+    };
+    ($($method:ident),+) => {
+        $(forward_to_inner!($method);)+
+    };
+}
+
 /// Delivers each page shuffled with some records twice, and everything again afterwards.
 struct Shuffling<T: Transport> {
     inner: T,
@@ -265,19 +292,7 @@ impl<T: Transport> Transport for Shuffling<T> {
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
         self.inner.push(batch)
     }
-    fn push_while(
-        &mut self,
-        batch: &[RecordUpload],
-        meanwhile: &mut dyn FnMut(),
-    ) -> Result<PushReply, TransportError> {
-        self.inner.push_while(batch, meanwhile)
-    }
-    fn binary(&self) -> bool {
-        self.inner.binary()
-    }
-    fn prefetch(&mut self, since: i64) {
-        self.inner.prefetch(since)
-    }
+    forward_to_inner!(push_while, binary, prefetch);
 }
 
 #[test]
@@ -366,12 +381,7 @@ impl<T: Transport> Transport for LosesAnAnswer<T> {
         }
         Ok(reply)
     }
-    fn binary(&self) -> bool {
-        self.inner.binary()
-    }
-    fn prefetch(&mut self, since: i64) {
-        self.inner.prefetch(since)
-    }
+    forward_to_inner!(binary, prefetch);
 }
 
 /// Forwards everything; the app cancels while the first pull is on the wire.
@@ -392,19 +402,7 @@ impl<T: Transport> Transport for CancelledInFlight<T> {
     fn push(&mut self, batch: &[RecordUpload]) -> Result<PushReply, TransportError> {
         self.inner.push(batch)
     }
-    fn push_while(
-        &mut self,
-        batch: &[RecordUpload],
-        meanwhile: &mut dyn FnMut(),
-    ) -> Result<PushReply, TransportError> {
-        self.inner.push_while(batch, meanwhile)
-    }
-    fn binary(&self) -> bool {
-        self.inner.binary()
-    }
-    fn prefetch(&mut self, since: i64) {
-        self.inner.prefetch(since)
-    }
+    forward_to_inner!(push_while, binary, prefetch);
 }
 
 #[test]

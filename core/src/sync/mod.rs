@@ -29,8 +29,9 @@ use crate::hlc::Stamp;
 /// A blob (a run's sample chunk) as the record model holds it: `{"b64": standard base64}`.
 /// Every blob on its way between a table and a record passes through here or
 /// [`blob_bytes`], so their base64 is SIMD code: a 10-year history moves 265 MB of chunks
-/// through these two on a first sync, and the `base64` crate's engine took about a tenth of
-/// the device's time for it. The text is the same as that engine's.
+/// through these two on a first sync, and the `base64` crate's engine took about a fifth of
+/// the device's time in an upload (perf: 11% encoding, 9% decoding). The text is the same as
+/// that engine's.
 pub(crate) fn blob_value(bytes: &[u8]) -> serde_json::Value {
     serde_json::json!({ "b64": base64_simd::STANDARD.encode_to_string(bytes) })
 }
